@@ -1,0 +1,99 @@
+"""Typed settings: the one declared source of every default, read from ``RECLAIM_*`` variables.
+
+Nothing else in Reclaim reads the environment. Code receives a :class:`Settings` (or a
+narrower object derived from it, such as :class:`reclaim.media.MediaLimits`) as an argument,
+so tests and embedders can run several configurations side by side in one process.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal
+
+from platformdirs import user_data_dir
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+MiB = 1024 * 1024
+
+
+def _default_data_dir() -> Path:
+    return Path(user_data_dir("reclaim", appauthor=False))
+
+
+class Settings(BaseSettings):
+    """All of Reclaim's settings. Each field is ``RECLAIM_<FIELD NAME IN CAPITALS>``."""
+
+    model_config = SettingsConfigDict(env_prefix="RECLAIM_", extra="ignore", frozen=True)
+
+    data_dir: Path = Field(
+        default_factory=_default_data_dir,
+        description="Directory that holds all of Reclaim's state (database, blobs, keys).",
+    )
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        default="WARNING", description="Minimum level of log records written to stderr."
+    )
+    log_format: Literal["text", "json"] = Field(
+        default="text", description="Log records as human-readable text or one JSON object each."
+    )
+
+    media_max_image_bytes: int = Field(
+        default=200 * MiB, gt=0, description="Largest image file accepted, in bytes."
+    )
+    media_max_video_bytes: int = Field(
+        default=4096 * MiB, gt=0, description="Largest video file accepted, in bytes."
+    )
+    media_max_pixels: int = Field(
+        default=200_000_000,
+        gt=0,
+        description="Largest image (width x height) decoded; larger ones are refused unread.",
+    )
+    media_max_video_pixels: int = Field(
+        default=8192 * 4352, gt=0, description="Largest video frame (width x height) decoded."
+    )
+    media_max_frames: int = Field(
+        default=20_000,
+        gt=0,
+        description="Most frames hashed from one video or animation; more is an error.",
+    )
+    media_max_video_seconds: float = Field(
+        default=6 * 3600.0, gt=0, description="Longest video accepted, in seconds."
+    )
+    media_decode_timeout_seconds: float = Field(
+        default=600.0, gt=0, description="Wall-clock limit for decoding and hashing one file."
+    )
+    media_worker_memory_mb: int = Field(
+        default=4096,
+        ge=256,
+        description="Address-space limit (RLIMIT_AS) of each decoding worker process, in MiB.",
+    )
+    hash_workers: int = Field(
+        default=0, ge=0, description="Decoding worker processes; 0 means one per CPU core."
+    )
+    video_sample_fps: float = Field(
+        default=1.0, gt=0, le=240, description="Frames per second sampled from video for vPDQ."
+    )
+    jpeg_draft_min_side: int = Field(
+        default=0,
+        ge=0,
+        description=(
+            "JPEG fast path: decode at a reduced DCT scale whose shorter side stays at least "
+            "this many pixels (0 decodes at full size, closest to the reference PDQ)."
+        ),
+    )
+
+    @field_validator("data_dir")
+    @classmethod
+    def _expand(cls, value: Path) -> Path:
+        return Path(os.path.expanduser(value))
+
+    @property
+    def worker_count(self) -> int:
+        """Number of decoding workers to start."""
+        return self.hash_workers or (os.cpu_count() or 1)
+
+
+def env_var(field_name: str) -> str:
+    """The environment variable that sets ``field_name``."""
+    return f"RECLAIM_{field_name.upper()}"

@@ -1,0 +1,88 @@
+"""Procedurally generated photos and videos: freely licensed stand-ins for real media.
+
+They have the structure PDQ needs (edges, gradients, texture at several scales) so their
+hashes have full quality, and each seed gives a different, reproducible picture. Tests,
+benchmarks and the demo use them; nothing here depicts anyone.
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+import av
+import numpy as np
+import numpy.typing as npt
+from PIL import Image
+
+RGB = npt.NDArray[np.uint8]
+
+
+def render_scene(width: int, height: int, seed: int, t: float = 0.0) -> RGB:
+    """An RGB picture of blobs, bars and gradients; ``t`` moves the scene smoothly."""
+    rng = np.random.default_rng(seed)
+    ys = np.linspace(0.0, 1.0, height, dtype=np.float32)[:, None]
+    xs = np.linspace(0.0, 1.0, width, dtype=np.float32)[None, :]
+    canvas = np.zeros((height, width, 3), dtype=np.float32)
+    for _ in range(6):  # low-frequency waves give the picture its large-scale layout
+        fx, fy = rng.uniform(0.5, 4.0, size=2)
+        phase = rng.uniform(0, 2 * np.pi)
+        colour = rng.uniform(-60, 60, size=3).astype(np.float32)
+        wave = np.sin(2 * np.pi * (fx * xs + fy * ys) + phase + t * rng.uniform(0.2, 1.0))
+        canvas += wave[:, :, None] * colour
+    for _ in range(12):  # discs with hard edges
+        cx, cy = rng.uniform(0, 1, size=2) + t * rng.uniform(-0.03, 0.03, size=2)
+        radius = rng.uniform(0.03, 0.2)
+        mask = ((xs - cx) * width / height) ** 2 + (ys - cy) ** 2 < radius**2
+        canvas[mask] = rng.uniform(0, 255, size=3)
+    canvas += 128.0
+    noise = rng.normal(0.0, 4.0, size=(height, width, 1)).astype(np.float32)
+    pixels: RGB = np.clip(canvas + noise, 0, 255).astype(np.uint8)
+    return pixels
+
+
+def make_photo(path: Path, width: int, height: int, seed: int, quality: int = 90) -> Path:
+    """Write a generated picture to ``path`` in the format its suffix names."""
+    image = Image.fromarray(render_scene(width, height, seed))
+    if path.suffix.lower() in (".jpg", ".jpeg", ".webp"):
+        image.save(path, quality=quality)
+    else:
+        image.save(path)
+    return path
+
+
+def make_video(
+    path: Path,
+    *,
+    width: int = 640,
+    height: int = 360,
+    seconds: float = 4.0,
+    fps: int = 30,
+    gop_seconds: float = 2.0,
+    seed: int = 0,
+    codec: str = "libx264",
+) -> Path:
+    """Write a generated moving scene as a video; the container follows the suffix."""
+    frames = round(seconds * fps)
+    with av.open(str(path), mode="w") as container:
+        stream: Any = container.add_stream(codec, rate=fps)
+        stream.width, stream.height = width, height
+        stream.pix_fmt = "yuv420p"
+        stream.codec_context.gop_size = max(1, round(gop_seconds * fps))
+        stream.codec_context.time_base = Fraction(1, fps)
+        if codec == "libx264":
+            stream.codec_context.options = {"preset": "veryfast", "sc_threshold": "0"}
+        base = render_scene(width, height, seed)
+        for index in range(frames):
+            shift = int(index * 4) % width
+            pixels = np.roll(base, shift, axis=1)
+            if index // fps % 2:  # a scene change every other second keeps frames distinct
+                pixels = pixels[::-1]
+            frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(pixels), format="rgb24")
+            frame.pts = index
+            for packet in stream.encode(frame):
+                container.mux(packet)
+        for packet in stream.encode(None):
+            container.mux(packet)
+    return path

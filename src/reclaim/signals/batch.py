@@ -1,0 +1,40 @@
+"""Hash many files in isolated worker processes, over all cores, in input order."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+
+from reclaim.media.errors import MediaError
+from reclaim.media.sandbox import IsolatedPool
+from reclaim.signals.filehash import FileFailure, FileHashes, FileResult, HashRequest, hash_file
+
+
+def hash_many(
+    requests: Iterable[HashRequest | MediaError], *, workers: int
+) -> Iterator[FileResult]:
+    """One result per request, in order. A :class:`MediaError` in the input (a path the
+    walk could not use) passes straight through as a failure."""
+    items = list(requests)
+    jobs = [item for item in items if isinstance(item, HashRequest)]
+    if not jobs:
+        for item in items:
+            assert isinstance(item, MediaError)
+            yield FileFailure(item.path, item)
+        return
+    limits = jobs[0].options.limits
+    with IsolatedPool(
+        hash_file,
+        workers=max(1, min(workers, len(jobs))),
+        memory_bytes=limits.memory_bytes,
+        timeout_seconds=limits.timeout_seconds,
+    ) as pool:
+        results = pool.map(jobs)
+        for item in items:
+            if isinstance(item, MediaError):
+                yield FileFailure(item.path, item)
+                continue
+            outcome = next(results)
+            if isinstance(outcome, FileHashes):
+                yield outcome
+            else:
+                yield FileFailure(item.path, outcome)

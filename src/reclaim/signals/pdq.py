@@ -1,0 +1,91 @@
+"""PDQ: Meta's 256-bit perceptual image hash, as StopNCII and ThreatExchange exchange it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from reclaim.media.sniff import MediaKind
+from reclaim.signals.base import Signal, SignalType, hamming, parse_hex
+from reclaim.signals.pdq_core import bits_from_dct16, bits_to_hex, dct16_from_rgb, dihedral_dct16
+from reclaim.signals.source import MediaSource
+
+PDQ_THRESHOLD = 31
+"""The industry's default match threshold: distance <= 31 of 256 bits."""
+PDQ_MIN_QUALITY = 50
+"""Hashes below this quality carry too little structure to match on."""
+DIHEDRAL_NAMES = (
+    "original",
+    "rot90",
+    "rot180",
+    "rot270",
+    "flipx",
+    "flipy",
+    "flipplus1",
+    "flipminus1",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class PdqSignal(Signal):
+    """A PDQ hash (64 hex digits) with its quality and, when computed here, its 8 variants."""
+
+    value: str
+    quality: int
+    dihedral: tuple[str, ...] = ()
+
+    @property
+    def type(self) -> str:
+        return "pdq"
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"type": "pdq", "value": self.value, "quality": self.quality}
+        if self.dihedral:
+            out["dihedral"] = list(self.dihedral)
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class PdqMatch:
+    distance: int
+    threshold: int
+
+
+def pdq_from_rgb(rgb: npt.NDArray[np.uint8], *, dihedral: bool = False) -> PdqSignal:
+    """PDQ of RGB pixels (H x W x 3, uint8), bit-identical to the reference hasher."""
+    dct, quality = dct16_from_rgb(np.ascontiguousarray(rgb))
+    if dihedral:
+        variants = tuple(bits_to_hex(bits_from_dct16(v)) for v in dihedral_dct16(dct))
+        return PdqSignal(variants[0], int(quality), variants)
+    return PdqSignal(bits_to_hex(bits_from_dct16(dct)), int(quality))
+
+
+class PdqSignalType(SignalType):
+    name = "pdq"
+    content_kinds = frozenset({MediaKind.IMAGE})
+    default_for = frozenset({MediaKind.IMAGE})
+
+    @classmethod
+    def compute(cls, source: MediaSource) -> PdqSignal:
+        return pdq_from_rgb(source.image().rgb, dihedral=True)
+
+    @classmethod
+    def parse(cls, value: str, quality: int = 100) -> PdqSignal:
+        """A PDQ hash received from outside, validated."""
+        if not 0 <= quality <= 100:
+            raise ValueError(f"PDQ quality must be 0-100, not {quality}")
+        return PdqSignal(parse_hex(value, bits=256, name="pdq"), quality)
+
+    @classmethod
+    def distance(cls, a: str, b: str) -> int:
+        """Hamming distance between two PDQ hashes in hex."""
+        return hamming(a, b)
+
+    @classmethod
+    def compare(cls, a: str, b: str, threshold: int = PDQ_THRESHOLD) -> PdqMatch | None:
+        """The reference match: Hamming distance at most ``threshold``."""
+        distance = hamming(a, b)
+        return PdqMatch(distance, threshold) if distance <= threshold else None

@@ -1,0 +1,196 @@
+"""vPDQ: PDQ of sampled video frames with quality and timestamp, and the reference match rule.
+
+Frames are decoded in a background thread while the previous ones are hashed (both
+release the GIL), so hashing a video uses two cores.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from reclaim.media.errors import Corrupt
+from reclaim.media.frames import prefetch
+from reclaim.media.sniff import MediaKind
+from reclaim.signals.base import HashFormatError, Signal, SignalType, parse_hex
+from reclaim.signals.pdq import PDQ_MIN_QUALITY, PDQ_THRESHOLD, pdq_from_rgb
+from reclaim.signals.source import MediaSource
+
+_POPCOUNT = np.array([bin(i).count("1") for i in range(256)], dtype=np.uint8)
+_CHUNK = 512
+
+
+@dataclass(frozen=True, slots=True)
+class VpdqFrame:
+    """One hashed frame: presentation time (s), PDQ quality, PDQ hex."""
+
+    ts: float
+    quality: int
+    value: str
+
+
+@dataclass(frozen=True, slots=True)
+class VpdqSignal(Signal):
+    """A video's vPDQ: its sampled frames in presentation order."""
+
+    frames: tuple[VpdqFrame, ...]
+    partial: bool = False
+
+    @property
+    def type(self) -> str:
+        return "vpdq"
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "type": "vpdq",
+            "frames": [{"ts": f.ts, "quality": f.quality, "value": f.value} for f in self.frames],
+        }
+        if self.partial:
+            out["partial"] = True
+        return out
+
+    def to_reference_text(self) -> str:
+        """The reference tool's text format: ``frame,quality,hex,timestamp`` per line."""
+        return "".join(f"{n},{f.quality},{f.value},{f.ts:.3f}\n" for n, f in enumerate(self.frames))
+
+    @classmethod
+    def from_reference_text(cls, text: str) -> VpdqSignal:
+        """Parse the reference text format (or pytx's ``hex,quality,timestamp`` lines)."""
+        frames = []
+        for number, line in enumerate(text.splitlines(), start=1):
+            if not line.strip():
+                continue
+            parts = [p.strip() for p in line.split(",")]
+            try:
+                if len(parts) == 4:
+                    _, quality, value, ts = parts
+                elif len(parts) == 3:
+                    value, quality, ts = parts
+                else:
+                    raise ValueError(f"expected 3 or 4 comma-separated fields, got {len(parts)}")
+                frames.append(_frame(value, int(quality), float(ts)))
+            except (ValueError, HashFormatError) as exc:
+                raise HashFormatError(f"vpdq line {number}: {exc}") from exc
+        return cls(tuple(frames))
+
+    @classmethod
+    def from_json(cls, frames: Iterable[dict[str, Any]]) -> VpdqSignal:
+        """Parse the ``frames`` list of the JSON form, validating every field."""
+        try:
+            return cls(tuple(_frame(f["value"], int(f["quality"]), float(f["ts"])) for f in frames))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise HashFormatError(f"malformed vpdq frame: {exc}") from exc
+
+
+def _frame(value: str, quality: int, ts: float) -> VpdqFrame:
+    if not 0 <= quality <= 100:
+        raise HashFormatError(f"frame quality must be 0-100, not {quality}")
+    if not ts >= 0:  # also refuses NaN
+        raise HashFormatError(f"frame timestamp must be >= 0, not {ts}")
+    return VpdqFrame(round(ts, 3), quality, parse_hex(value, bits=256, name="pdq"))
+
+
+@dataclass(frozen=True, slots=True)
+class VpdqMatch:
+    """Share of the query's frames found in the target, and of the target's in the query."""
+
+    query_match_percent: float
+    target_match_percent: float
+
+
+@dataclass(frozen=True, slots=True)
+class VpdqReferenceRule:
+    """The reference vPDQ match rule (ThreatExchange), kept as one named rule.
+
+    Frames below ``quality`` are dropped and exact duplicate hashes removed on each side;
+    a frame "is found" in the other video when any of its frames is within ``distance``.
+    The videos match when both shares reach their thresholds.
+    """
+
+    distance: int = PDQ_THRESHOLD
+    quality: int = PDQ_MIN_QUALITY
+    query_percent: float = 80.0
+    target_percent: float = 80.0
+
+    name = "vpdq-reference"
+
+    def compare(self, query: VpdqSignal, target: VpdqSignal) -> VpdqMatch | None:
+        """The match, or ``None`` when the rule says the videos differ."""
+        result = self.match_percents(query, target)
+        if (
+            result.query_match_percent >= self.query_percent
+            and result.target_match_percent >= self.target_percent
+        ):
+            return result
+        return None
+
+    def match_percents(self, query: VpdqSignal, target: VpdqSignal) -> VpdqMatch:
+        """Both shares, whatever the thresholds."""
+        q = _prepare(query.frames, self.quality)
+        t = _prepare(target.frames, self.quality)
+        if len(q) == 0 or len(t) == 0:
+            return VpdqMatch(0.0, 0.0)
+        q_found, t_found = _found_each_way(q, t, self.distance)
+        return VpdqMatch(100.0 * q_found / len(q), 100.0 * t_found / len(t))
+
+
+REFERENCE_RULE = VpdqReferenceRule()
+
+
+def _prepare(frames: Sequence[VpdqFrame], quality: int) -> npt.NDArray[np.uint8]:
+    seen: set[str] = set()
+    unique = []
+    for frame in frames:
+        if frame.value not in seen:
+            seen.add(frame.value)
+            if frame.quality >= quality:
+                unique.append(frame.value)
+    if not unique:
+        return np.zeros((0, 32), dtype=np.uint8)
+    return np.frombuffer(bytes.fromhex("".join(unique)), dtype=np.uint8).reshape(-1, 32)
+
+
+def _found_each_way(
+    q: npt.NDArray[np.uint8], t: npt.NDArray[np.uint8], distance: int
+) -> tuple[int, int]:
+    q_found = np.zeros(len(q), dtype=bool)
+    t_found = np.zeros(len(t), dtype=bool)
+    for start in range(0, len(q), _CHUNK):
+        block = q[start : start + _CHUNK]
+        dist = _POPCOUNT[block[:, None, :] ^ t[None, :, :]].sum(axis=2, dtype=np.int32)
+        close = dist <= distance
+        q_found[start : start + _CHUNK] = close.any(axis=1)
+        t_found |= close.any(axis=0)
+    return int(q_found.sum()), int(t_found.sum())
+
+
+class VpdqSignalType(SignalType):
+    name = "vpdq"
+    content_kinds = frozenset({MediaKind.VIDEO, MediaKind.IMAGE})
+    default_for = frozenset({MediaKind.VIDEO})
+
+    @classmethod
+    def applies_to(cls, source: MediaSource) -> bool:
+        return source.is_moving
+
+    @classmethod
+    def compute(cls, source: MediaSource) -> VpdqSignal:
+        frames: list[VpdqFrame] = []
+        try:
+            for frame in prefetch(source.frames(), depth=3):
+                pdq = pdq_from_rgb(frame.rgb)
+                frames.append(VpdqFrame(round(frame.ts, 3), pdq.quality, pdq.value))
+        except Corrupt:
+            if not frames:
+                raise
+            return VpdqSignal(tuple(frames), partial=True)  # a truncated file: keep what decoded
+        return VpdqSignal(tuple(frames))
+
+    @classmethod
+    def compare(cls, query: VpdqSignal, target: VpdqSignal) -> VpdqMatch | None:
+        """The reference definition of a vPDQ match (:data:`REFERENCE_RULE`)."""
+        return REFERENCE_RULE.compare(query, target)
