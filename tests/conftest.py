@@ -1,0 +1,38 @@
+"""Shared fixtures: the external reference vectors and generated media."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def _reference_dir() -> Path | None:
+    for candidate in (
+        os.environ.get("RECLAIM_REFERENCE_DIR"),
+        REPO.parent / "shared" / "reference",
+        REPO.parent.parent / "shared" / "reference",
+    ):
+        if candidate and (Path(candidate) / "pdq" / "expected.csv").is_file():
+            return Path(candidate)
+    return None
+
+
+REFERENCE = _reference_dir()
+
+
+@pytest.fixture(scope="session")
+def reference() -> Path:
+    """The external reference vectors (../shared/reference, or $RECLAIM_REFERENCE_DIR)."""
+    if REFERENCE is None:
+        pytest.skip("reference vectors not found: set RECLAIM_REFERENCE_DIR")
+    return REFERENCE
+
+
+@pytest.fixture(scope="session")
+def media_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A session-wide folder for generated media."""
+    return tmp_path_factory.mktemp("media")
