@@ -1,0 +1,115 @@
+"""Hostile and broken files: each gets its typed error, nothing crashes, hangs or bloats,
+no URL is ever fetched, and the rest of the batch still hashes."""
+
+from __future__ import annotations
+
+import http.server
+import json
+import os
+import resource
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.media.generate import write_video
+from tests.media.hostile import build_corpus, png_declaring
+
+MEMORY_LIMIT_MB = 1024
+
+
+class _Canary(http.server.BaseHTTPRequestHandler):
+    hits: list[str] = []
+
+    def do_GET(self) -> None:
+        _Canary.hits.append(self.path)
+        self.send_response(200)
+        self.end_headers()
+        self.wfile.write(b"#EXTM3U\n")
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def canary() -> Iterator[str]:
+    """An HTTP server on loopback that must never receive a request."""
+    _Canary.hits = []
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Canary)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/segment.ts"
+    server.shutdown()
+    assert _Canary.hits == [], f"a hostile file made Reclaim fetch {_Canary.hits}"
+
+
+def run_hash(*args: str, env: dict[str, str] | None = None, timeout: float = 240):
+    command = [sys.executable, "-m", "reclaim.cli", "hash", "--json", *args]
+    full_env = {**os.environ, "RECLAIM_MEDIA_WORKER_MEMORY_MB": str(MEMORY_LIMIT_MB), **(env or {})}
+    done = subprocess.run(command, capture_output=True, text=True, env=full_env, timeout=timeout)
+    lines = [json.loads(line) for line in done.stdout.splitlines()]
+    return done, {Path(line["path"]).as_posix(): line for line in lines}
+
+
+def _kind(line: dict) -> str:
+    return line["error"]["kind"] if "error" in line else "ok"
+
+
+def test_hostile_corpus(tmp_path: Path, canary: str) -> None:
+    root = tmp_path / "corpus"
+    expected = build_corpus(root, canary)
+    done, lines = run_hash(str(root))
+    assert done.returncode == 1, done.stderr  # some files failed, and that is reported
+    got = {Path(path).relative_to(root).as_posix(): _kind(line) for path, line in lines.items()}
+    assert got == expected
+    for line in lines.values():
+        if "error" in line:
+            assert line["error"]["message"].startswith(line["path"])  # names the file
+    # The whole run, workers included, stayed under the configured address-space limit.
+    peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    assert peak_mb < MEMORY_LIMIT_MB
+
+
+def test_playlist_is_refused_even_when_forced_on_ffmpeg(tmp_path: Path, canary: str) -> None:
+    """Defence in depth: had sniffing been fooled, FFmpeg may still only open local files."""
+    from reclaim.media import Corrupt, MediaFormat, MediaLimits, Sampling, iter_video_frames
+    from tests.media.hostile import hls_playlist
+
+    path = tmp_path / "playlist.ts"
+    path.write_bytes(hls_playlist(canary))
+    with pytest.raises(Corrupt):
+        list(iter_video_frames(path, MediaFormat.MPEGTS, MediaLimits(), Sampling()))
+
+
+def test_a_decoder_past_its_time_is_stopped_and_the_batch_goes_on(tmp_path: Path) -> None:
+    slow = write_video(tmp_path / "slow.mp4", seconds=20.0, fps=25, size=(1280, 720))
+    quick = tmp_path / "quick.png"
+    quick.write_bytes(png_declaring(10, 10))
+    env = {"RECLAIM_MEDIA_DECODE_TIMEOUT_SECONDS": "0.3"}
+    done, lines = run_hash("--every-frame", str(slow), str(quick), env=env)
+    assert _kind(lines[slow.as_posix()]) == "timeout"
+    assert "0.3 s" in lines[slow.as_posix()]["error"]["message"]
+    assert quick.as_posix() in lines  # answered after the timeout, in input order
+    assert list(lines) == [slow.as_posix(), quick.as_posix()]
+
+
+def test_limits_from_settings_are_enforced(tmp_path: Path) -> None:
+    video = write_video(tmp_path / "long.mp4", seconds=3.0)
+    picture = tmp_path / "big.png"
+    picture.write_bytes(png_declaring(5000, 5000))
+    env = {"RECLAIM_MEDIA_MAX_VIDEO_SECONDS": "2", "RECLAIM_MEDIA_MAX_PIXELS": "1000000",
+           "RECLAIM_MEDIA_MAX_IMAGE_BYTES": "100000000"}
+    done, lines = run_hash(str(video), str(picture), env=env)
+    assert _kind(lines[video.as_posix()]) == "too_large"
+    assert "over the limit of 2 s" in lines[video.as_posix()]["error"]["message"]
+    assert _kind(lines[picture.as_posix()]) == "too_large"
+    assert "over the limit of 1,000,000" in lines[picture.as_posix()]["error"]["message"]
+    env = {"RECLAIM_MEDIA_MAX_FRAMES": "2"}
+    done, lines = run_hash(str(video), env=env)
+    assert _kind(lines[video.as_posix()]) == "too_large"
+    env = {"RECLAIM_MEDIA_MAX_VIDEO_BYTES": "1000"}
+    done, lines = run_hash(str(video), env=env)
+    assert "over the video limit of 1,000" in lines[video.as_posix()]["error"]["message"]
