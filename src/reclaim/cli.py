@@ -5,13 +5,14 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
 from rich.progress import Progress
 
-from reclaim.config import Settings
+from reclaim.config import Settings, env_var
 from reclaim.logs import configure_logging
 from reclaim.media.errors import MediaError
 from reclaim.media.frames import Sampling
@@ -30,6 +31,10 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+
+
+demo_app = typer.Typer(help="The local demo: generated, freely licensed media.", no_args_is_help=True)
+app.add_typer(demo_app, name="demo")
 
 
 @app.callback()
@@ -90,6 +95,35 @@ def hash_command(
     results = hash_many(inputs, workers=workers or settings.worker_count)
     failed = _emit(results, len(inputs), as_json)
     raise typer.Exit(1 if failed else 0)
+
+
+@app.command("settings")
+def settings_command(
+    markdown: Annotated[bool, typer.Option("--markdown", help="A Markdown table of defaults.")] = False,
+) -> None:
+    """Show every setting: its environment variable, current value and meaning."""
+    settings = Settings()
+    if markdown:
+        sys.stdout.write("| variable | default | meaning |\n|---|---|---|\n")
+    for name, field in Settings.model_fields.items():
+        if markdown:
+            default = "per-user data dir" if name == "data_dir" else f"`{field.default}`"
+            sys.stdout.write(f"| `{env_var(name)}` | {default} | {field.description} |\n")
+        else:
+            sys.stdout.write(f"{env_var(name)}={getattr(settings, name)}\t# {field.description}\n")
+
+
+@demo_app.command("media")
+def demo_media_command(
+    folder: Annotated[
+        Path | None, typer.Argument(help="Where to write (default: DATA_DIR/demo-media).")
+    ] = None,
+) -> None:
+    """Write a folder of generated demo photos and a video; print its path."""
+    from reclaim.demo.media import make_demo_folder
+
+    target = folder or Settings().data_dir / "demo-media"
+    sys.stdout.write(f"{make_demo_folder(target)}\n")
 
 
 def _emit(results: Iterator[FileResult], total: int, as_json: bool) -> int:

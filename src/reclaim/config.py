@@ -45,8 +45,9 @@ class Settings(BaseSettings):
         default=4096 * MiB, gt=0, description="Largest video file accepted, in bytes."
     )
     media_max_pixels: int = Field(
-        default=200_000_000,
+        default=178_000_000,
         gt=0,
+        le=178_956_970,  # Pillow refuses anything larger itself
         description="Largest image (width x height) decoded; larger ones are refused unread.",
     )
     media_max_video_pixels: int = Field(

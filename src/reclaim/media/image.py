@@ -59,27 +59,28 @@ def open_image(path: Path, fmt: MediaFormat, limits: MediaLimits) -> Iterator[Im
     """Open ``path`` with exactly the Pillow plugin for ``fmt``, after checking its size."""
     if fmt is MediaFormat.HEIF:
         _register_heif()
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
+    with warnings.catch_warnings():
+        # Pillow warns above ~89 MP; our own limit (checked below) decides instead.
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        try:
             image = Image.open(path, formats=[fmt.value])
-        width, height = image.size
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise TooLarge(path, f"image too large to decode safely ({exc})") from exc
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError) as exc:
-        raise Corrupt(path, f"cannot read the {fmt.value} header: {exc}") from exc
-    try:
-        if width <= 0 or height <= 0:
-            raise Corrupt(path, f"image declares an empty size {width}x{height}")
-        if width * height > limits.max_pixels:
-            raise TooLarge(
-                path,
-                f"image is {width}x{height} = {width * height:,} pixels, "
-                f"over the limit of {limits.max_pixels:,}",
-            )
-        yield image
-    finally:
-        image.close()
+            width, height = image.size
+        except Image.DecompressionBombError as exc:
+            raise TooLarge(path, f"image too large to decode safely ({exc})") from exc
+        except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError) as exc:
+            raise Corrupt(path, f"cannot read the {fmt.value} header: {exc}") from exc
+        try:
+            if width <= 0 or height <= 0:
+                raise Corrupt(path, f"image declares an empty size {width}x{height}")
+            if width * height > limits.max_pixels:
+                raise TooLarge(
+                    path,
+                    f"image is {width}x{height} = {width * height:,} pixels, "
+                    f"over the limit of {limits.max_pixels:,}",
+                )
+            yield image
+        finally:
+            image.close()
 
 
 def decode_image(

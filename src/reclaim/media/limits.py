@@ -13,7 +13,7 @@ class MediaLimits:
 
     max_image_bytes: int = 200 * 1024 * 1024
     max_video_bytes: int = 4096 * 1024 * 1024
-    max_pixels: int = 200_000_000
+    max_pixels: int = 178_000_000
     max_video_pixels: int = 8192 * 4352
     max_frames: int = 20_000
     max_video_seconds: float = 6 * 3600.0
