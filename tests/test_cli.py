@@ -21,7 +21,10 @@ HEX64 = re.compile(r"[0-9a-f]{64}")
 def reclaim(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "reclaim.cli", *args],
-        capture_output=True, text=True, cwd=cwd, timeout=300,
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        timeout=300,
     )
 
 
@@ -32,8 +35,9 @@ def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     Image.fromarray(render_scene(320, 240, seed=1)).save(root / "album" / "a.jpg", quality=90)
     Image.fromarray(render_scene(320, 240, seed=2)).save(root / "album" / "nested" / "b.png")
     frames = [Image.fromarray(render_scene(64, 48, seed=s)) for s in range(3)]
-    frames[0].save(root / "album" / "anim.gif", save_all=True, append_images=frames[1:],
-                   duration=1000)
+    frames[0].save(
+        root / "album" / "anim.gif", save_all=True, append_images=frames[1:], duration=1000
+    )
     (root / "album" / ".DS_Store").write_bytes(b"\x00\x00\x00\x01Bud1")
     write_video(root / "album" / "clip.mp4", seconds=3.0)
     return root
@@ -70,8 +74,17 @@ def test_json_contract_for_images_and_videos(folder: Path) -> None:
 
 
 def test_signals_and_sampling_options(folder: Path) -> None:
-    done = reclaim("hash", "--json", "--signals", "md5,vpdq", "--fps", "2", "album/clip.mp4",
-                   "album/a.jpg", cwd=folder)
+    done = reclaim(
+        "hash",
+        "--json",
+        "--signals",
+        "md5,vpdq",
+        "--fps",
+        "2",
+        "album/clip.mp4",
+        "album/a.jpg",
+        cwd=folder,
+    )
     assert done.returncode == 0, done.stderr
     video, photo = _lines(done)
     assert [s["type"] for s in video["signals"]] == ["md5", "vpdq"]

@@ -33,7 +33,9 @@ app = typer.Typer(
 )
 
 
-demo_app = typer.Typer(help="The local demo: generated, freely licensed media.", no_args_is_help=True)
+demo_app = typer.Typer(
+    help="The local demo: generated, freely licensed media.", no_args_is_help=True
+)
 app.add_typer(demo_app, name="demo")
 
 
@@ -99,7 +101,9 @@ def hash_command(
 
 @app.command("settings")
 def settings_command(
-    markdown: Annotated[bool, typer.Option("--markdown", help="A Markdown table of defaults.")] = False,
+    markdown: Annotated[
+        bool, typer.Option("--markdown", help="A Markdown table of defaults.")
+    ] = False,
 ) -> None:
     """Show every setting: its environment variable, current value and meaning."""
     settings = Settings()

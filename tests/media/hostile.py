@@ -111,12 +111,19 @@ def build_corpus(root: Path, canary_url: str) -> dict[str, str]:
     Image.fromarray(render_scene(200, 100, seed=5)).save(bogus, "JPEG", exif=exif)
     put("bogus-orientation.jpg", bogus.getvalue(), "ok")
     put("zip-bomb.jpg", zip_bomb(), "unsupported_type")
-    put("page.jpg", b"<!DOCTYPE html><html><body><img src=x onerror=alert(1)></body></html>",
-        "unsupported_type")
+    put(
+        "page.jpg",
+        b"<!DOCTYPE html><html><body><img src=x onerror=alert(1)></body></html>",
+        "unsupported_type",
+    )
     put("polyglot.gif", gif_js_polyglot(), "corrupt")
     empty_mp4(root / "zero-frames.mp4")
     expected["zero-frames.mp4"] = "no_frames"
-    put("metadata.m3u8", hls_playlist("http://169.254.169.254/latest/meta-data/"), "unsupported_type")
+    put(
+        "metadata.m3u8",
+        hls_playlist("http://169.254.169.254/latest/meta-data/"),
+        "unsupported_type",
+    )
     put("canary.m3u8", hls_playlist(canary_url), "unsupported_type")
     put("playlist-named-video.mp4", hls_playlist(canary_url), "unsupported_type")
     put("random.bin", os.urandom(100_000), "unsupported_type")

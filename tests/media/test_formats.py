@@ -23,11 +23,21 @@ from reclaim.signals import PdqSignalType, pdq_from_rgb
 from tests.media.generate import IMAGE_FORMATS, VIDEO_FORMATS, frame_at, write_image, write_video
 
 EXPECTED_FORMAT = {
-    ".jpg": MediaFormat.JPEG, ".png": MediaFormat.PNG, ".gif": MediaFormat.GIF,
-    ".webp": MediaFormat.WEBP, ".bmp": MediaFormat.BMP, ".tiff": MediaFormat.TIFF,
-    ".heic": MediaFormat.HEIF, ".mp4": MediaFormat.MP4, ".mov": MediaFormat.MP4,
-    ".3gp": MediaFormat.MP4, ".mkv": MediaFormat.MATROSKA, ".webm": MediaFormat.MATROSKA,
-    ".avi": MediaFormat.AVI, ".ts": MediaFormat.MPEGTS, ".flv": MediaFormat.FLV,
+    ".jpg": MediaFormat.JPEG,
+    ".png": MediaFormat.PNG,
+    ".gif": MediaFormat.GIF,
+    ".webp": MediaFormat.WEBP,
+    ".bmp": MediaFormat.BMP,
+    ".tiff": MediaFormat.TIFF,
+    ".heic": MediaFormat.HEIF,
+    ".mp4": MediaFormat.MP4,
+    ".mov": MediaFormat.MP4,
+    ".3gp": MediaFormat.MP4,
+    ".mkv": MediaFormat.MATROSKA,
+    ".webm": MediaFormat.MATROSKA,
+    ".avi": MediaFormat.AVI,
+    ".ts": MediaFormat.MPEGTS,
+    ".flv": MediaFormat.FLV,
 }
 LIMITS = MediaLimits()
 
@@ -66,9 +76,15 @@ def test_video_formats_are_sniffed_and_probed(video: Path) -> None:
 
 def test_sampled_frames_are_exactly_the_every_frame_ones(video: Path) -> None:
     fmt = sniff_file(video)
-    every = {round(f.ts, 3): f.rgb for f in iter_video_frames(video, fmt, LIMITS, Sampling.every_frame())}
+    every = {
+        round(f.ts, 3): f.rgb for f in iter_video_frames(video, fmt, LIMITS, Sampling.every_frame())
+    }
     assert len(every) == 100
-    for fps, expected in [(1.0, [0.0, 1.0, 2.0, 3.0]), (2.0, [0.0, 0.52, 1.0, 1.52, 2.0, 2.52, 3.0, 3.52]), (25.0, sorted(every))]:
+    for fps, expected in [
+        (1.0, [0.0, 1.0, 2.0, 3.0]),
+        (2.0, [0.0, 0.52, 1.0, 1.52, 2.0, 2.52, 3.0, 3.52]),
+        (25.0, sorted(every)),
+    ]:
         sampled = list(iter_video_frames(video, fmt, LIMITS, Sampling(fps=fps)))
         assert [round(f.ts, 3) for f in sampled] == expected
         for frame in sampled:

@@ -100,8 +100,11 @@ def test_limits_from_settings_are_enforced(tmp_path: Path) -> None:
     video = write_video(tmp_path / "long.mp4", seconds=3.0)
     picture = tmp_path / "big.png"
     picture.write_bytes(png_declaring(5000, 5000))
-    env = {"RECLAIM_MEDIA_MAX_VIDEO_SECONDS": "2", "RECLAIM_MEDIA_MAX_PIXELS": "1000000",
-           "RECLAIM_MEDIA_MAX_IMAGE_BYTES": "100000000"}
+    env = {
+        "RECLAIM_MEDIA_MAX_VIDEO_SECONDS": "2",
+        "RECLAIM_MEDIA_MAX_PIXELS": "1000000",
+        "RECLAIM_MEDIA_MAX_IMAGE_BYTES": "100000000",
+    }
     done, lines = run_hash(str(video), str(picture), env=env)
     assert _kind(lines[video.as_posix()]) == "too_large"
     assert "over the limit of 2 s" in lines[video.as_posix()]["error"]["message"]

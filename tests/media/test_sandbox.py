@@ -13,9 +13,7 @@ def _run(items: list[str], workers: int = 2, timeout: float = 2.0) -> list[str]:
     with IsolatedPool(
         behave, workers=workers, memory_bytes=512 * 1024 * 1024, timeout_seconds=timeout
     ) as pool:
-        return [
-            f"{r.kind}" if isinstance(r, MediaError) else r for r in pool.map(items)
-        ]
+        return [f"{r.kind}" if isinstance(r, MediaError) else r for r in pool.map(items)]
 
 
 def test_results_keep_input_order() -> None:
@@ -26,8 +24,17 @@ def test_results_keep_input_order() -> None:
 def test_each_failure_is_typed_and_the_rest_go_on() -> None:
     items = ["a", "crash", "b", "hang", "c", "hog", "d", "corrupt", "e", "bug", "f"]
     assert _run(items) == [
-        "A", "worker_crashed", "B", "timeout", "C", "too_large", "D", "corrupt", "E",
-        "worker_crashed", "F",
+        "A",
+        "worker_crashed",
+        "B",
+        "timeout",
+        "C",
+        "too_large",
+        "D",
+        "corrupt",
+        "E",
+        "worker_crashed",
+        "F",
     ]
 
 

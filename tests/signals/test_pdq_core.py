@@ -26,8 +26,19 @@ def _reference(rgb: np.ndarray) -> tuple[str, int, list[str]]:
 def _images() -> list[tuple[str, np.ndarray]]:
     rng = np.random.default_rng(2026)
     out = []
-    for height, width in [(5, 5), (6, 9), (63, 64), (64, 64), (64, 65), (101, 37),
-                          (480, 720), (720, 1280), (1004, 1600), (1080, 1920), (2000, 31)]:
+    for height, width in [
+        (5, 5),
+        (6, 9),
+        (63, 64),
+        (64, 64),
+        (64, 65),
+        (101, 37),
+        (480, 720),
+        (720, 1280),
+        (1004, 1600),
+        (1080, 1920),
+        (2000, 31),
+    ]:
         out.append((f"noise-{height}x{width}", rng.integers(0, 256, (height, width, 3), np.uint8)))
         out.append((f"scene-{height}x{width}", render_scene(width, height, seed=height + width)))
     flat = np.full((200, 300, 3), 77, np.uint8)

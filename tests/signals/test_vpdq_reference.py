@@ -26,7 +26,9 @@ def _videos(reference: Path) -> dict[str, Path]:
 
 
 def _reference_signal(reference: Path, name: str) -> VpdqSignal:
-    return VpdqSignal.from_reference_text((reference / "vpdq" / "hashes" / f"{name}.txt").read_text())
+    return VpdqSignal.from_reference_text(
+        (reference / "vpdq" / "hashes" / f"{name}.txt").read_text()
+    )
 
 
 def _hash_all(videos: dict[str, Path], sampling: Sampling) -> dict[str, VpdqSignal]:
@@ -68,8 +70,10 @@ def test_every_frame_hashes_match_the_reference(reference: Path, every_frame, re
     mean_all = sum(everything) / len(everything)
     record_property("vpdq_mean_distance_quality50", round(mean_usable, 3))
     record_property("vpdq_mean_distance_all_frames", round(mean_all, 3))
-    print(f"\nvPDQ vs reference: {len(usable)} frames of quality >= 50, mean {mean_usable:.2f} "
-          f"bits; all {len(everything)} frames, mean {mean_all:.2f}; per video {per_video}")
+    print(
+        f"\nvPDQ vs reference: {len(usable)} frames of quality >= 50, mean {mean_usable:.2f} "
+        f"bits; all {len(everything)} frames, mean {mean_all:.2f}; per video {per_video}"
+    )
     assert mean_usable <= 2.0
     assert max(per_video.values()) <= 6.0, per_video
 
@@ -92,11 +96,18 @@ def test_one_fps_reference_rule_gives_the_reference_verdicts(reference: Path, on
     expected = _verdicts(theirs)
     assert _verdicts(one_fps) == expected
     matched = {pair for pair, verdict in expected.items() if verdict}
-    chair = ["chair-20-sd-bar", "chair-22-sd-grey-bar", "chair-22-sd-sepia-bar",
-             "chair-22-with-small-logo-bar", "chair-orig-22-sd-bar"]
-    assert set(itertools.combinations(chair, 2)) | {
-        ("pattern-sd-grey-bar", "pattern-sd-with-small-logo-bar")
-    } == matched
+    chair = [
+        "chair-20-sd-bar",
+        "chair-22-sd-grey-bar",
+        "chair-22-sd-sepia-bar",
+        "chair-22-with-small-logo-bar",
+        "chair-orig-22-sd-bar",
+    ]
+    assert (
+        set(itertools.combinations(chair, 2))
+        | {("pattern-sd-grey-bar", "pattern-sd-with-small-logo-bar")}
+        == matched
+    )
 
 
 def test_match_percents_follow_the_reference_definition() -> None:

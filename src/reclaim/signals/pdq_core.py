@@ -16,6 +16,7 @@ set when DCT coefficient ``[i][j]`` is above the median; hex is that integer, bi
 from __future__ import annotations
 
 import math
+import threading
 
 import numba
 import numpy as np
@@ -40,16 +41,14 @@ DCT_MATRIX = _dct_matrix()
 
 
 @numba.njit(cache=True, nogil=True)
-def _luma(rgb: npt.NDArray[np.uint8]) -> npt.NDArray[np.float32]:
+def _luma(rgb: npt.NDArray[np.uint8], out: npt.NDArray[np.float32]) -> None:
     rows, cols = rgb.shape[0], rgb.shape[1]
-    out = np.empty((rows, cols), dtype=np.float32)
     for i in range(rows):
         for j in range(cols):
             r = np.float64(rgb[i, j, 0])
             g = np.float64(rgb[i, j, 1])
             b = np.float64(rgb[i, j, 2])
             out[i, j] = np.float32(r * 0.299 + g * 0.587 + b * 0.114)
-    return out
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
@@ -155,7 +154,10 @@ def _box_cols(
 
 
 @numba.njit(cache=True, nogil=True)
-def _downsample_64(luma: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+def _downsample_64(
+    luma: npt.NDArray[np.float32], other: npt.NDArray[np.float32]
+) -> npt.NDArray[np.float32]:
+    """Jarosz-filter ``luma`` in place (``other`` is scratch space) and decimate to 64x64."""
     rows, cols = luma.shape
     out = np.empty((64, 64), dtype=np.float32)
     if rows == 64 and cols == 64:
@@ -169,7 +171,6 @@ def _downsample_64(luma: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
     all_cols = np.arange(cols)
     win_rows = _window(cols, 64)
     win_cols = _window(rows, 64)
-    other = np.empty_like(luma)
     _box_rows(luma, other, win_rows)
     _box_cols(other, luma, win_cols, all_cols)
     _box_rows(luma, other, win_rows)
@@ -252,13 +253,41 @@ def _torben_median(values: npt.NDArray[np.float32]) -> np.float32:
 
 
 @numba.njit(cache=True, nogil=True)
+def _dct16_with(
+    rgb: npt.NDArray[np.uint8], luma: npt.NDArray[np.float32], other: npt.NDArray[np.float32]
+) -> tuple[npt.NDArray[np.float32], int]:
+    _luma(rgb, luma)
+    buf = _downsample_64(luma, other)
+    return _dct16(buf, DCT_MATRIX), _quality(buf)
+
+
+class _Scratch(threading.local):
+    """Per-thread float buffers, kept between calls of the same frame size: a video's
+    frames all share one size, and fresh multi-megabyte buffers cost page faults."""
+
+    shape: tuple[int, int] = (0, 0)
+    luma: npt.NDArray[np.float32] = np.empty((0, 0), np.float32)
+    other: npt.NDArray[np.float32] = np.empty((0, 0), np.float32)
+
+
+_SCRATCH = _Scratch()
+_MAX_KEPT_PIXELS = 4096 * 2160
+
+
 def dct16_from_rgb(rgb: npt.NDArray[np.uint8]) -> tuple[npt.NDArray[np.float32], int]:
     """The 16x16 DCT coefficients PDQ thresholds, and the quality (0-100)."""
     rows, cols = rgb.shape[0], rgb.shape[1]
     if rows < MIN_HASHABLE_DIM or cols < MIN_HASHABLE_DIM:
         return np.zeros((16, 16), dtype=np.float32), 0
-    buf = _downsample_64(_luma(rgb))
-    return _dct16(buf, DCT_MATRIX), _quality(buf)
+    if (rows, cols) == _SCRATCH.shape:
+        luma, other = _SCRATCH.luma, _SCRATCH.other
+    else:
+        luma = np.empty((rows, cols), np.float32)
+        other = np.empty((rows, cols), np.float32)
+        if rows * cols <= _MAX_KEPT_PIXELS:
+            _SCRATCH.shape, _SCRATCH.luma, _SCRATCH.other = (rows, cols), luma, other
+    dct, quality = _dct16_with(rgb, luma, other)
+    return dct, int(quality)
 
 
 @numba.njit(cache=True, nogil=True)
