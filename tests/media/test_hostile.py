@@ -12,6 +12,7 @@ import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 
@@ -22,7 +23,7 @@ MEMORY_LIMIT_MB = 1024
 
 
 class _Canary(http.server.BaseHTTPRequestHandler):
-    hits: list[str] = []
+    hits: ClassVar[list[str]] = []
 
     def do_GET(self) -> None:
         _Canary.hits.append(self.path)
@@ -90,6 +91,7 @@ def test_a_decoder_past_its_time_is_stopped_and_the_batch_goes_on(tmp_path: Path
     quick.write_bytes(png_declaring(10, 10))
     env = {"RECLAIM_MEDIA_DECODE_TIMEOUT_SECONDS": "0.3"}
     done, lines = run_hash("--every-frame", str(slow), str(quick), env=env)
+    assert done.returncode == 1
     assert _kind(lines[slow.as_posix()]) == "timeout"
     assert "0.3 s" in lines[slow.as_posix()]["error"]["message"]
     assert quick.as_posix() in lines  # answered after the timeout, in input order
@@ -112,7 +114,9 @@ def test_limits_from_settings_are_enforced(tmp_path: Path) -> None:
     assert "over the limit of 1,000,000" in lines[picture.as_posix()]["error"]["message"]
     env = {"RECLAIM_MEDIA_MAX_FRAMES": "2"}
     done, lines = run_hash(str(video), env=env)
+    assert done.returncode == 1
     assert _kind(lines[video.as_posix()]) == "too_large"
     env = {"RECLAIM_MEDIA_MAX_VIDEO_BYTES": "1000"}
     done, lines = run_hash(str(video), env=env)
+    assert done.returncode == 1
     assert "over the video limit of 1,000" in lines[video.as_posix()]["error"]["message"]
