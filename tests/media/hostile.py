@@ -134,3 +134,20 @@ def build_corpus(root: Path, canary_url: str) -> dict[str, str]:
     os.symlink("..", loop_dir / "again")  # loop/again -> root, which contains loop/
     expected["loop/again"] = "not_a_file"
     return expected
+
+
+def faststart_copy(source: Path, target: Path) -> Path:
+    """The same video with its index (moov) moved to the front, as streaming sites serve."""
+    import av
+
+    with (
+        av.open(str(source)) as src,
+        av.open(str(target), "w", options={"movflags": "faststart"}) as out,
+    ):
+        stream = out.add_stream_from_template(src.streams.video[0])
+        for packet in src.demux(src.streams.video[0]):
+            if packet.dts is None:
+                continue
+            packet.stream = stream
+            out.mux(packet)
+    return target

@@ -120,3 +120,21 @@ def test_limits_from_settings_are_enforced(tmp_path: Path) -> None:
     done, lines = run_hash(str(video), env=env)
     assert done.returncode == 1
     assert "over the video limit of 1,000" in lines[video.as_posix()]["error"]["message"]
+
+
+def test_a_cut_off_download_keeps_the_frames_that_decoded(tmp_path: Path) -> None:
+    from tests.media.hostile import faststart_copy
+
+    whole = faststart_copy(write_video(tmp_path / "v.mp4", seconds=4.0), tmp_path / "whole.mp4")
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(whole.read_bytes()[: int(whole.stat().st_size * 0.55)])
+    done, lines = run_hash(str(whole), str(cut))
+    assert done.returncode == 0
+    complete, partial = lines[whole.as_posix()], lines[cut.as_posix()]
+    assert "warnings" not in complete
+    assert len(complete["signals"][0]["frames"]) == 4
+    vpdq = partial["signals"][0]
+    assert vpdq["partial"] is True
+    assert 1 <= len(vpdq["frames"]) < 4
+    assert vpdq["frames"] == complete["signals"][0]["frames"][: len(vpdq["frames"])]
+    assert "truncated" in partial["warnings"][0]

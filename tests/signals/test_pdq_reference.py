@@ -70,7 +70,7 @@ def test_parse_rejects_malformed_hashes() -> None:
     for bad in ["", good[:-1], good + "0", "g" * 64, good[:-2] + "  ", "0x" + good[2:]]:
         with pytest.raises(HashFormatError):
             PdqSignalType.parse(bad)
-    with pytest.raises(ValueError, match="quality"):
+    with pytest.raises(HashFormatError, match="quality"):
         PdqSignalType.parse(good, quality=101)
 
 

@@ -112,7 +112,7 @@ def test_one_fps_reference_rule_gives_the_reference_verdicts(reference: Path, on
 
 def test_match_percents_follow_the_reference_definition() -> None:
     def sig(*values: int, quality: int = 100) -> VpdqSignal:
-        return VpdqSignal.from_json(
+        return VpdqSignal.from_frames(
             {"ts": float(i), "quality": quality, "value": f"{v:064x}"} for i, v in enumerate(values)
         )
 

@@ -115,6 +115,23 @@ def iter_video_frames(
             raise Corrupt(path, f"video decoding failed: {_ffmpeg_reason(exc)}") from exc
         if yielded == 0:
             raise NoFrames(path, "no video frame could be decoded")
+        _check_complete(path, stream, clock)
+
+
+def _check_complete(path: Path, stream: Any, clock: _Clock) -> None:
+    """A stream that ends well before the duration its own header declares was cut off.
+
+    Only the video stream's own duration counts (a container's may include longer audio).
+    """
+    if stream.duration is None or stream.time_base is None or clock.last_packet is None:
+        return
+    declared = float(stream.duration * stream.time_base)
+    if clock.last_packet + 1.0 + 2.0 / clock.fps < declared:
+        raise Corrupt(
+            path,
+            f"the video stops at {clock.last_packet:.1f} s of the {declared:.1f} s its header "
+            "declares (truncated download?)",
+        )
 
 
 def _decode(
@@ -122,17 +139,18 @@ def _decode(
 ) -> Iterator[tuple[int, Any]]:
     """Decoded frames with their decode index, skipping what the sampling does not need."""
     frames = (
-        _decode_all(container, stream)
+        _decode_all(container, stream, clock)
         if sampling.fps is None or sampling.keyframes_only
         else _decode_sampled(container, stream, sampler, clock, sampling.interval)
     )
     yield from enumerate(frames)
 
 
-def _decode_all(container: Any, stream: Any) -> Iterator[Any]:
+def _decode_all(container: Any, stream: Any, clock: _Clock) -> Iterator[Any]:
     codec = stream.codec_context
     for packet in container.demux(stream):
         if packet.size:
+            clock.packet_seconds(packet)
             yield from codec.decode(packet)
     yield from codec.decode(None)
 
@@ -153,6 +171,7 @@ def _decode_sampled(
     for packet in container.demux(stream):
         if not packet.size:
             continue
+        clock.packet_seconds(packet)
         if packet.is_keyframe and gop:
             yield from _decode_gop(
                 codec, gop, clock, sampler, interval, clock.packet_seconds(packet)
@@ -213,12 +232,13 @@ class _Clock:
     def __init__(self, stream: Any) -> None:
         self._base: Fraction | None = stream.time_base
         self._origin: int | None = stream.start_time
-        self._fps = _frame_rate(stream)
+        self.fps = _frame_rate(stream)
+        self.last_packet: float | None = None  # the latest packet time seen
 
     def seconds(self, frame: Any, index: int) -> float:
         pts = frame.pts
         if pts is None or self._base is None:
-            return index / self._fps
+            return index / self.fps
         if self._origin is None:
             self._origin = pts
         return max(0.0, float((pts - self._origin) * self._base))
@@ -228,7 +248,10 @@ class _Clock:
             return None
         if self._origin is None:
             self._origin = packet.pts
-        return float((packet.pts - self._origin) * self._base)
+        seconds = float((packet.pts - self._origin) * self._base)
+        if self.last_packet is None or seconds > self.last_packet:
+            self.last_packet = seconds
+        return seconds
 
 
 def _rgb_converter(stream: Any, max_side: int | None) -> Callable[[Any], Any]:

@@ -3,7 +3,12 @@
 from reclaim.signals.base import HashFormatError, Signal, SignalType, UnknownSignalType
 from reclaim.signals.filehash import FileFailure, FileHashes, FileResult, HashRequest, hash_file
 from reclaim.signals.pdq import PDQ_THRESHOLD, PdqSignal, PdqSignalType, pdq_from_rgb
-from reclaim.signals.registry import SIGNAL_TYPES, get_signal_type, parse_signal_names
+from reclaim.signals.registry import (
+    SIGNAL_TYPES,
+    get_signal_type,
+    parse_signal_names,
+    signal_from_json,
+)
 from reclaim.signals.source import HashOptions, MediaSource
 from reclaim.signals.vpdq import (
     REFERENCE_RULE,
@@ -39,4 +44,5 @@ __all__ = [
     "hash_file",
     "parse_signal_names",
     "pdq_from_rgb",
+    "signal_from_json",
 ]

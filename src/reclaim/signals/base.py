@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from abc import ABC, abstractmethod
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -75,6 +76,12 @@ class SignalType(ABC):
     def compute(cls, source: MediaSource) -> Signal:
         """Hash ``source``; raises :class:`reclaim.media.MediaError` on bad media."""
 
+    @classmethod
+    @abstractmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Signal:
+        """The inverse of :meth:`Signal.to_json` for a hash from outside, fully validated;
+        raises :class:`HashFormatError` naming what is wrong."""
+
 
 def parse_hex(value: str, *, bits: int, name: str) -> str:
     """Normalise a hex digest of ``bits`` bits (lower case, no spaces) or raise."""
@@ -89,6 +96,14 @@ def parse_hex(value: str, *, bits: int, name: str) -> str:
     if not _HEX.fullmatch(text):
         raise HashFormatError(f"{name} hash must contain only hex digits 0-9 a-f")
     return text
+
+
+def int_field(data: Mapping[str, Any], key: str, *, low: int, high: int, default: int) -> int:
+    """An integer field of a JSON object within [low, high]; booleans and strings refused."""
+    value = data.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise HashFormatError(f"{key} must be an integer from {low} to {high}, not {value!r}")
+    return value
 
 
 def hamming(a: str, b: str) -> int:

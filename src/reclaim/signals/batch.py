@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Iterator
 
 from reclaim.media.errors import MediaError
 from reclaim.media.sandbox import IsolatedPool
 from reclaim.signals.filehash import FileFailure, FileHashes, FileResult, HashRequest, hash_file
+
+log = logging.getLogger(__name__)
 
 
 def hash_many(
@@ -37,4 +40,5 @@ def hash_many(
             if isinstance(outcome, FileHashes):
                 yield outcome
             else:
+                log.info("file not hashed", extra={"kind": outcome.kind, "reason": outcome.reason})
                 yield FileFailure(item.path, outcome)

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import hashlib
-from typing import ClassVar
+from collections.abc import Mapping
+from typing import Any, ClassVar
 
 from reclaim.media.sniff import MediaKind
 from reclaim.signals.base import ExactSignal, SignalType, parse_hex
@@ -25,6 +26,10 @@ class _ExactSignalType(SignalType):
             while chunk := handle.read(_CHUNK):
                 digest.update(chunk)
         return ExactSignal(cls.name, digest.hexdigest())
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> ExactSignal:
+        return cls.parse(data.get("value"))  # type: ignore[arg-type]  # parse checks it
 
     @classmethod
     def parse(cls, value: str) -> ExactSignal:

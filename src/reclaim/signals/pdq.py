@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -9,7 +10,14 @@ import numpy as np
 import numpy.typing as npt
 
 from reclaim.media.sniff import MediaKind
-from reclaim.signals.base import Signal, SignalType, hamming, parse_hex
+from reclaim.signals.base import (
+    HashFormatError,
+    Signal,
+    SignalType,
+    hamming,
+    int_field,
+    parse_hex,
+)
 from reclaim.signals.pdq_core import bits_from_dct16, bits_to_hex, dct16_from_rgb, dihedral_dct16
 from reclaim.signals.source import MediaSource
 
@@ -74,10 +82,23 @@ class PdqSignalType(SignalType):
 
     @classmethod
     def parse(cls, value: str, quality: int = 100) -> PdqSignal:
-        """A PDQ hash received from outside, validated."""
+        """A PDQ hash received from outside, validated. Exchanges often omit the quality;
+        it then counts as full."""
         if not 0 <= quality <= 100:
-            raise ValueError(f"PDQ quality must be 0-100, not {quality}")
+            raise HashFormatError(f"PDQ quality must be 0-100, not {quality}")
         return PdqSignal(parse_hex(value, bits=256, name="pdq"), quality)
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> PdqSignal:
+        quality = int_field(data, "quality", low=0, high=100, default=100)
+        signal = cls.parse(data.get("value"), quality)  # type: ignore[arg-type]
+        variants = data.get("dihedral", ())
+        if not isinstance(variants, list | tuple) or len(variants) not in (0, 8):
+            raise HashFormatError("dihedral must be a list of the 8 variant hashes")
+        dihedral = tuple(parse_hex(v, bits=256, name="pdq") for v in variants)
+        if dihedral and dihedral[0] != signal.value:
+            raise HashFormatError("the first dihedral variant must be the hash itself")
+        return PdqSignal(signal.value, quality, dihedral)
 
     @classmethod
     def distance(cls, a: str, b: str) -> int:

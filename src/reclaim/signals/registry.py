@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from typing import Any
 
-from reclaim.signals.base import SignalType, UnknownSignalType
+from reclaim.signals.base import HashFormatError, Signal, SignalType, UnknownSignalType
 from reclaim.signals.exact import Md5SignalType, Sha256SignalType
 from reclaim.signals.pdq import PdqSignalType
 from reclaim.signals.vpdq import VpdqSignalType
@@ -36,6 +37,16 @@ def get_signal_type(name: str) -> type[SignalType]:
     except KeyError:
         known = ", ".join(sorted(_BY_NAME))
         raise UnknownSignalType(f"unknown signal type {name!r} (known: {known})") from None
+
+
+def signal_from_json(data: Mapping[str, Any]) -> Signal:
+    """A signal in its JSON form (``{"type": ..., ...}``), validated by its type."""
+    if not isinstance(data, Mapping):
+        raise HashFormatError("a signal must be a JSON object")
+    name = data.get("type")
+    if not isinstance(name, str):
+        raise HashFormatError('a signal needs a "type"')
+    return get_signal_type(name).from_json(data)
 
 
 def parse_signal_names(text: str) -> tuple[type[SignalType], ...]:

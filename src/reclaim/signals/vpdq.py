@@ -6,7 +6,8 @@ release the GIL), so hashing a video uses two cores.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import math
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,7 +17,7 @@ import numpy.typing as npt
 from reclaim.media.errors import Corrupt
 from reclaim.media.frames import prefetch
 from reclaim.media.sniff import MediaKind
-from reclaim.signals.base import HashFormatError, Signal, SignalType, parse_hex
+from reclaim.signals.base import HashFormatError, Signal, SignalType, int_field, parse_hex
 from reclaim.signals.pdq import PDQ_MIN_QUALITY, PDQ_THRESHOLD, pdq_from_rgb
 from reclaim.signals.source import MediaSource
 
@@ -78,19 +79,25 @@ class VpdqSignal(Signal):
         return cls(tuple(frames))
 
     @classmethod
-    def from_json(cls, frames: Iterable[dict[str, Any]]) -> VpdqSignal:
+    def from_frames(cls, frames: Iterable[Mapping[str, Any]]) -> VpdqSignal:
         """Parse the ``frames`` list of the JSON form, validating every field."""
-        try:
-            return cls(tuple(_frame(f["value"], int(f["quality"]), float(f["ts"])) for f in frames))
-        except (KeyError, TypeError, ValueError) as exc:
-            raise HashFormatError(f"malformed vpdq frame: {exc}") from exc
+        parsed = []
+        for number, frame in enumerate(frames):
+            if not isinstance(frame, Mapping):
+                raise HashFormatError(f"vpdq frame {number} must be an object")
+            ts = frame.get("ts")
+            if isinstance(ts, bool) or not isinstance(ts, int | float):
+                raise HashFormatError(f"vpdq frame {number}: ts must be a number of seconds")
+            quality = int_field(frame, "quality", low=0, high=100, default=-1)
+            parsed.append(_frame(frame.get("value"), quality, float(ts)))  # type: ignore[arg-type]
+        return cls(tuple(parsed))
 
 
 def _frame(value: str, quality: int, ts: float) -> VpdqFrame:
     if not 0 <= quality <= 100:
         raise HashFormatError(f"frame quality must be 0-100, not {quality}")
-    if not ts >= 0:  # also refuses NaN
-        raise HashFormatError(f"frame timestamp must be >= 0, not {ts}")
+    if not (math.isfinite(ts) and ts >= 0):
+        raise HashFormatError(f"frame timestamp must be a finite number >= 0, not {ts}")
     return VpdqFrame(round(ts, 3), quality, parse_hex(value, bits=256, name="pdq"))
 
 
@@ -189,6 +196,13 @@ class VpdqSignalType(SignalType):
                 raise
             return VpdqSignal(tuple(frames), partial=True)  # a truncated file: keep what decoded
         return VpdqSignal(tuple(frames))
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> VpdqSignal:
+        frames = data.get("frames")
+        if not isinstance(frames, list) or not frames:
+            raise HashFormatError("vpdq needs a non-empty list of frames")
+        return VpdqSignal.from_frames(frames)
 
     @classmethod
     def compare(cls, query: VpdqSignal, target: VpdqSignal) -> VpdqMatch | None:
