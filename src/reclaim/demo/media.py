@@ -52,6 +52,13 @@ def make_photo(path: Path, width: int, height: int, seed: int, quality: int = 90
     return path
 
 
+def scene_frame(base: RGB, index: int, fps: int, shift: int = 4) -> RGB:
+    """Frame ``index`` of a generated video: ``base`` panning sideways ``shift`` pixels a
+    frame, upside down every other second (a cut that keeps neighbouring seconds distinct)."""
+    pixels = np.roll(base, index * shift, axis=1)
+    return pixels[::-1] if (index // fps) % 2 else pixels
+
+
 def make_video(
     path: Path,
     *,
@@ -61,25 +68,26 @@ def make_video(
     fps: int = 30,
     gop_seconds: float = 2.0,
     seed: int = 0,
+    shift: int = 4,
     codec: str = "libx264",
+    container_format: str | None = None,
+    codec_options: dict[str, str] | None = None,
 ) -> Path:
-    """Write a generated moving scene as a video; the container follows the suffix."""
-    frames = round(seconds * fps)
-    with av.open(str(path), mode="w") as container:
+    """Write a generated moving scene as a video; the container follows the suffix unless
+    ``container_format`` names one."""
+    options = {"preset": "veryfast", "sc_threshold": "0"} if codec == "libx264" else {}
+    options.update(codec_options or {})
+    base = render_scene(width, height, seed)
+    with av.open(str(path), mode="w", format=container_format) as container:
         stream: Any = container.add_stream(codec, rate=fps)
         stream.width, stream.height = width, height
         stream.pix_fmt = "yuv420p"
         stream.codec_context.gop_size = max(1, round(gop_seconds * fps))
         stream.codec_context.time_base = Fraction(1, fps)
-        if codec == "libx264":
-            stream.codec_context.options = {"preset": "veryfast", "sc_threshold": "0"}
-        base = render_scene(width, height, seed)
-        for index in range(frames):
-            shift = int(index * 4) % width
-            pixels = np.roll(base, shift, axis=1)
-            if index // fps % 2:  # a scene change every other second keeps frames distinct
-                pixels = pixels[::-1]
-            frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(pixels), format="rgb24")
+        stream.codec_context.options = options
+        for index in range(round(seconds * fps)):
+            pixels = np.ascontiguousarray(scene_frame(base, index, fps, shift))
+            frame = av.VideoFrame.from_ndarray(pixels, format="rgb24")
             frame.pts = index
             for packet in stream.encode(frame):
                 container.mux(packet)

@@ -99,17 +99,11 @@ def prefetch(frames: Iterator[Frame], depth: int = 2) -> Iterator[Frame]:
     def produce() -> None:
         try:
             for frame in frames:
-                while not stop.is_set():
-                    try:
-                        items.put(frame, timeout=0.1)
-                        break
-                    except queue.Full:
-                        continue
-                if stop.is_set():
+                if not _put(items, stop, frame):
                     return
-            _put_final(items, stop, _DONE)
+            _put(items, stop, _DONE)
         except BaseException as exc:
-            _put_final(items, stop, exc)
+            _put(items, stop, exc)
         finally:
             close = getattr(frames, "close", None)
             if close is not None:
@@ -130,10 +124,12 @@ def prefetch(frames: Iterator[Frame], depth: int = 2) -> Iterator[Frame]:
         worker.join()
 
 
-def _put_final(items: queue.Queue[object], stop: threading.Event, item: object) -> None:
+def _put(items: queue.Queue[object], stop: threading.Event, item: object) -> bool:
+    """Queue ``item`` unless the consumer has stopped; whether it was queued."""
     while not stop.is_set():
         try:
             items.put(item, timeout=0.1)
-            return
+            return True
         except queue.Full:
             continue
+    return False
