@@ -31,6 +31,13 @@ class Settings(BaseSettings):
         default_factory=_default_data_dir,
         description="Directory that holds all of Reclaim's state (database, blobs, keys).",
     )
+    database_url: str | None = Field(
+        default=None,
+        description=(
+            "SQLAlchemy URL of the database; unset means SQLite at DATA_DIR/reclaim.db "
+            "(e.g. postgresql+psycopg://user:pass@host/reclaim)."
+        ),
+    )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         default="WARNING", description="Minimum level of log records written to stderr."
     )
@@ -88,6 +95,17 @@ class Settings(BaseSettings):
     @classmethod
     def _expand(cls, value: Path) -> Path:
         return Path(os.path.expanduser(value))
+
+    case_item_limit: int = Field(
+        default=2000,
+        gt=0,
+        description="Most bank items one case may register, so the banks cannot be flooded.",
+    )
+
+    @property
+    def resolved_database_url(self) -> str:
+        """The database URL in force (the embedded SQLite file unless one is configured)."""
+        return self.database_url or f"sqlite:///{self.data_dir / 'reclaim.db'}"
 
     @property
     def worker_count(self) -> int:

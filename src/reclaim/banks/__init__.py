@@ -1,0 +1,1 @@
+"""Banks of hashes with provenance, verification, withdrawal and one global change log."""

@@ -1,0 +1,1 @@
+"""Organisations, cases and the typed, append-only case timeline."""

@@ -1,0 +1,76 @@
+"""Typed, registered case timeline events.
+
+Each event is a frozen dataclass with a stable ``name``; its fields (beyond ``actor`` and
+``created``) are stored as JSON. Writing an event type that is not registered fails, so
+the timeline only ever holds events every reader knows how to show.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, ClassVar
+
+from reclaim.store.base import utcnow
+
+
+class UnregisteredEvent(TypeError):
+    """An event type that is not in :data:`EVENT_TYPES`."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class CaseEvent:
+    name: ClassVar[str]
+    actor: str
+    created: datetime = field(default_factory=utcnow)
+
+    def data(self) -> dict[str, Any]:
+        """The event's own fields, for storage."""
+        skip = {"actor", "created"}
+        return {
+            f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name not in skip
+        }
+
+
+@dataclass(frozen=True, kw_only=True)
+class CaseOpened(CaseEvent):
+    name = "case.opened"
+    channel: str = "staff"
+
+
+@dataclass(frozen=True, kw_only=True)
+class HashesRegistered(CaseEvent):
+    name = "hashes.registered"
+    bank: str
+    items: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class HashesWithdrawn(CaseEvent):
+    name = "hashes.withdrawn"
+    bank: str
+    items: int
+    deleted: bool
+
+
+EVENT_TYPES: dict[str, type[CaseEvent]] = {
+    cls.name: cls for cls in (CaseOpened, HashesRegistered, HashesWithdrawn)
+}
+
+
+def check_registered(event: CaseEvent) -> None:
+    """Refuse events whose type is not registered."""
+    if EVENT_TYPES.get(event.name) is not type(event):
+        raise UnregisteredEvent(
+            f"event type {type(event).__name__} ({event.name!r}) is not registered"
+        )
+
+
+def event_from_row(name: str, actor: str, created: datetime, data: dict[str, Any]) -> CaseEvent:
+    """Rebuild a stored event as its typed dataclass."""
+    try:
+        cls = EVENT_TYPES[name]
+    except KeyError:
+        raise UnregisteredEvent(f"stored event {name!r} has no registered type") from None
+    return cls(actor=actor, created=created, **data)

@@ -1,0 +1,59 @@
+"""Tables for organisations, cases and case timeline events."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, Enum, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from reclaim.store.base import Base, UtcDateTime, enum_values, utcnow
+
+
+class Organisation(Base):
+    """A support centre (or other tenant); it owns its banks, cases, keys and logs."""
+
+    __tablename__ = "organisations"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    slug: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    created: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class CaseStatus(enum.StrEnum):
+    OPEN = "open"
+    CLOSED = "closed"
+    WITHDRAWN = "withdrawn"
+
+
+class Case(Base):
+    """A survivor's case, known to her by its public number."""
+
+    __tablename__ = "cases"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"), index=True)
+    number: Mapped[str] = mapped_column(String(16), unique=True)
+    status: Mapped[CaseStatus] = mapped_column(
+        Enum(CaseStatus, native_enum=False, length=16, values_callable=enum_values),
+        default=CaseStatus.OPEN,
+    )
+    created: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class CaseEventRow(Base):
+    """One entry of a case timeline; rows are only ever inserted."""
+
+    __tablename__ = "case_events"
+    __table_args__ = (UniqueConstraint("case_id", "seq"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    seq: Mapped[int] = mapped_column(Integer)
+    name: Mapped[str] = mapped_column(String(64))
+    actor: Mapped[str] = mapped_column(String(200))
+    created: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)

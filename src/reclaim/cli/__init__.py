@@ -1,0 +1,12 @@
+"""The ``reclaim`` command. It parses arguments and prints; the work lives in the packages."""
+
+from reclaim.cli import banks, hashing  # noqa: F401 - importing registers the commands
+from reclaim.cli.app import app
+
+
+def main() -> None:
+    """Console entry point."""
+    app()
+
+
+__all__ = ["app", "main"]

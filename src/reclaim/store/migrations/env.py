@@ -1,0 +1,47 @@
+"""Alembic environment: runs migrations on the connection Reclaim hands it."""
+
+from __future__ import annotations
+
+from alembic import context
+from sqlalchemy import MetaData, engine_from_config, pool
+
+from reclaim.store.base import Base
+
+
+def _metadata() -> MetaData:
+    # Every package's tables, for `alembic revision --autogenerate` during development.
+    import reclaim.banks.models
+    import reclaim.cases.models  # noqa: F401
+
+    return Base.metadata
+
+
+def run() -> None:
+    connection = context.config.attributes.get("connection")
+    if connection is not None:
+        context.configure(
+            connection=connection,
+            target_metadata=_metadata(),
+            render_as_batch=True,
+            compare_type=True,
+        )
+        with context.begin_transaction():
+            context.run_migrations()
+        return
+    engine = engine_from_config(
+        context.config.get_section(context.config.config_ini_section) or {},
+        prefix="sqlalchemy.",
+        poolclass=pool.NullPool,
+    )
+    with engine.connect() as connection:
+        context.configure(
+            connection=connection,
+            target_metadata=_metadata(),
+            render_as_batch=True,
+            compare_type=True,
+        )
+        with context.begin_transaction():
+            context.run_migrations()
+
+
+run()
