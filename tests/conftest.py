@@ -39,3 +39,14 @@ def reference() -> Path:
 def media_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A session-wide folder for generated media."""
     return tmp_path_factory.mktemp("media")
+
+
+@pytest.fixture
+def database(tmp_path: Path):
+    """A migrated SQLite database in a temporary folder."""
+    from reclaim.config import Settings
+    from reclaim.store import open_database
+
+    db = open_database(Settings(data_dir=tmp_path / "data"))
+    yield db
+    db.dispose()

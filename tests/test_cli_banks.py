@@ -1,0 +1,100 @@
+"""Bank round trip through the CLI: create, add, match, withdraw, import, export."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from reclaim.demo.media import render_scene
+
+
+@pytest.fixture
+def reclaim(tmp_path: Path):
+    env = {**os.environ, "RECLAIM_DATA_DIR": str(tmp_path / "data")}
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "reclaim.cli", *args],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=300,
+        )
+
+    return run
+
+
+@pytest.fixture
+def photos(tmp_path: Path) -> dict[str, Path]:
+    out = {}
+    for name, seed in [("hers", 1), ("stranger", 2), ("logo", 3)]:
+        out[name] = tmp_path / f"{name}.jpg"
+        Image.fromarray(render_scene(400, 300, seed=seed)).save(out[name], quality=90)
+    copy = tmp_path / "reupload.jpg"
+    Image.open(out["hers"]).resize((300, 225)).save(copy, quality=60)  # re-encoded, resized
+    out["reupload"] = copy
+    return out
+
+
+def _matches(done: subprocess.CompletedProcess[str]) -> dict[str, list[dict]]:
+    assert done.returncode == 0, done.stderr
+    return {Path(j["path"]).name: j["matches"] for j in map(json.loads, done.stdout.splitlines())}
+
+
+def test_bank_round_trip(reclaim, photos: dict[str, Path]) -> None:
+    assert reclaim("bank", "create", "survivors").returncode == 0
+    added = reclaim("bank", "add", "--json", "survivors", str(photos["hers"]))
+    assert added.returncode == 0, added.stderr
+    item_id = json.loads(added.stdout)["item_id"]
+    found = _matches(reclaim("match", "--json", str(photos["reupload"]), str(photos["stranger"])))
+    assert {m["item_id"] for m in found["reupload.jpg"]} == {item_id}
+    pdq = next(m for m in found["reupload.jpg"] if m["signal"] == "pdq")
+    assert pdq["item"] == str(photos["hers"])  # the label is the path as given
+    assert 0 < pdq["distance"] <= 31
+    assert found["stranger.jpg"] == []
+    assert reclaim("bank", "withdraw", "survivors", item_id).returncode == 0
+    assert _matches(reclaim("match", "--json", str(photos["reupload"])))["reupload.jpg"] == []
+    listing = reclaim("bank", "list", "--json")
+    assert json.loads(listing.stdout)["items"] == 0
+
+
+def test_negative_bank_through_the_cli(reclaim, photos: dict[str, Path]) -> None:
+    reclaim("bank", "create", "survivors")
+    reclaim("bank", "create", "benign", "--negative")
+    reclaim("bank", "add", "survivors", str(photos["logo"]))
+    reclaim("bank", "add", "benign", str(photos["logo"]))
+    found = _matches(reclaim("match", "--json", str(photos["logo"])))["logo.jpg"]
+    assert {m["bank"] for m in found if m["signal"] == "pdq"} == {"benign"}
+    only = _matches(reclaim("match", "--json", "--bank", "survivors", str(photos["logo"])))
+    assert {m["bank"] for m in only["logo.jpg"]} == {"survivors"}
+
+
+def test_usage_and_input_errors(reclaim, tmp_path: Path, photos: dict[str, Path]) -> None:
+    assert reclaim("bank", "create", "../etc").returncode == 2
+    assert reclaim("bank", "create", "x'; DROP TABLE banks;--").returncode == 2
+    assert reclaim("match", "--bank", "nope", str(photos["hers"])).returncode == 2
+    reclaim("bank", "create", "b")
+    broken = tmp_path / "list.txt"
+    broken.write_text("pdq " + "0" * 64 + "\npdq 123\n")
+    done = reclaim("bank", "import", "b", str(broken))
+    assert done.returncode == 1
+    assert "line 2" in done.stderr
+    assert json.loads(reclaim("bank", "list", "--json").stdout)["items"] == 0  # nothing stored
+    good = tmp_path / "list.csv"
+    good.write_text("signal_type,signal_value\npdq," + "ab" * 32 + "\n")
+    assert reclaim("bank", "import", "b", str(good)).returncode == 0
+    exported = reclaim("bank", "export", "b", "--format", "pytx").stdout
+    assert exported == "pdq " + "ab" * 32 + "\n"
+    bad = tmp_path / "bad.png"
+    bad.write_text("not an image")
+    done = reclaim("match", "--json", str(bad), str(photos["hers"]))
+    assert done.returncode == 1
+    lines = [json.loads(line) for line in done.stdout.splitlines()]
+    assert lines[0]["error"]["kind"] == "unsupported_type"
+    assert lines[1]["matches"] == []
