@@ -102,6 +102,23 @@ class Settings(BaseSettings):
         description="Most bank items one case may register, so the banks cannot be flooded.",
     )
 
+    serve_host: str = Field(default="127.0.0.1", description="Address `reclaim serve` listens on.")
+    serve_port: int = Field(
+        default=8000, ge=1, le=65535, description="Port `reclaim serve` listens on."
+    )
+    api_max_batch: int = Field(
+        default=100, ge=1, le=10_000, description="Most signals in one /v1/match request."
+    )
+    api_max_upload_bytes: int = Field(
+        default=200 * MiB, gt=0, description="Largest file accepted by /v1/match/file, in bytes."
+    )
+    api_rate_per_minute: int = Field(
+        default=600, ge=1, description="Requests per minute allowed to each API key."
+    )
+    api_sync_page_max: int = Field(
+        default=1000, ge=1, le=100_000, description="Most records in one delta-sync page."
+    )
+
     @property
     def resolved_database_url(self) -> str:
         """The database URL in force (the embedded SQLite file unless one is configured)."""

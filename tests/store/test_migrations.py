@@ -7,6 +7,7 @@ from alembic.migration import MigrationContext
 from sqlalchemy import inspect
 
 import reclaim.banks.models
+import reclaim.banks.platform_models
 import reclaim.cases.models  # noqa: F401 - registers the tables on the metadata
 from reclaim.store import Base
 

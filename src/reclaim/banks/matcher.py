@@ -8,6 +8,7 @@ all hash alike, and matching them only wastes a support worker's day.
 
 from __future__ import annotations
 
+import threading
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -15,9 +16,11 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+from sqlalchemy.orm import Session
 
 from reclaim.banks.models import Bank, BankItem, BankKind
-from reclaim.banks.service import item_signals
+from reclaim.banks.service import active_items, item_signals, last_change, list_banks
+from reclaim.cases.models import Organisation
 from reclaim.signals.base import ExactSignal, Signal
 from reclaim.signals.pdq import PDQ_MIN_QUALITY, PDQ_THRESHOLD, PdqSignal
 from reclaim.signals.vpdq import VpdqReferenceRule, VpdqSignal
@@ -37,7 +40,8 @@ class Match:
     negative: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self, *, with_label: bool = True) -> dict[str, Any]:
+        """The JSON form; platforms get it ``with_label=False`` (labels are private)."""
         out = {
             "bank": self.bank,
             "item": self.item,
@@ -45,6 +49,8 @@ class Match:
             "signal": self.signal,
             "distance": self.distance,
         }
+        if not with_label:
+            del out["item"]
         if self.negative:
             out["negative"] = True
         out.update(self.extra)
@@ -157,3 +163,25 @@ def _suppress(matches: list[Match]) -> list[Match]:
         return matches
     closest = min(negatives)
     return [m for m in matches if m.negative or m.distance < closest]
+
+
+class MatcherCache:
+    """Keeps a :class:`BankMatcher` per (organisation, shared-only) and rebuilds it when
+    the change log moves on, so that an add or withdrawal is visible to the next lookup."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._built: dict[tuple[int, bool], tuple[int, BankMatcher]] = {}
+
+    def get(self, session: Session, *, org: Organisation, shared_only: bool) -> BankMatcher:
+        seq = last_change(session)
+        key = (org.id, shared_only)
+        with self._lock:
+            cached = self._built.get(key)
+            if cached is not None and cached[0] == seq:
+                return cached[1]
+        banks_ = [bank for bank, _ in list_banks(session, org=org)]
+        matcher = BankMatcher(banks_, active_items(session, banks=banks_, shared_only=shared_only))
+        with self._lock:
+            self._built[key] = (seq, matcher)
+        return matcher

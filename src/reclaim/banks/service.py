@@ -216,17 +216,22 @@ def get_item(session: Session, *, bank: Bank, public_id: str) -> BankItem:
     return item
 
 
-def active_items(session: Session, *, banks: Sequence[Bank]) -> list[BankItem]:
-    """The items that take part in matching (private ones included: the monitor uses them)."""
-    return list(
-        session.scalars(
-            select(BankItem)
-            .where(
-                BankItem.bank_id.in_([b.id for b in banks]), BankItem.status == ItemStatus.ACTIVE
-            )
-            .order_by(BankItem.id)
-        )
+def active_items(
+    session: Session, *, banks: Sequence[Bank], shared_only: bool = False
+) -> list[BankItem]:
+    """The items that take part in matching: all of them for Reclaim's own monitor, only
+    verified (shared) ones when ``shared_only`` (what platforms may match against)."""
+    query = select(BankItem).where(
+        BankItem.bank_id.in_([b.id for b in banks]), BankItem.status == ItemStatus.ACTIVE
     )
+    if shared_only:
+        query = query.where(BankItem.verified.is_(True))
+    return list(session.scalars(query.order_by(BankItem.id)))
+
+
+def last_change(session: Session) -> int:
+    """The newest change log sequence number (0 when empty): matchers rebuild past it."""
+    return session.scalar(select(func.max(ChangeLogEntry.seq))) or 0
 
 
 def item_signals(item: BankItem) -> list[Signal]:

@@ -1,6 +1,6 @@
 """The ``reclaim`` command. It parses arguments and prints; the work lives in the packages."""
 
-from reclaim.cli import banks, hashing  # noqa: F401 - importing registers the commands
+from reclaim.cli import banks, hashing, platforms  # noqa: F401 - importing registers the commands
 from reclaim.cli.app import app
 
 

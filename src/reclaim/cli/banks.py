@@ -44,7 +44,7 @@ app.add_typer(bank_app, name="bank")
 OrgOption = Annotated[str | None, typer.Option("--org", help="Organisation (default: default).")]
 
 
-def _actor() -> str:
+def actor() -> str:
     try:
         return f"cli:{getpass.getuser()}"
     except (KeyError, OSError):
@@ -52,14 +52,14 @@ def _actor() -> str:
 
 
 @contextlib.contextmanager
-def _session(settings: Settings, org_slug: str | None) -> Iterator[tuple[Session, Organisation]]:
+def org_session(settings: Settings, org_slug: str | None) -> Iterator[tuple[Session, Organisation]]:
     """A transaction on the configured database (migrated first) and the organisation;
     lookup and naming errors become usage errors (exit 2), limits and refusals exit 1."""
     database = open_database(settings)
     try:
         with database.session() as session:
             yield session, cases.get_org(session, slug=org_slug)
-    except (cases.NotFound, cases.InvalidName) as exc:
+    except (cases.NotFound, cases.InvalidName) as exc:  # a name the user typed
         raise fail(str(exc), 2) from None
     except (banks.LimitExceeded, ImportRefused, ValueError) as exc:
         raise fail(str(exc), 1) from None
@@ -79,7 +79,7 @@ def db_upgrade() -> None:
 def org_create(slug: str, name: Annotated[str | None, typer.Option()] = None) -> None:
     """Create an organisation."""
     settings = load_settings()
-    with _session(settings, None) as (session, _):
+    with org_session(settings, None) as (session, _):
         org = cases.create_org(session, slug=slug, name=name)
         sys.stdout.write(f"{org.slug}\n")
 
@@ -92,7 +92,7 @@ def bank_create(
     org: OrgOption = None,
 ) -> None:
     """Create a bank."""
-    with _session(load_settings(), org) as (session, organisation):
+    with org_session(load_settings(), org) as (session, organisation):
         bank = banks.create_bank(
             session, org=organisation, name=name, negative=negative, threshold=threshold
         )
@@ -102,7 +102,7 @@ def bank_create(
 @bank_app.command("list")
 def bank_list(org: OrgOption = None, as_json: JsonOption = False) -> None:
     """List banks with their active item counts."""
-    with _session(load_settings(), org) as (session, organisation):
+    with org_session(load_settings(), org) as (session, organisation):
         for bank, count in banks.list_banks(session, org=organisation):
             row = {
                 "name": bank.name,
@@ -134,7 +134,7 @@ def bank_add(
     """Hash files and bank each one as a verified item labelled with its path."""
     settings = load_settings()
     options = hash_options(settings, fps=fps, every_frame=every_frame)
-    with _session(settings, org) as (session, organisation):
+    with org_session(settings, org) as (session, organisation):
         bank = banks.get_bank(session, org=organisation, name=bank_name)
         the_case = cases.get_case(session, org=organisation, number=case) if case else None
         total, results = hash_paths(paths, options, settings=settings, workers=workers)
@@ -147,7 +147,7 @@ def bank_add(
                 session,
                 bank=bank,
                 items=new,
-                actor=_actor(),
+                actor=actor(),
                 case=the_case,
                 verified=True,
                 case_limit=settings.case_item_limit,
@@ -189,10 +189,10 @@ def bank_import(
         text = file.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise fail(f"cannot read {file}: {exc}", 1) from None
-    with _session(load_settings(), org) as (session, organisation):
+    with org_session(load_settings(), org) as (session, organisation):
         bank = banks.get_bank(session, org=organisation, name=bank_name)
         items = parse_items(text, chosen, source=f"import:{file.name}")
-        banks.add_items(session, bank=bank, items=items, actor=_actor(), verified=False)
+        banks.add_items(session, bank=bank, items=items, actor=actor(), verified=False)
         sys.stdout.write(f"imported {len(items)} items into {bank.name} (private until verified)\n")
 
 
@@ -203,7 +203,7 @@ def bank_export(
     org: OrgOption = None,
 ) -> None:
     """Write the bank's active items to stdout."""
-    with _session(load_settings(), org) as (session, organisation):
+    with org_session(load_settings(), org) as (session, organisation):
         bank = banks.get_bank(session, org=organisation, name=bank_name)
         for line in export_lines(banks.active_items(session, banks=[bank]), fmt):
             sys.stdout.write(line + "\n")
@@ -218,13 +218,13 @@ def bank_withdraw(
     org: OrgOption = None,
 ) -> None:
     """Withdraw an item from matching and sharing at once."""
-    with _session(load_settings(), org) as (session, organisation):
+    with org_session(load_settings(), org) as (session, organisation):
         bank = banks.get_bank(session, org=organisation, name=bank_name)
         banks.withdraw_item(
             session,
             bank=bank,
             public_id=item_id,
-            actor=_actor(),
+            actor=actor(),
             reason=reason,
             delete_hashes=delete,
         )
@@ -238,9 +238,9 @@ def bank_verify(
     org: OrgOption = None,
 ) -> None:
     """Mark an item verified by a person, so that it is shared."""
-    with _session(load_settings(), org) as (session, organisation):
+    with org_session(load_settings(), org) as (session, organisation):
         bank = banks.get_bank(session, org=organisation, name=bank_name)
-        banks.verify_item(session, bank=bank, public_id=item_id, actor=_actor())
+        banks.verify_item(session, bank=bank, public_id=item_id, actor=actor())
         sys.stdout.write(f"verified {item_id}\n")
 
 
@@ -259,7 +259,7 @@ def match_command(
     """Hash files and look them up in the banks."""
     settings = load_settings()
     options = hash_options(settings, fps=fps, every_frame=every_frame)
-    with _session(settings, org) as (session, organisation):
+    with org_session(settings, org) as (session, organisation):
         chosen = (
             [banks.get_bank(session, org=organisation, name=n) for n in bank_names]
             if bank_names

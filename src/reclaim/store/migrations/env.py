@@ -11,6 +11,7 @@ from reclaim.store.base import Base
 def _metadata() -> MetaData:
     # Every package's tables, for `alembic revision --autogenerate` during development.
     import reclaim.banks.models
+    import reclaim.banks.platform_models
     import reclaim.cases.models  # noqa: F401
 
     return Base.metadata

@@ -1,0 +1,95 @@
+"""``reclaim apikey``, ``reclaim dispute`` and ``reclaim serve``."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated
+
+import typer
+
+from reclaim.banks import platforms
+from reclaim.banks import service as banks
+from reclaim.cli.app import app, load_settings
+from reclaim.cli.banks import OrgOption, actor, org_session
+
+apikey_app = typer.Typer(help="API keys for platforms, scoped to banks.", no_args_is_help=True)
+dispute_app = typer.Typer(help="Platforms' disputes of banked items.", no_args_is_help=True)
+app.add_typer(apikey_app, name="apikey")
+app.add_typer(dispute_app, name="dispute")
+
+
+@apikey_app.command("create")
+def apikey_create(
+    bank_names: Annotated[list[str], typer.Option("--bank", help="A bank the key may use.")],
+    name: Annotated[str, typer.Option(help="Who the key is for.")] = "platform",
+    org: OrgOption = None,
+) -> None:
+    """Create a key; it is printed once and cannot be shown again."""
+    with org_session(load_settings(), org) as (session, organisation):
+        chosen = [banks.get_bank(session, org=organisation, name=n) for n in bank_names]
+        key, token = platforms.create_key(session, org=organisation, name=name, banks_=chosen)
+        sys.stdout.write(f"{token}\n")
+        sys.stderr.write(f"key id {key.key_id}: store the key now; Reclaim keeps only its hash\n")
+
+
+@apikey_app.command("revoke")
+def apikey_revoke(key_id: str, org: OrgOption = None) -> None:
+    """Revoke a key at once."""
+    with org_session(load_settings(), org) as (session, organisation):
+        platforms.revoke_key(session, org=organisation, key_id=key_id)
+        sys.stdout.write(f"revoked {key_id}\n")
+
+
+@dispute_app.command("list")
+def dispute_list(org: OrgOption = None) -> None:
+    """The open disputes, oldest first."""
+    with org_session(load_settings(), org) as (session, organisation):
+        for dispute, item, bank in platforms.open_disputes(session, org=organisation):
+            sys.stdout.write(
+                f"{dispute.public_id}\t{bank.name}\t{item.public_id}\t{dispute.created:%Y-%m-%d}"
+                f"\t{dispute.reason}\n"
+            )
+
+
+@dispute_app.command("resolve")
+def dispute_resolve(
+    dispute_id: str,
+    uphold: Annotated[bool, typer.Option("--uphold/--reject", help="Decision.")],
+    move_to: Annotated[
+        str | None, typer.Option(help="Upheld: move the item to this negative bank.")
+    ] = None,
+    note: Annotated[str, typer.Option()] = "",
+    org: OrgOption = None,
+) -> None:
+    """Uphold (withdraw the item, or move it to a negative bank) or reject a dispute."""
+    with org_session(load_settings(), org) as (session, organisation):
+        target = banks.get_bank(session, org=organisation, name=move_to) if move_to else None
+        platforms.resolve_dispute(
+            session,
+            org=organisation,
+            dispute_id=dispute_id,
+            actor=actor(),
+            uphold=uphold,
+            move_to=target,
+            note=note,
+        )
+        sys.stdout.write(f"{dispute_id} {'upheld' if uphold else 'rejected'}\n")
+
+
+@app.command("serve")
+def serve(
+    host: Annotated[str | None, typer.Option(help="Default from RECLAIM_SERVE_HOST.")] = None,
+    port: Annotated[int | None, typer.Option(help="Default from RECLAIM_SERVE_PORT.")] = None,
+) -> None:
+    """Run the HTTP API (OpenAPI documentation at /docs)."""
+    import uvicorn
+
+    from reclaim.web.app import create_app
+
+    settings = load_settings()
+    uvicorn.run(
+        create_app(settings),
+        host=host or settings.serve_host,
+        port=port or settings.serve_port,
+        log_level="warning",
+    )

@@ -1,0 +1,1 @@
+"""The platform API under ``/v1``: thin routers over the banks package."""

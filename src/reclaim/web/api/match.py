@@ -1,0 +1,115 @@
+"""``POST /v1/match`` (hashes) and ``POST /v1/match/file`` (an upload, never stored)."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from typing import Any
+
+from fastapi import APIRouter, HTTPException, Request
+from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
+
+from reclaim.banks.platform_models import ApiKey
+from reclaim.banks.platforms import key_banks, log_match
+from reclaim.cases.models import Organisation
+from reclaim.media.errors import MediaError
+from reclaim.signals.base import HashFormatError, Signal, UnknownSignalType
+from reclaim.signals.registry import signal_from_json
+from reclaim.web.api.deps import KeyDep, SessionDep, StateDep
+
+router = APIRouter(tags=["match"])
+
+
+class MatchBody(BaseModel):
+    signals: list[dict[str, Any]] = Field(
+        description=(
+            "Signals as `reclaim hash --json` writes them, "
+            'e.g. {"type": "pdq", "value": "<64 hex digits>"}.'
+        )
+    )
+
+
+def _lookup(
+    db: SessionDep, st: StateDep, key: ApiKey, signals: list[Signal]
+) -> list[dict[str, Any]]:
+    org = db.get(Organisation, key.org_id)
+    assert org is not None
+    allowed = {bank.name for bank in key_banks(db, key)}
+    matcher = st.matchers.get(db, org=org, shared_only=True)
+    results = []
+    for index, signal in enumerate(signals):
+        found = [m.to_json(with_label=False) for m in matcher.match([signal]) if m.bank in allowed]
+        results.append({"index": index, "type": signal.type, "matches": found})
+    return results
+
+
+@router.post("/match")
+def match_hashes(body: MatchBody, key: KeyDep, db: SessionDep, st: StateDep) -> dict[str, Any]:
+    """Look hashes up in the key's banks (shared items only)."""
+    count, limit = len(body.signals), st.settings.api_max_batch
+    if count == 0:
+        raise HTTPException(422, "the batch is empty: send at least one signal")
+    if count > limit:
+        raise HTTPException(413, f"a batch of {count} signals is over the limit of {limit}")
+    signals, errors = [], []
+    for index, data in enumerate(body.signals):
+        try:
+            signals.append(signal_from_json(data))
+        except (HashFormatError, UnknownSignalType) as exc:
+            errors.append({"index": index, "error": str(exc)})
+    if errors:
+        raise HTTPException(
+            422, {"message": "malformed signals; nothing was looked up", "errors": errors}
+        )
+    results = _lookup(db, st, key, signals)
+    log_match(
+        db, key=key, kind="hashes", signals=count, matches=sum(len(r["matches"]) for r in results)
+    )
+    return {"results": results}
+
+
+@router.post(
+    "/match/file",
+    openapi_extra={
+        "requestBody": {
+            "content": {
+                "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}
+            },
+            "required": True,
+        }
+    },
+)
+async def match_file(request: Request, key: KeyDep, db: SessionDep, st: StateDep) -> dict[str, Any]:
+    """Hash the request body (an image or video, as raw bytes) and look it up.
+
+    The file is decoded in an isolated worker and deleted afterwards; it is never stored.
+    """
+    limit = st.settings.api_max_upload_bytes
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise HTTPException(413, f"the upload is over the limit of {limit:,} bytes")
+    folder = st.settings.data_dir / "tmp"
+    folder.mkdir(parents=True, exist_ok=True)
+    handle, path = tempfile.mkstemp(dir=folder, prefix="upload-")
+    try:
+        size = 0
+        with os.fdopen(handle, "wb") as out:
+            async for chunk in request.stream():
+                size += len(chunk)
+                if size > limit:
+                    raise HTTPException(413, f"the upload is over the limit of {limit:,} bytes")
+                out.write(chunk)
+        if size == 0:
+            raise HTTPException(422, "the upload is empty")
+        result = await run_in_threadpool(st.hasher.hash, path)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(path)
+    if isinstance(result, MediaError):
+        raise HTTPException(422, {"kind": result.kind, "message": result.reason})
+    results = await run_in_threadpool(_lookup, db, st, key, list(result.signals))
+    matches = [m for r in results for m in r["matches"]]
+    log_match(db, key=key, kind="file", signals=len(result.signals), matches=len(matches))
+    return {"type": result.kind.value, "matches": matches}

@@ -1,0 +1,51 @@
+"""Build the FastAPI application; every router is mounted here and only here."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from reclaim import __version__
+from reclaim.banks.matcher import MatcherCache
+from reclaim.config import Settings
+from reclaim.store.db import open_database
+from reclaim.web.api import disputes, match, sync
+from reclaim.web.api.deps import AppState, FileHasher
+from reclaim.web.ratelimit import RateLimiter
+
+
+def create_app(settings: Settings) -> FastAPI:
+    """The application for ``settings``; the database is migrated on start."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        database = open_database(settings)
+        hasher = FileHasher(settings)
+        app.state.reclaim = AppState(
+            settings=settings,
+            database=database,
+            matchers=MatcherCache(),
+            limiter=RateLimiter(settings.api_rate_per_minute),
+            hasher=hasher,
+        )
+        try:
+            yield
+        finally:
+            hasher.close()
+            database.dispose()
+
+    app = FastAPI(
+        title="Reclaim platform API",
+        version=__version__,
+        description=(
+            "Match uploads against Reclaim's hash banks (by hash or by file) and keep a local "
+            "copy of the shared banks in step with delta sync. Authenticate with "
+            "`Authorization: Bearer <API key>`; keys are scoped to banks."
+        ),
+        lifespan=lifespan,
+    )
+    for router in (match.router, sync.router, disputes.router):
+        app.include_router(router, prefix="/v1")
+    return app
