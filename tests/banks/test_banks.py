@@ -27,6 +27,12 @@ def flip(value: int, bits: int) -> int:
     return value
 
 
+def _matcher(session, chosen):
+    matcher = BankMatcher(chosen)
+    matcher.add(banks.signal_rows(session, banks=chosen, shared_only=False))
+    return matcher
+
+
 BASE = int.from_bytes(RNG.bytes(32), "big")
 STRANGER = int.from_bytes(RNG.bytes(32), "big")
 
@@ -67,7 +73,7 @@ def _bank_with(session, values, *, name="survivors", negative=False, threshold=N
 def test_match_threshold_and_stranger(database) -> None:
     with database.session() as session:
         bank, (item,) = _bank_with(session, [BASE])
-        matcher = BankMatcher([bank], banks.active_items(session, banks=[bank]))
+        matcher = _matcher(session, [bank])
         near = matcher.match([pdq(flip(BASE, 31))])
         assert [(m.item_id, m.distance) for m in near] == [(item.public_id, 31)]
         assert matcher.match([pdq(flip(BASE, 32))]) == []
@@ -77,7 +83,7 @@ def test_match_threshold_and_stranger(database) -> None:
 def test_per_bank_threshold_and_quality_floor(database) -> None:
     with database.session() as session:
         bank, _ = _bank_with(session, [BASE], threshold=10)
-        matcher = BankMatcher([bank], banks.active_items(session, banks=[bank]))
+        matcher = _matcher(session, [bank])
         assert matcher.match([pdq(flip(BASE, 10))])
         assert not matcher.match([pdq(flip(BASE, 11))])
         assert not matcher.match([pdq(BASE, quality=49)])  # featureless queries never match
@@ -88,9 +94,7 @@ def test_negative_bank_suppresses_matches_no_closer(database) -> None:
     with database.session() as session:
         normal, _ = _bank_with(session, [BASE], name="survivors")
         negative, _ = _bank_with(session, [meme], name="memes", negative=True)
-        matcher = BankMatcher(
-            [normal, negative], banks.active_items(session, banks=[normal, negative])
-        )
+        matcher = _matcher(session, [normal, negative])
         # The query is 12 from the banked item and 0 from the known meme: suppressed.
         result = matcher.match([pdq(meme)])
         assert [(m.bank, m.negative) for m in result] == [("memes", True)]

@@ -4,28 +4,37 @@ A match against a negative bank (known-benign content: stock photos, memes, logo
 suppresses matches to normal banks at the same distance or further for that signal.
 PDQ hashes below quality 50 neither match nor are matched: near-featureless pictures
 all hash alike, and matching them only wastes a support worker's day.
+
+PDQ hashes and vPDQ frames are searched with :class:`reclaim.index.PdqIndex` (exact
+radius search); a video is compared with the vPDQ rule only against the banked videos
+that share at least one frame within the distance, which the rule requires anyway.
 """
 
 from __future__ import annotations
 
+import json
 import threading
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-import numpy.typing as npt
 from sqlalchemy.orm import Session
 
-from reclaim.banks.models import Bank, BankItem, BankKind
-from reclaim.banks.service import active_items, item_signals, last_change, list_banks
+from reclaim.banks.models import Bank, BankKind
+from reclaim.banks.service import (
+    SignalRow,
+    changed_items,
+    last_change,
+    org_banks,
+    signal_rows,
+)
 from reclaim.cases.models import Organisation
+from reclaim.index import PdqIndex
 from reclaim.signals.base import ExactSignal, Signal
 from reclaim.signals.pdq import PDQ_MIN_QUALITY, PDQ_THRESHOLD, PdqSignal
 from reclaim.signals.vpdq import VpdqReferenceRule, VpdqSignal
-
-_POPCOUNT = np.array([bin(i).count("1") for i in range(256)], dtype=np.uint8)
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,15 +51,14 @@ class Match:
 
     def to_json(self, *, with_label: bool = True) -> dict[str, Any]:
         """The JSON form; platforms get it ``with_label=False`` (labels are private)."""
-        out = {
+        out: dict[str, Any] = {
             "bank": self.bank,
-            "item": self.item,
             "item_id": self.item_id,
             "signal": self.signal,
             "distance": self.distance,
         }
-        if not with_label:
-            del out["item"]
+        if with_label:
+            out["item"] = self.item
         if self.negative:
             out["negative"] = True
         out.update(self.extra)
@@ -58,39 +66,97 @@ class Match:
 
 
 @dataclass(frozen=True, slots=True)
-class _Entry:
-    bank: Bank
-    item: BankItem
+class _Item:
+    public_id: str
+    label: str
+    bank_id: int
 
 
 class BankMatcher:
-    """An in-memory lookup structure over the active items of some banks."""
+    """An in-memory, incrementally updated lookup structure over banked signals."""
 
-    def __init__(self, banks: Sequence[Bank], items: Sequence[BankItem]) -> None:
-        by_id = {bank.id: bank for bank in banks}
-        self._pdq_entries: list[_Entry] = []
+    def __init__(self, banks: Sequence[Bank]) -> None:
+        self.banks = {bank.id: bank for bank in banks}
+        self._items: dict[int, _Item] = {}
+        self._by_public: dict[str, int] = {}
+        self._exact_key: dict[int, tuple[str, str]] = {}
+        self._signals_of: dict[int, list[int]] = defaultdict(list)
+        self._owner: dict[int, int] = {}  # signal id -> item id
+        self._pdq = PdqIndex()
+        self._frames = PdqIndex()
+        self._frame_owner: dict[int, int] = {}  # frame id -> vpdq signal id
+        self._frames_of: dict[int, list[int]] = {}
+        self._videos: dict[int, VpdqSignal] = {}
+        self._exact: dict[tuple[str, str], set[int]] = defaultdict(set)
+        self._next_frame = 0
+        self._pdq_ids: set[int] = set()
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def add(self, rows: Iterable[SignalRow]) -> None:
+        """Take in stored signals (their items must belong to this matcher's banks)."""
+        pdq_ids: list[int] = []
         pdq_codes: list[bytes] = []
-        self._vpdq: list[tuple[_Entry, VpdqSignal]] = []
-        self._exact: dict[tuple[str, str], list[_Entry]] = defaultdict(list)
-        for item in items:
-            entry = _Entry(by_id[item.bank_id], item)
-            for signal in item_signals(item):
-                if isinstance(signal, PdqSignal):
-                    if signal.quality >= PDQ_MIN_QUALITY:
-                        self._pdq_entries.append(entry)
-                        pdq_codes.append(bytes.fromhex(signal.value))
-                elif isinstance(signal, VpdqSignal):
-                    self._vpdq.append((entry, signal))
-                elif isinstance(signal, ExactSignal):
-                    self._exact[(signal.type, signal.value)].append(entry)
-        self._pdq_codes: npt.NDArray[np.uint8] = (
-            np.frombuffer(b"".join(pdq_codes), dtype=np.uint8).reshape(-1, 32)
-            if pdq_codes
-            else np.zeros((0, 32), np.uint8)
-        )
-        self._pdq_thresholds = np.array(
-            [_threshold(e.bank) for e in self._pdq_entries], dtype=np.int32
-        )
+        frame_ids: list[int] = []
+        frame_codes: list[bytes] = []
+        for row in rows:
+            self._items[row.item_id] = _Item(row.public_id, row.label, row.bank_id)
+            self._by_public[row.public_id] = row.item_id
+            self._signals_of[row.item_id].append(row.signal_id)
+            self._owner[row.signal_id] = row.item_id
+            if row.signal_type == "pdq":
+                if (row.quality or 0) >= PDQ_MIN_QUALITY:
+                    pdq_ids.append(row.signal_id)
+                    pdq_codes.append(bytes.fromhex(row.value))
+            elif row.signal_type == "vpdq":
+                video = VpdqSignal.from_frames(json.loads(row.value))
+                self._videos[row.signal_id] = video
+                frames = []
+                for frame in video.frames:
+                    if frame.quality >= PDQ_MIN_QUALITY:
+                        self._frame_owner[self._next_frame] = row.signal_id
+                        frames.append(self._next_frame)
+                        frame_ids.append(self._next_frame)
+                        frame_codes.append(bytes.fromhex(frame.value))
+                        self._next_frame += 1
+                self._frames_of[row.signal_id] = frames
+            else:
+                self._exact[(row.signal_type, row.value)].add(row.signal_id)
+                self._exact_key[row.signal_id] = (row.signal_type, row.value)
+        self._pdq_ids.update(pdq_ids)
+        _index_add(self._pdq, pdq_codes, pdq_ids)
+        _index_add(self._frames, frame_codes, frame_ids)
+
+    def remove(self, item_ids: Iterable[int]) -> None:
+        """Forget items (withdrawn, or about to be re-added as they now are)."""
+        pdq_gone: list[int] = []
+        frames_gone: list[int] = []
+        for item_id in item_ids:
+            item = self._items.pop(item_id, None)
+            if item is None:
+                continue
+            self._by_public.pop(item.public_id, None)
+            for signal_id in self._signals_of.pop(item_id, []):
+                self._owner.pop(signal_id, None)
+                if signal_id in self._pdq_ids:
+                    self._pdq_ids.discard(signal_id)
+                    pdq_gone.append(signal_id)
+                for frame_id in self._frames_of.pop(signal_id, []):
+                    self._frame_owner.pop(frame_id, None)
+                    frames_gone.append(frame_id)
+                self._videos.pop(signal_id, None)
+                exact_key = self._exact_key.pop(signal_id, None)
+                if exact_key is not None:
+                    self._exact[exact_key].discard(signal_id)
+        if pdq_gone:
+            self._pdq.remove(np.array(pdq_gone, dtype=np.int64))
+        if frames_gone:
+            self._frames.remove(np.array(frames_gone, dtype=np.int64))
+
+    def item_ids(self, public_ids: Iterable[str]) -> list[int]:
+        """The internal ids of the items with these public ids that the matcher holds."""
+        return [self._by_public[p] for p in public_ids if p in self._by_public]
 
     def match(self, signals: Sequence[Signal]) -> list[Match]:
         """Every match of ``signals``, negative-bank suppression applied, closest first."""
@@ -105,32 +171,44 @@ class BankMatcher:
         if isinstance(signal, VpdqSignal):
             return self._match_vpdq(signal)
         if isinstance(signal, ExactSignal):
-            return [
-                _make(e, signal.type, 0) for e in self._exact.get((signal.type, signal.value), [])
-            ]
+            ids = self._exact.get((signal.type, signal.value), set())
+            return [self._make(s, signal.type, 0) for s in sorted(ids)]
         return []
 
+    def _radius(self) -> int:
+        return max((_threshold(b) for b in self.banks.values()), default=PDQ_THRESHOLD)
+
     def _match_pdq(self, signal: PdqSignal) -> list[Match]:
-        if signal.quality < PDQ_MIN_QUALITY or not len(self._pdq_codes):
+        if signal.quality < PDQ_MIN_QUALITY or not len(self._pdq):
             return []
-        query = np.frombuffer(bytes.fromhex(signal.value), dtype=np.uint8)
-        distances = _POPCOUNT[self._pdq_codes ^ query].sum(axis=1, dtype=np.int32)
-        hits = np.flatnonzero(distances <= self._pdq_thresholds)
-        return [_make(self._pdq_entries[i], "pdq", int(distances[i])) for i in hits]
+        ids, distances = self._pdq.search(_code(signal.value), self._radius())
+        out = []
+        for signal_id, distance in zip(ids.tolist(), distances.tolist(), strict=True):
+            item = self._items[self._owner[signal_id]]
+            if distance <= _threshold(self.banks[item.bank_id]):
+                out.append(self._make(signal_id, "pdq", distance))
+        return out
 
     def _match_vpdq(self, signal: VpdqSignal) -> list[Match]:
+        candidates: set[int] = set()
+        radius = self._radius()
+        for frame in signal.frames:
+            if frame.quality >= PDQ_MIN_QUALITY and len(self._frames):
+                ids, _ = self._frames.search(_code(frame.value), radius)
+                candidates.update(self._frame_owner[i] for i in ids.tolist())
         out = []
-        for entry, target in self._vpdq:
-            rule = VpdqReferenceRule(distance=_threshold(entry.bank))
-            result = rule.compare(signal, target)
+        for signal_id in sorted(candidates):
+            bank = self.banks[self._items[self._owner[signal_id]].bank_id]
+            result = VpdqReferenceRule(distance=_threshold(bank)).compare(
+                signal, self._videos[signal_id]
+            )
             if result is not None:
-                # Distance of a video match: the share of query frames not found, in percent.
-                distance = round(100 - result.query_match_percent)
+                # A video match's distance: the share of query frames not found, in percent.
                 out.append(
-                    _make(
-                        entry,
+                    self._make(
+                        signal_id,
                         "vpdq",
-                        distance,
+                        round(100 - result.query_match_percent),
                         {
                             "query_coverage": round(result.query_match_percent, 1),
                             "target_coverage": round(result.target_match_percent, 1),
@@ -139,21 +217,38 @@ class BankMatcher:
                 )
         return out
 
+    def _make(
+        self, signal_id: int, signal: str, distance: int, extra: dict[str, Any] | None = None
+    ) -> Match:
+        item = self._items[self._owner[signal_id]]
+        bank = self.banks[item.bank_id]
+        return Match(
+            bank=bank.name,
+            item=item.label,
+            item_id=item.public_id,
+            signal=signal,
+            distance=distance,
+            negative=bank.kind is BankKind.NEGATIVE,
+            extra=extra or {},
+        )
+
+
+def _code(value: str) -> np.ndarray:
+    return np.frombuffer(bytes.fromhex(value), dtype=np.uint8)
+
+
+def _index_add(index: PdqIndex, codes: list[bytes], ids: list[int]) -> None:
+    if ids:
+        index.add(
+            np.frombuffer(b"".join(codes), dtype=np.uint8).reshape(-1, 32),
+            np.array(ids, dtype=np.int64),
+        )
+    if index.needs_compaction:  # a large delta is scanned by brute force: fold it in
+        index.compact()
+
 
 def _threshold(bank: Bank) -> int:
     return bank.threshold if bank.threshold is not None else PDQ_THRESHOLD
-
-
-def _make(entry: _Entry, signal: str, distance: int, extra: dict[str, Any] | None = None) -> Match:
-    return Match(
-        bank=entry.bank.name,
-        item=entry.item.label,
-        item_id=entry.item.public_id,
-        signal=signal,
-        distance=distance,
-        negative=entry.bank.kind is BankKind.NEGATIVE,
-        extra=extra or {},
-    )
 
 
 def _suppress(matches: list[Match]) -> list[Match]:
@@ -166,22 +261,38 @@ def _suppress(matches: list[Match]) -> list[Match]:
 
 
 class MatcherCache:
-    """Keeps a :class:`BankMatcher` per (organisation, shared-only) and rebuilds it when
-    the change log moves on, so that an add or withdrawal is visible to the next lookup."""
+    """One :class:`BankMatcher` per (organisation, shared-only), kept in step with the
+    change log: the next lookup after an add, verification or withdrawal sees it."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._built: dict[tuple[int, bool], tuple[int, BankMatcher]] = {}
 
-    def get(self, session: Session, *, org: Organisation, shared_only: bool) -> BankMatcher:
-        seq = last_change(session)
+    def match(
+        self, session: Session, *, org: Organisation, shared_only: bool, signals: Sequence[Signal]
+    ) -> list[Match]:
+        with self._lock:
+            return self._current(session, org, shared_only).match(signals)
+
+    def _current(self, session: Session, org: Organisation, shared_only: bool) -> BankMatcher:
+        banks = org_banks(session, org=org)
         key = (org.id, shared_only)
-        with self._lock:
-            cached = self._built.get(key)
-            if cached is not None and cached[0] == seq:
-                return cached[1]
-        banks_ = [bank for bank, _ in list_banks(session, org=org)]
-        matcher = BankMatcher(banks_, active_items(session, banks=banks_, shared_only=shared_only))
-        with self._lock:
+        cached = self._built.get(key)
+        if cached is None or set(cached[1].banks) != {b.id for b in banks}:
+            seq = last_change(session)  # read first: later changes are applied again, harmlessly
+            matcher = BankMatcher(banks)
+            matcher.add(signal_rows(session, banks=banks, shared_only=shared_only))
             self._built[key] = (seq, matcher)
+            return matcher
+        seq, matcher = cached
+        newest, changed = changed_items(session, after=seq)
+        if changed:
+            matcher.banks.update({b.id: b for b in banks})
+            matcher.remove(matcher.item_ids(changed))
+            matcher.add(
+                signal_rows(
+                    session, banks=banks, shared_only=shared_only, public_ids=sorted(changed)
+                )
+            )
+            self._built[key] = (newest, matcher)
         return matcher

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import re
 import secrets
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -82,6 +82,11 @@ def get_bank(session: Session, *, org: Organisation, name: str) -> Bank:
     if bank is None:
         raise NotFound(f"no bank {name!r}")
     return bank
+
+
+def org_banks(session: Session, *, org: Organisation) -> list[Bank]:
+    """The organisation's banks, by name (no counting: cheap enough for every request)."""
+    return list(session.scalars(select(Bank).where(Bank.org_id == org.id).order_by(Bank.name)))
 
 
 def list_banks(session: Session, *, org: Organisation) -> list[tuple[Bank, int]]:
@@ -270,3 +275,56 @@ def _log(session: Session, *, bank: Bank, item: BankItem, op: ChangeOp) -> None:
             signals=signals,
         )
     )
+
+
+@dataclass(frozen=True, slots=True)
+class SignalRow:
+    """One stored signal with what matching needs of its item, read without the ORM."""
+
+    signal_id: int
+    item_id: int
+    public_id: str
+    label: str
+    bank_id: int
+    signal_type: str
+    value: str
+    quality: int | None
+
+
+def signal_rows(
+    session: Session,
+    *,
+    banks: Sequence[Bank],
+    shared_only: bool,
+    public_ids: Sequence[str] | None = None,
+) -> Iterator[SignalRow]:
+    """The signals of active items (of ``public_ids`` only, when given), streamed."""
+    query = (
+        select(
+            ItemSignal.id,
+            BankItem.id,
+            BankItem.public_id,
+            BankItem.label,
+            BankItem.bank_id,
+            ItemSignal.signal_type,
+            ItemSignal.value,
+            ItemSignal.quality,
+        )
+        .join(BankItem, BankItem.id == ItemSignal.item_id)
+        .where(BankItem.bank_id.in_([b.id for b in banks]), BankItem.status == ItemStatus.ACTIVE)
+        .order_by(ItemSignal.id)
+    )
+    if shared_only:
+        query = query.where(BankItem.verified.is_(True))
+    if public_ids is not None:
+        query = query.where(BankItem.public_id.in_(list(public_ids)))
+    for row in session.execute(query.execution_options(yield_per=20_000)):
+        yield SignalRow(*row)
+
+
+def changed_items(session: Session, *, after: int) -> tuple[int, set[str]]:
+    """The newest log sequence, and the items changed after ``after`` (any bank)."""
+    rows = session.execute(
+        select(ChangeLogEntry.seq, ChangeLogEntry.item_public_id).where(ChangeLogEntry.seq > after)
+    ).all()
+    return max((seq for seq, _ in rows), default=after), {public_id for _, public_id in rows}

@@ -265,7 +265,8 @@ def match_command(
             if bank_names
             else [b for b, _ in banks.list_banks(session, org=organisation)]
         )
-        matcher = BankMatcher(chosen, banks.active_items(session, banks=chosen))
+        matcher = BankMatcher(chosen)
+        matcher.add(banks.signal_rows(session, banks=chosen, shared_only=False))
     total, results = hash_paths(paths, options, settings=settings, workers=workers)
 
     def render(result: FileResult) -> tuple[str, bool]:

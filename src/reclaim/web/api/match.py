@@ -37,10 +37,10 @@ def _lookup(
     org = db.get(Organisation, key.org_id)
     assert org is not None
     allowed = {bank.name for bank in key_banks(db, key)}
-    matcher = st.matchers.get(db, org=org, shared_only=True)
     results = []
     for index, signal in enumerate(signals):
-        found = [m.to_json(with_label=False) for m in matcher.match([signal]) if m.bank in allowed]
+        matches = st.matchers.match(db, org=org, shared_only=True, signals=[signal])
+        found = [m.to_json(with_label=False) for m in matches if m.bank in allowed]
         results.append({"index": index, "type": signal.type, "matches": found})
     return results
 

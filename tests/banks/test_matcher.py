@@ -1,0 +1,110 @@
+"""The indexed matcher agrees with the reference rules, and follows the change log."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from reclaim.banks import service as banks
+from reclaim.banks.matcher import BankMatcher, MatcherCache
+from reclaim.cases import service as cases
+from reclaim.signals import REFERENCE_RULE, PdqSignal, PdqSignalType, VpdqFrame, VpdqSignal
+
+RNG = np.random.default_rng(11)
+
+
+def random_hex() -> str:
+    return RNG.bytes(32).hex()
+
+
+def flipped(value: str, bits: int) -> str:
+    number = int(value, 16)
+    for position in RNG.choice(256, size=bits, replace=False):
+        number ^= 1 << int(position)
+    return f"{number:064x}"
+
+
+def test_pdq_matches_equal_brute_force(database) -> None:
+    bases = [random_hex() for _ in range(40)]
+    stored = bases + [flipped(b, int(RNG.integers(0, 45))) for b in bases for _ in range(5)]
+    queries = [flipped(b, int(RNG.integers(0, 40))) for b in bases] + [
+        random_hex() for _ in range(10)
+    ]
+    with database.session() as session:
+        org = cases.get_org(session)
+        strict = banks.create_bank(session, org=org, name="strict", threshold=20)
+        loose = banks.create_bank(session, org=org, name="loose")
+        for i, value in enumerate(stored):
+            banks.add_items(
+                session,
+                bank=strict if i % 2 else loose,
+                actor="t",
+                items=[banks.NewItem([PdqSignal(value, 100)], str(i), "t")],
+            )
+        matcher = BankMatcher([strict, loose])
+        matcher.add(banks.signal_rows(session, banks=[strict, loose], shared_only=False))
+        for query in queries:
+            got = {(m.item, m.distance) for m in matcher.match([PdqSignal(query, 100)])}
+            expected = set()
+            for i, value in enumerate(stored):
+                threshold = 20 if i % 2 else 31
+                match = PdqSignalType.compare(query, value, threshold)
+                if match is not None:
+                    expected.add((str(i), match.distance))
+            assert got == expected
+
+
+def _video(values: list[str]) -> VpdqSignal:
+    return VpdqSignal(tuple(VpdqFrame(float(i), 100, v) for i, v in enumerate(values)))
+
+
+def test_vpdq_matches_equal_the_reference_rule(database) -> None:
+    scenes = [[random_hex() for _ in range(10)] for _ in range(6)]
+    stored = [_video(s) for s in scenes]
+    stored.append(
+        _video([flipped(v, 10) for v in scenes[0][:7]] + [random_hex() for _ in range(3)])
+    )
+    queries = [_video([flipped(v, 8) for v in s]) for s in scenes]
+    queries.append(_video(scenes[1][:5]))  # a cut: the rule's target share decides
+    with database.session() as session:
+        bank = banks.create_bank(session, org=cases.get_org(session), name="videos")
+        for i, video in enumerate(stored):
+            banks.add_items(
+                session, bank=bank, actor="t", items=[banks.NewItem([video], str(i), "t")]
+            )
+        matcher = BankMatcher([bank])
+        matcher.add(banks.signal_rows(session, banks=[bank], shared_only=False))
+        for query in queries:
+            got = {m.item for m in matcher.match([query])}
+            expected = {str(i) for i, v in enumerate(stored) if REFERENCE_RULE.compare(query, v)}
+            assert got == expected
+
+
+def test_cache_follows_adds_verifications_and_withdrawals(database) -> None:
+    cache = MatcherCache()
+    value = random_hex()
+    query = [PdqSignal(value, 100)]
+    with database.session() as session:
+        org = cases.get_org(session)
+        bank = banks.create_bank(session, org=org, name="b")
+        assert cache.match(session, org=org, shared_only=True, signals=query) == []
+        (item,) = banks.add_items(
+            session, bank=bank, actor="t", items=[banks.NewItem(query, "x", "portal")]
+        )
+    with database.session() as session:
+        assert len(cache.match(session, org=org, shared_only=False, signals=query)) == 1
+        assert cache.match(session, org=org, shared_only=True, signals=query) == []  # private
+        banks.verify_item(session, bank=bank, public_id=item.public_id, actor="reviewer")
+    with database.session() as session:
+        assert len(cache.match(session, org=org, shared_only=True, signals=query)) == 1
+        banks.withdraw_item(session, bank=bank, public_id=item.public_id, actor="survivor")
+    with database.session() as session:
+        assert cache.match(session, org=org, shared_only=True, signals=query) == []
+        assert cache.match(session, org=org, shared_only=False, signals=query) == []
+        other = banks.create_bank(session, org=org, name="other")  # a new bank is picked up
+        banks.add_items(
+            session, bank=other, actor="t", verified=True, items=[banks.NewItem(query, "y", "file")]
+        )
+    with database.session() as session:
+        assert [m.bank for m in cache.match(session, org=org, shared_only=True, signals=query)] == [
+            "other"
+        ]
