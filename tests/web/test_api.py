@@ -248,3 +248,9 @@ def test_rate_limit(settings: Settings, world) -> None:
 def test_openapi_documents_the_routes(client: TestClient) -> None:
     paths = client.get("/openapi.json").json()["paths"]
     assert {"/v1/match", "/v1/match/file", "/v1/banks/{bank}/hashes", "/v1/disputes"} <= set(paths)
+
+
+def test_declared_oversized_upload_is_refused_before_reading(client: TestClient, world) -> None:
+    headers = {**auth(world["main"]), "Content-Length": str(2 * 1024**3)}  # "a 2 GB upload"
+    result = client.post("/v1/match/file", content=b"\xff\xd8\xff", headers=headers)
+    assert result.status_code == 413
