@@ -3,6 +3,7 @@ options, and writing one result line per input with a progress bar for people.""
 
 from __future__ import annotations
 
+import json
 import sys
 from collections.abc import Callable, Iterable, Iterator
 from typing import Annotated, TypeVar
@@ -19,7 +20,7 @@ from reclaim.media.limits import MediaLimits
 from reclaim.media.walk import iter_files
 from reclaim.signals.base import SignalType
 from reclaim.signals.batch import hash_many
-from reclaim.signals.filehash import FileResult, HashRequest
+from reclaim.signals.filehash import FileFailure, FileResult, HashRequest
 from reclaim.signals.source import HashOptions
 
 T = TypeVar("T")
@@ -107,6 +108,13 @@ def emit(items: Iterable[T], total: int, render: Callable[[T], tuple[str, bool]]
     if progress is not None:
         progress.stop()
     return failed
+
+
+def failure_line(result: FileFailure, as_json: bool) -> tuple[str, bool]:
+    """The line for a file that could not be hashed (every command writes it the same way)."""
+    if as_json:
+        return json.dumps(result.to_json(), ensure_ascii=False), False
+    return f"{result.path}\terror\t{result.error.kind}: {result.error.reason}", False
 
 
 def fail(message: str, code: int = 1) -> typer.Exit:

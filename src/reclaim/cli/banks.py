@@ -26,6 +26,7 @@ from reclaim.cli.app import (
     app,
     emit,
     fail,
+    failure_line,
     hash_options,
     hash_paths,
     load_settings,
@@ -158,10 +159,7 @@ def bank_add(
 
         def render(result: FileResult) -> tuple[str, bool]:
             if isinstance(result, FileFailure):
-                data = result.to_json()
-                return (
-                    json.dumps(data) if as_json else f"{result.path}\terror\t{result.error}"
-                ), False
+                return failure_line(result, as_json)
             item = next(stored)
             data = {"path": result.path, "item_id": item.public_id, "bank": bank.name}
             return (
@@ -271,9 +269,7 @@ def match_command(
 
     def render(result: FileResult) -> tuple[str, bool]:
         if isinstance(result, FileFailure):
-            return (
-                json.dumps(result.to_json()) if as_json else f"{result.path}\terror\t{result.error}"
-            ), False
+            return failure_line(result, as_json)
         matches = [m.to_json() for m in matcher.match(result.signals)]
         if as_json:
             return json.dumps({"path": result.path, "matches": matches}, ensure_ascii=False), True

@@ -16,13 +16,14 @@ from reclaim.cli.app import (
     WorkersOption,
     app,
     emit,
+    failure_line,
     hash_options,
     hash_paths,
     load_settings,
 )
 from reclaim.config import Settings, env_var
 from reclaim.signals.base import UnknownSignalType
-from reclaim.signals.filehash import FileHashes, FileResult
+from reclaim.signals.filehash import FileFailure, FileHashes, FileResult
 from reclaim.signals.registry import parse_signal_names
 
 demo_app = typer.Typer(
@@ -64,10 +65,11 @@ def hash_command(
     )
 
     def render(result: FileResult) -> tuple[str, bool]:
-        ok = isinstance(result, FileHashes)
+        if isinstance(result, FileFailure):
+            return failure_line(result, as_json)
         return (
             json.dumps(result.to_json(), ensure_ascii=False) if as_json else describe(result)
-        ), ok
+        ), True
 
     raise typer.Exit(1 if emit(results, total, render) else 0)
 
@@ -103,10 +105,8 @@ def demo_media_command(
     sys.stdout.write(f"{make_demo_folder(target)}\n")
 
 
-def describe(result: FileResult) -> str:
-    """A readable, tab-separated line for one hashed (or failed) file."""
-    if not isinstance(result, FileHashes):
-        return f"{result.path}\terror\t{result.error.kind}: {result.error.reason}"
+def describe(result: FileHashes) -> str:
+    """A readable, tab-separated line for one hashed file."""
     parts = [result.path, result.kind.value]
     for signal in result.signals:
         data = signal.to_json()
