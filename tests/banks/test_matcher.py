@@ -108,3 +108,36 @@ def test_cache_follows_adds_verifications_and_withdrawals(database) -> None:
         assert [m.bank for m in cache.match(session, org=org, shared_only=True, signals=query)] == [
             "other"
         ]
+
+
+def test_mirrored_and_rotated_copies_match_through_dihedral_variants(database) -> None:
+    from PIL import Image
+
+    from reclaim.demo.media import render_scene
+    from reclaim.signals import pdq_from_rgb
+
+    picture = Image.fromarray(render_scene(400, 300, seed=21))
+    banked = pdq_from_rgb(np.asarray(picture), dihedral=True)
+    with database.session() as session:
+        bank = banks.create_bank(session, org=cases.get_org(session), name="b")
+        banks.add_items(
+            session,
+            bank=bank,
+            actor="t",
+            items=[banks.NewItem([PdqSignal(banked.value, banked.quality)], "x", "t")],
+        )
+        matcher = BankMatcher([bank])
+        matcher.add(banks.signal_rows(session, banks=[bank], shared_only=False))
+    for transpose, variant in [
+        (Image.Transpose.FLIP_LEFT_RIGHT, "flipy"),  # PDQ names mirrors by the axis of symmetry
+        (Image.Transpose.ROTATE_90, "rot270"),
+        (Image.Transpose.ROTATE_180, "rot180"),
+    ]:
+        copy = pdq_from_rgb(np.asarray(picture.transpose(transpose)), dihedral=True)
+        assert PdqSignalType.distance(copy.value, banked.value) > 31  # plain PDQ misses it
+        (match,) = matcher.match([copy])
+        assert match.extra["variant"] == variant
+        assert match.distance <= 8  # the DCT-domain variants are as close as the reference's
+    rotated = np.asarray(picture.transpose(Image.Transpose.ROTATE_180))
+    only_hash = PdqSignal(pdq_from_rgb(rotated).value, 100)
+    assert matcher.match([only_hash]) == []  # without variants, only the hash itself is looked up

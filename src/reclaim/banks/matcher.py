@@ -33,7 +33,7 @@ from reclaim.banks.service import (
 from reclaim.cases.models import Organisation
 from reclaim.index import PdqIndex
 from reclaim.signals.base import ExactSignal, Signal
-from reclaim.signals.pdq import PDQ_MIN_QUALITY, PDQ_THRESHOLD, PdqSignal
+from reclaim.signals.pdq import DIHEDRAL_NAMES, PDQ_MIN_QUALITY, PDQ_THRESHOLD, PdqSignal
 from reclaim.signals.vpdq import VpdqReferenceRule, VpdqSignal
 
 
@@ -179,15 +179,29 @@ class BankMatcher:
         return max((_threshold(b) for b in self.banks.values()), default=PDQ_THRESHOLD)
 
     def _match_pdq(self, signal: PdqSignal) -> list[Match]:
+        """The query and, when it carries them, its 7 rotations and mirrors: a mirrored or
+        rotated re-upload is found without storing anything more per banked item. Each
+        item is reported once, through the variant closest to it."""
         if signal.quality < PDQ_MIN_QUALITY or not len(self._pdq):
             return []
-        ids, distances = self._pdq.search(_code(signal.value), self._radius())
-        out = []
-        for signal_id, distance in zip(ids.tolist(), distances.tolist(), strict=True):
-            item = self._items[self._owner[signal_id]]
-            if distance <= _threshold(self.banks[item.bank_id]):
-                out.append(self._make(signal_id, "pdq", distance))
-        return out
+        variants = (
+            zip(DIHEDRAL_NAMES, signal.dihedral, strict=True)
+            if signal.dihedral
+            else [("original", signal.value)]
+        )
+        best: dict[int, tuple[int, str]] = {}
+        for name, value in variants:
+            ids, distances = self._pdq.search(_code(value), self._radius())
+            for signal_id, distance in zip(ids.tolist(), distances.tolist(), strict=True):
+                item = self._items[self._owner[signal_id]]
+                if distance <= _threshold(self.banks[item.bank_id]) and (
+                    signal_id not in best or distance < best[signal_id][0]
+                ):
+                    best[signal_id] = (distance, name)
+        return [
+            self._make(signal_id, "pdq", distance, {"variant": name})
+            for signal_id, (distance, name) in best.items()
+        ]
 
     def _match_vpdq(self, signal: VpdqSignal) -> list[Match]:
         candidates: set[int] = set()
