@@ -274,7 +274,10 @@ def match_command(
         if as_json:
             return json.dumps({"path": result.path, "matches": matches}, ensure_ascii=False), True
         found = ", ".join(
-            f"{m['bank']}/{m['item']} ({m['signal']} {m['distance']})" for m in matches
+            f"{m['bank']}/{m['item']} ({m['signal']} {m['distance']}"
+            + (f", {m['variant']}" if m.get("variant", "original") != "original" else "")
+            + ")"
+            for m in matches
         )
         return f"{result.path}\t{found or 'no match'}", True
 
