@@ -98,3 +98,66 @@ def test_usage_and_input_errors(reclaim, tmp_path: Path, photos: dict[str, Path]
     lines = [json.loads(line) for line in done.stdout.splitlines()]
     assert lines[0]["error"]["kind"] == "unsupported_type"
     assert lines[1]["matches"] == []
+
+
+def test_keys_disputes_and_serve_on_loopback(reclaim, tmp_path: Path, photos) -> None:
+    import socket
+    import time
+
+    import httpx
+
+    assert reclaim("db", "upgrade").stdout.startswith("database at revision")
+    assert reclaim("org", "create", "centre-b").stdout.strip() == "centre-b"
+    reclaim("bank", "create", "survivors")
+    reclaim("bank", "create", "benign", "--negative")
+    listing = tmp_path / "list.txt"
+    listing.write_text("pdq " + "5a" * 32 + "\n")
+    reclaim("bank", "import", "survivors", str(listing))
+    item_id = json.loads(reclaim("bank", "export", "survivors").stdout)["id"]
+    created = reclaim("apikey", "create", "--bank", "survivors", "--name", "Platform X")
+    assert created.returncode == 0, created.stderr
+    token = created.stdout.strip()
+    assert token.startswith("rk_")
+    key_id = token.split("_")[1]
+    assert "keeps only its hash" in created.stderr
+    assert reclaim("apikey", "create", "--bank", "nope").returncode == 2
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    env = {**os.environ, "RECLAIM_DATA_DIR": str(tmp_path / "data")}
+    server = subprocess.Popen(
+        [sys.executable, "-m", "reclaim.cli", "serve", "--port", str(port)], env=env
+    )
+    url = f"http://127.0.0.1:{port}"
+    headers = {"Authorization": f"Bearer {token}"}
+    body = {"signals": [{"type": "pdq", "value": "5a" * 32}]}
+    try:
+        for _ in range(300):
+            try:
+                httpx.get(f"{url}/openapi.json", timeout=1)
+                break
+            except httpx.TransportError:
+                time.sleep(0.1)
+        matches = httpx.post(f"{url}/v1/match", json=body, headers=headers).json()
+        assert matches["results"][0]["matches"] == []  # imported items are private
+        assert reclaim("bank", "verify", "survivors", item_id).returncode == 0
+        matches = httpx.post(f"{url}/v1/match", json=body, headers=headers).json()
+        assert [m["item_id"] for m in matches["results"][0]["matches"]] == [item_id]
+        dispute = httpx.post(
+            f"{url}/v1/disputes", headers=headers, json={"item_id": item_id, "reason": "our logo"}
+        ).json()
+        queue = reclaim("dispute", "list").stdout
+        assert dispute["dispute_id"] in queue
+        assert "our logo" in queue
+        resolved = reclaim(
+            "dispute", "resolve", dispute["dispute_id"], "--uphold", "--move-to", "benign"
+        )
+        assert resolved.returncode == 0, resolved.stderr
+        matches = httpx.post(f"{url}/v1/match", json=body, headers=headers).json()
+        assert matches["results"][0]["matches"] == []
+        assert reclaim("apikey", "revoke", key_id).returncode == 0
+        assert httpx.post(f"{url}/v1/match", json=body, headers=headers).status_code == 401
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
