@@ -17,7 +17,7 @@ import threading
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 from sqlalchemy.orm import Session
@@ -65,8 +65,7 @@ class Match:
         return out
 
 
-@dataclass(frozen=True, slots=True)
-class _Item:
+class _Item(NamedTuple):
     public_id: str
     label: str
     bank_id: int
@@ -97,18 +96,24 @@ class BankMatcher:
     def add(self, rows: Iterable[SignalRow]) -> None:
         """Take in stored signals (their items must belong to this matcher's banks)."""
         pdq_ids: list[int] = []
-        pdq_codes: list[bytes] = []
+        pdq_codes: list[str] = []
         frame_ids: list[int] = []
-        frame_codes: list[bytes] = []
-        for row in rows:
-            self._items[row.item_id] = _Item(row.public_id, row.label, row.bank_id)
-            self._by_public[row.public_id] = row.item_id
-            self._signals_of[row.item_id].append(row.signal_id)
-            self._owner[row.signal_id] = row.item_id
+        frame_codes: list[str] = []
+        items, by_public, signals_of, owner = (
+            self._items,
+            self._by_public,
+            self._signals_of,
+            self._owner,
+        )
+        for row in rows:  # the hot loop of a cold start: plain tuples and local names
+            items[row.item_id] = _Item(row.public_id, row.label, row.bank_id)
+            by_public[row.public_id] = row.item_id
+            signals_of[row.item_id].append(row.signal_id)
+            owner[row.signal_id] = row.item_id
             if row.signal_type == "pdq":
                 if (row.quality or 0) >= PDQ_MIN_QUALITY:
                     pdq_ids.append(row.signal_id)
-                    pdq_codes.append(bytes.fromhex(row.value))
+                    pdq_codes.append(row.value)
             elif row.signal_type == "vpdq":
                 video = VpdqSignal.from_frames(json.loads(row.value))
                 self._videos[row.signal_id] = video
@@ -118,7 +123,7 @@ class BankMatcher:
                         self._frame_owner[self._next_frame] = row.signal_id
                         frames.append(self._next_frame)
                         frame_ids.append(self._next_frame)
-                        frame_codes.append(bytes.fromhex(frame.value))
+                        frame_codes.append(frame.value)
                         self._next_frame += 1
                 self._frames_of[row.signal_id] = frames
             else:
@@ -251,10 +256,10 @@ def _code(value: str) -> np.ndarray:
     return np.frombuffer(bytes.fromhex(value), dtype=np.uint8)
 
 
-def _index_add(index: PdqIndex, codes: list[bytes], ids: list[int]) -> None:
+def _index_add(index: PdqIndex, codes: list[str], ids: list[int]) -> None:
     if ids:
         index.add(
-            np.frombuffer(b"".join(codes), dtype=np.uint8).reshape(-1, 32),
+            np.frombuffer(bytes.fromhex("".join(codes)), dtype=np.uint8).reshape(-1, 32),
             np.array(ids, dtype=np.int64),
         )
     if index.needs_compaction:  # a large delta is scanned by brute force: fold it in

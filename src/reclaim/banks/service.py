@@ -11,7 +11,7 @@ import re
 import secrets
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
@@ -277,9 +277,9 @@ def _log(session: Session, *, bank: Bank, item: BankItem, op: ChangeOp) -> None:
     )
 
 
-@dataclass(frozen=True, slots=True)
-class SignalRow:
-    """One stored signal with what matching needs of its item, read without the ORM."""
+class SignalRow(NamedTuple):
+    """One stored signal with what matching needs of its item, read without the ORM
+    (a plain tuple: a matcher loads millions of them)."""
 
     signal_id: int
     item_id: int
@@ -319,7 +319,7 @@ def signal_rows(
     if public_ids is not None:
         query = query.where(BankItem.public_id.in_(list(public_ids)))
     for row in session.execute(query.execution_options(yield_per=20_000)):
-        yield SignalRow(*row)
+        yield SignalRow._make(row)
 
 
 def changed_items(session: Session, *, after: int) -> tuple[int, set[str]]:
