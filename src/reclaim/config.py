@@ -112,6 +112,11 @@ class Settings(BaseSettings):
     api_max_upload_bytes: int = Field(
         default=200 * MiB, gt=0, description="Largest file accepted by /v1/match/file, in bytes."
     )
+    api_max_body_bytes: int = Field(
+        default=1 * MiB,
+        gt=0,
+        description="Largest JSON request body accepted by the API, in bytes.",
+    )
     api_rate_per_minute: int = Field(
         default=600, ge=1, description="Requests per minute allowed to each API key."
     )

@@ -254,3 +254,19 @@ def test_declared_oversized_upload_is_refused_before_reading(client: TestClient,
     headers = {**auth(world["main"]), "Content-Length": str(2 * 1024**3)}  # "a 2 GB upload"
     result = client.post("/v1/match/file", content=b"\xff\xd8\xff", headers=headers)
     assert result.status_code == 413
+
+
+def test_huge_json_bodies_are_refused_without_being_read(client: TestClient, world) -> None:
+    huge = b'{"signals": [' + b'{"type": "pdq", "value": "00"},' * 60_000 + b"{}]}"
+    headers = {**auth(world["main"]), "Content-Type": "application/json"}
+    assert client.post("/v1/match", content=huge, headers=headers).status_code == 413
+
+    def chunks() -> Iterator[bytes]:  # no Content-Length: counted as it streams
+        yield b'{"signals": ['
+        for _ in range(100):
+            yield b'{"type": "pdq", "value": "' + b"0" * 20_000 + b'"},'
+        yield b"{}]}"
+
+    result = client.post("/v1/match", content=chunks(), headers=headers)
+    assert result.status_code == 413
+    assert "over the limit" in result.json()["detail"]

@@ -13,6 +13,7 @@ from reclaim.config import Settings
 from reclaim.store.db import open_database
 from reclaim.web.api import disputes, match, sync
 from reclaim.web.api.deps import AppState, FileHasher
+from reclaim.web.limits import BodyLimit
 from reclaim.web.ratelimit import RateLimiter
 
 
@@ -48,4 +49,6 @@ def create_app(settings: Settings) -> FastAPI:
     )
     for router in (match.router, sync.router, disputes.router):
         app.include_router(router, prefix="/v1")
+    # Uploads stream to disk under their own limit (api_max_upload_bytes); all else is JSON.
+    app.add_middleware(BodyLimit, limit=settings.api_max_body_bytes, exempt=("/v1/match/file",))
     return app
