@@ -141,3 +141,31 @@ def test_mirrored_and_rotated_copies_match_through_dihedral_variants(database) -
     rotated = np.asarray(picture.transpose(Image.Transpose.ROTATE_180))
     only_hash = PdqSignal(pdq_from_rgb(rotated).value, 100)
     assert matcher.match([only_hash]) == []  # without variants, only the hash itself is looked up
+
+
+def test_letterboxed_copies_match_through_the_content_region(database, tmp_path) -> None:
+    from PIL import Image
+
+    from reclaim.demo.media import render_scene
+    from reclaim.signals import HashOptions, HashRequest, hash_file, pdq_from_rgb
+
+    picture = render_scene(400, 300, seed=8)
+    framed = np.zeros((520, 400, 3), np.uint8)
+    framed[110:410] = picture
+    path = tmp_path / "framed.png"
+    Image.fromarray(framed).save(path)
+    banked = pdq_from_rgb(picture)
+    with database.session() as session:
+        bank = banks.create_bank(session, org=cases.get_org(session), name="b")
+        banks.add_items(session, bank=bank, actor="t", items=[banks.NewItem([banked], "x", "t")])
+        matcher = BankMatcher([bank])
+        matcher.add(banks.signal_rows(session, banks=[bank], shared_only=False))
+
+    def query(regions: bool) -> list:
+        result = hash_file(HashRequest(str(path), HashOptions(query_regions=regions)))
+        return matcher.match([s for s in result.signals if isinstance(s, PdqSignal)])
+
+    assert query(regions=False) == []
+    (match,) = query(regions=True)
+    assert (match.extra["region"], match.extra["variant"]) == ("content", "original")
+    assert match.distance <= 8

@@ -184,28 +184,29 @@ class BankMatcher:
         return max((_threshold(b) for b in self.banks.values()), default=PDQ_THRESHOLD)
 
     def _match_pdq(self, signal: PdqSignal) -> list[Match]:
-        """The query and, when it carries them, its 7 rotations and mirrors: a mirrored or
-        rotated re-upload is found without storing anything more per banked item. Each
-        item is reported once, through the variant closest to it."""
+        """The query, its 7 rotations and mirrors when it carries them, and its regions
+        (the picture inside bars): a mirrored, rotated or letterboxed re-upload is found
+        without storing anything more per banked item. Each item is reported once,
+        through the lookup closest to it, naming the ``variant`` and ``region``."""
         if signal.quality < PDQ_MIN_QUALITY or not len(self._pdq):
             return []
-        variants = (
-            zip(DIHEDRAL_NAMES, signal.dihedral, strict=True)
-            if signal.dihedral
-            else [("original", signal.value)]
-        )
-        best: dict[int, tuple[int, str]] = {}
-        for name, value in variants:
+        lookups = [
+            ("original" if not signal.dihedral else name, "whole", value)
+            for name, value in zip(DIHEDRAL_NAMES, signal.dihedral or (signal.value,), strict=False)
+        ]
+        lookups += [("original", region, value) for region, value in signal.regions]
+        best: dict[int, tuple[int, str, str]] = {}
+        for variant, region, value in lookups:
             ids, distances = self._pdq.search(_code(value), self._radius())
             for signal_id, distance in zip(ids.tolist(), distances.tolist(), strict=True):
                 item = self._items[self._owner[signal_id]]
                 if distance <= _threshold(self.banks[item.bank_id]) and (
                     signal_id not in best or distance < best[signal_id][0]
                 ):
-                    best[signal_id] = (distance, name)
+                    best[signal_id] = (distance, variant, region)
         return [
-            self._make(signal_id, "pdq", distance, {"variant": name})
-            for signal_id, (distance, name) in best.items()
+            self._make(signal_id, "pdq", distance, {"variant": variant, "region": region})
+            for signal_id, (distance, variant, region) in best.items()
         ]
 
     def _match_vpdq(self, signal: VpdqSignal) -> list[Match]:

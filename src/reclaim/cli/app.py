@@ -60,6 +60,7 @@ def hash_options(
     every_frame: bool,
     keyframes: bool = False,
     draft: int | None = None,
+    query_regions: bool = False,
 ) -> HashOptions:
     """Hashing options from the command line over the settings; usage errors exit 2."""
     if every_frame and fps is not None:
@@ -71,6 +72,7 @@ def hash_options(
         sampling=Sampling(fps=rate, keyframes_only=keyframes),
         draft_min_side=settings.jpeg_draft_min_side if draft is None else max(0, draft),
         limits=MediaLimits.from_settings(settings),
+        query_regions=query_regions,
     )
 
 

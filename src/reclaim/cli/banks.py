@@ -256,7 +256,7 @@ def match_command(
 ) -> None:
     """Hash files and look them up in the banks."""
     settings = load_settings()
-    options = hash_options(settings, fps=fps, every_frame=every_frame)
+    options = hash_options(settings, fps=fps, every_frame=every_frame, query_regions=True)
     with org_session(settings, org) as (session, organisation):
         chosen = (
             [banks.get_bank(session, org=organisation, name=n) for n in bank_names]

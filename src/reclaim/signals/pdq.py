@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from reclaim.media.borders import content_box
 from reclaim.media.sniff import MediaKind
 from reclaim.signals.base import (
     HashFormatError,
@@ -39,11 +40,16 @@ DIHEDRAL_NAMES = (
 
 @dataclass(frozen=True, slots=True)
 class PdqSignal(Signal):
-    """A PDQ hash (64 hex digits) with its quality and, when computed here, its 8 variants."""
+    """A PDQ hash (64 hex digits) with its quality and, when computed here, its 8 variants.
+
+    ``regions`` holds (name, hash) of parts of the picture a query also looks up, such as
+    ``content``: the picture inside letterbox bars or padding.
+    """
 
     value: str
     quality: int
     dihedral: tuple[str, ...] = ()
+    regions: tuple[tuple[str, str], ...] = ()
 
     @property
     def type(self) -> str:
@@ -53,7 +59,23 @@ class PdqSignal(Signal):
         out: dict[str, Any] = {"type": "pdq", "value": self.value, "quality": self.quality}
         if self.dihedral:
             out["dihedral"] = list(self.dihedral)
+        if self.regions:
+            out["regions"] = [{"region": name, "value": value} for name, value in self.regions]
         return out
+
+
+def _regions(data: object) -> tuple[tuple[str, str], ...]:
+    if not isinstance(data, list | tuple) or len(data) > 16:
+        raise HashFormatError("regions must be a list of at most 16 {region, value} objects")
+    out = []
+    for region in data:
+        if not isinstance(region, Mapping) or not isinstance(region.get("region"), str):
+            raise HashFormatError('each region needs a "region" name and a "value"')
+        name = region["region"]
+        if not 0 < len(name) <= 32:
+            raise HashFormatError("a region name must be 1-32 characters")
+        out.append((name, parse_hex(region.get("value"), bits=256, name="pdq")))  # type: ignore[arg-type]
+    return tuple(out)
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,7 +100,15 @@ class PdqSignalType(SignalType):
 
     @classmethod
     def compute(cls, source: MediaSource) -> PdqSignal:
-        return pdq_from_rgb(source.image().rgb, dihedral=True)
+        rgb = source.image().rgb
+        signal = pdq_from_rgb(rgb, dihedral=True)
+        box = content_box(rgb) if source.options.query_regions else None
+        if box is None:
+            return signal
+        inner = pdq_from_rgb(box.crop(rgb))
+        if inner.quality < PDQ_MIN_QUALITY:
+            return signal
+        return PdqSignal(signal.value, signal.quality, signal.dihedral, (("content", inner.value),))
 
     @classmethod
     def parse(cls, value: str, quality: int = 100) -> PdqSignal:
@@ -98,7 +128,7 @@ class PdqSignalType(SignalType):
         dihedral = tuple(parse_hex(v, bits=256, name="pdq") for v in variants)
         if dihedral and dihedral[0] != signal.value:
             raise HashFormatError("the first dihedral variant must be the hash itself")
-        return PdqSignal(signal.value, quality, dihedral)
+        return PdqSignal(signal.value, quality, dihedral, _regions(data.get("regions", ())))
 
     @classmethod
     def distance(cls, a: str, b: str) -> int:

@@ -22,6 +22,8 @@ class HashOptions:
     sampling: Sampling = field(default_factory=Sampling)
     draft_min_side: int = 0
     limits: MediaLimits = field(default_factory=MediaLimits)
+    query_regions: bool = False
+    """Also hash the picture inside bars or padding (query side: matching a found copy)."""
 
 
 class MediaSource:

@@ -32,6 +32,7 @@ class FileHasher:
         self._options = HashOptions(
             sampling=Sampling(fps=settings.video_sample_fps),
             limits=MediaLimits.from_settings(settings),
+            query_regions=True,
         )
         self._pool: IsolatedPool[HashRequest, FileHashes] = IsolatedPool(
             hash_file,

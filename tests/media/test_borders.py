@@ -1,0 +1,75 @@
+"""Finding the picture inside bars and padding."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image, ImageFilter
+
+from reclaim.demo.media import render_scene
+from reclaim.media.borders import Box, content_box
+from reclaim.signals import PdqSignalType, pdq_from_rgb
+
+PICTURE = render_scene(400, 300, seed=3)
+
+
+def _letterbox(colour: int) -> np.ndarray:
+    out = np.full((500, 400, 3), colour, np.uint8)
+    out[100:400] = PICTURE
+    return out
+
+
+def _pillarbox() -> np.ndarray:
+    out = np.full((300, 640, 3), 255, np.uint8)
+    out[:, 120:520] = PICTURE
+    return out
+
+
+def _blurred_bars() -> np.ndarray:
+    enlarged = Image.fromarray(PICTURE).resize((400, 700)).filter(ImageFilter.GaussianBlur(25))
+    out = np.asarray(enlarged).copy()
+    out[200:500] = PICTURE
+    return out
+
+
+@pytest.mark.parametrize(
+    ("framed", "box"),
+    [
+        (_letterbox(0), Box(100, 400, 0, 400)),
+        (_letterbox(255), Box(100, 400, 0, 400)),
+        (_pillarbox(), Box(0, 300, 120, 520)),
+        (_blurred_bars(), Box(200, 500, 0, 400)),
+    ],
+    ids=["black-letterbox", "white-letterbox", "white-pillarbox", "blurred-bars"],
+)
+def test_bars_are_found_and_the_picture_hashes_as_itself(framed: np.ndarray, box: Box) -> None:
+    found = content_box(framed)
+    assert found is not None
+    for got, expected in zip(
+        (found.top, found.bottom, found.left, found.right),
+        (box.top, box.bottom, box.left, box.right),
+        strict=True,
+    ):
+        assert abs(got - expected) <= 2
+    whole = pdq_from_rgb(framed).value
+    inner = pdq_from_rgb(found.crop(framed)).value
+    original = pdq_from_rgb(PICTURE).value
+    assert PdqSignalType.distance(whole, original) > 31
+    assert PdqSignalType.distance(inner, original) <= 8
+
+
+def test_pictures_without_bars_are_left_alone(reference: Path) -> None:
+    assert content_box(PICTURE) is None
+    for path in sorted((reference / "pdq").glob("*.jpg")):
+        assert content_box(np.asarray(Image.open(path).convert("RGB"))) is None, path.name
+
+
+@pytest.mark.parametrize(
+    "rgb",
+    [np.zeros((300, 300, 3), np.uint8), np.zeros((20, 20, 3), np.uint8), PICTURE[:, :10]],
+    ids=["all-flat", "tiny", "sliver"],
+)
+def test_degenerate_images_give_no_box(rgb: np.ndarray) -> None:
+    assert content_box(rgb) is None
