@@ -190,10 +190,12 @@ class BankMatcher:
         through the lookup closest to it, naming the ``variant`` and ``region``."""
         if signal.quality < PDQ_MIN_QUALITY or not len(self._pdq):
             return []
-        lookups = [
-            ("original" if not signal.dihedral else name, "whole", value)
-            for name, value in zip(DIHEDRAL_NAMES, signal.dihedral or (signal.value,), strict=False)
-        ]
+        whole = (
+            zip(DIHEDRAL_NAMES, signal.dihedral, strict=True)
+            if signal.dihedral
+            else [("original", signal.value)]
+        )
+        lookups = [(variant, "whole", value) for variant, value in whole]
         lookups += [("original", region, value) for region, value in signal.regions]
         best: dict[int, tuple[int, str, str]] = {}
         for variant, region, value in lookups:

@@ -261,7 +261,7 @@ def match_command(
         chosen = (
             [banks.get_bank(session, org=organisation, name=n) for n in bank_names]
             if bank_names
-            else [b for b, _ in banks.list_banks(session, org=organisation)]
+            else banks.org_banks(session, org=organisation)
         )
         matcher = BankMatcher(chosen)
         matcher.add(banks.signal_rows(session, banks=chosen, shared_only=False))
