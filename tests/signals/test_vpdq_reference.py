@@ -126,3 +126,10 @@ def test_match_percents_follow_the_reference_definition() -> None:
     assert REFERENCE_RULE.compare(sig(0, 1), target) is not None
     low = sig(0, quality=49)
     assert REFERENCE_RULE.match_percents(low, low).query_match_percent == 0
+
+
+def test_reference_text_round_trip(reference: Path) -> None:
+    text = (reference / "vpdq" / "hashes" / "doorknob-hd-no-bar.txt").read_text()
+    signal = VpdqSignal.from_reference_text(text)
+    assert signal.to_reference_text() == text
+    assert VpdqSignal.from_reference_text(signal.to_reference_text()) == signal
