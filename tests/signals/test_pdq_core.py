@@ -10,17 +10,29 @@ import pytest
 from PIL import Image
 
 from reclaim.demo.media import render_scene
-from reclaim.signals.pdq import pdq_from_rgb
+from reclaim.signals.pdq import PDQ_MIN_QUALITY, pdq_from_rgb
+
+_TURNS = (  # the pixels of each variant, in DIHEDRAL_NAMES order
+    lambda a: a,
+    lambda a: np.rot90(a, 1),
+    lambda a: np.rot90(a, 2),
+    lambda a: np.rot90(a, 3),
+    lambda a: a[::-1],
+    lambda a: a[:, ::-1],
+    lambda a: a.transpose(1, 0, 2),
+    lambda a: np.rot90(a, 2).transpose(1, 0, 2),
+)
+
+
+def _hex(bits: np.ndarray) -> str:
+    return np.packbits(bits).tobytes().hex()
 
 
 def _reference(rgb: np.ndarray) -> tuple[str, int, list[str]]:
+    """The reference hash and quality, and the reference hash of each turned picture."""
     bits, quality = pdqhash.compute(rgb)
-    variants, _ = pdqhash.compute_dihedral(rgb)
-    return (
-        np.packbits(bits).tobytes().hex(),
-        int(quality),
-        [np.packbits(v).tobytes().hex() for v in variants],
-    )
+    turned = [_hex(pdqhash.compute(np.ascontiguousarray(turn(rgb)))[0]) for turn in _TURNS]
+    return _hex(bits), int(quality), turned
 
 
 def _images() -> list[tuple[str, np.ndarray]]:
@@ -54,7 +66,10 @@ def test_bit_identical_to_reference(name: str, rgb: np.ndarray) -> None:
     ours = pdq_from_rgb(rgb, dihedral=True)
     assert ours.value == expected_hash, name
     assert ours.quality == expected_quality, name
-    assert list(ours.dihedral) == expected_variants, name
+    if ours.quality >= PDQ_MIN_QUALITY:
+        # A featureless picture's coefficients are float rounding noise, whose signs
+        # depend on the order of the filter passes; such hashes never match anyway.
+        assert list(ours.dihedral) == expected_variants, name
 
 
 def test_bit_identical_on_reference_photos(reference: Path) -> None:
@@ -64,6 +79,17 @@ def test_bit_identical_on_reference_photos(reference: Path) -> None:
         ours = pdq_from_rgb(rgb, dihedral=True)
         assert (ours.value, ours.quality) == (expected_hash, expected_quality), path.name
         assert list(ours.dihedral) == expected_variants, path.name
+
+
+def test_variants_stay_close_to_the_references_dct_symmetry() -> None:
+    """Hash-only parties derive variants from the DCT's symmetry (the reference's
+    ``compute_dihedral``); ours hash the turned pixels. Both must name the same turns."""
+    rgb = render_scene(640, 480, seed=9)
+    symmetric, _ = pdqhash.compute_dihedral(rgb)
+    ours = pdq_from_rgb(rgb, dihedral=True).dihedral
+    for theirs, mine in zip(symmetric, ours, strict=True):
+        distance = bin(int(_hex(theirs), 16) ^ int(mine, 16)).count("1")
+        assert distance <= 24
 
 
 def test_too_small_images_hash_to_zero_quality() -> None:

@@ -9,7 +9,6 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from reclaim.media.borders import content_box
 from reclaim.media.sniff import MediaKind
 from reclaim.signals.base import (
     HashFormatError,
@@ -19,7 +18,7 @@ from reclaim.signals.base import (
     int_field,
     parse_hex,
 )
-from reclaim.signals.pdq_core import bits_from_dct16, bits_to_hex, dct16_from_rgb, dihedral_dct16
+from reclaim.signals.pdq_core import bits_from_dct16, bits_to_hex, dct16_from_rgb, dihedral_exact
 from reclaim.signals.source import MediaSource
 
 PDQ_THRESHOLD = 31
@@ -85,10 +84,13 @@ class PdqMatch:
 
 
 def pdq_from_rgb(rgb: npt.NDArray[np.uint8], *, dihedral: bool = False) -> PdqSignal:
-    """PDQ of RGB pixels (H x W x 3, uint8), bit-identical to the reference hasher."""
+    """PDQ of RGB pixels (H x W x 3, uint8), bit-identical to the reference hasher.
+
+    With ``dihedral``, also the hashes of the picture turned and mirrored 8 ways, each
+    equal to hashing the turned pixels (four hashing passes, not eight)."""
     dct, quality = dct16_from_rgb(np.ascontiguousarray(rgb))
     if dihedral:
-        variants = tuple(bits_to_hex(bits_from_dct16(v)) for v in dihedral_dct16(dct))
+        variants = tuple(bits_to_hex(bits_from_dct16(v)) for v in dihedral_exact(rgb, dct))
         return PdqSignal(variants[0], int(quality), variants)
     return PdqSignal(bits_to_hex(bits_from_dct16(dct)), int(quality))
 
@@ -101,14 +103,11 @@ class PdqSignalType(SignalType):
     @classmethod
     def compute(cls, source: MediaSource) -> PdqSignal:
         rgb = source.image().rgb
-        signal = pdq_from_rgb(rgb, dihedral=True)
-        box = content_box(rgb) if source.options.query_regions else None
-        if box is None:
-            return signal
-        inner = pdq_from_rgb(box.crop(rgb))
-        if inner.quality < PDQ_MIN_QUALITY:
-            return signal
-        return PdqSignal(signal.value, signal.quality, signal.dihedral, (("content", inner.value),))
+        if source.options.query_regions:
+            from reclaim.matching.views import query_signal  # matching builds on signals
+
+            return query_signal(rgb)
+        return pdq_from_rgb(rgb, dihedral=True)
 
     @classmethod
     def parse(cls, value: str, quality: int = 100) -> PdqSignal:

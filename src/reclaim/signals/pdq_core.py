@@ -298,39 +298,35 @@ def bits_from_dct16(dct: npt.NDArray[np.float32]) -> npt.NDArray[np.bool_]:
     return flat > median
 
 
-_SIGNS = {
-    # name: (transpose, sign rule over (i, j) of the original) -- from the DCT's symmetry
-    "original": (False, None),
-    "rot90": (True, "j"),
-    "rot180": (False, "i+j"),
-    "rot270": (True, "i"),
-    "flipx": (False, "i"),
-    "flipy": (False, "j"),
-    "flipplus1": (True, None),
-    "flipminus1": (True, "i+j"),
+_EXACT = {
+    # name: (which mirror of the pixels to hash, transpose the DCT) -- a transpose of the
+    # pixels is exactly a transpose of the DCT (both axes are filtered alike); mirrors are not.
+    "original": ("none", False),
+    "rot90": ("left-right", True),
+    "rot180": ("both", False),
+    "rot270": ("up-down", True),
+    "flipx": ("up-down", False),
+    "flipy": ("left-right", False),
+    "flipplus1": ("none", True),
+    "flipminus1": ("both", True),
 }
 
 
-def dihedral_dct16(dct: npt.NDArray[np.float32]) -> list[npt.NDArray[np.float32]]:
-    """The DCTs of the 8 rotations and flips, in reference order, without re-hashing.
-
-    A coefficient's sign flips under a mirror by the parity of its index along the
-    mirrored axis; a transpose swaps the axes. Which parity each variant negates is
-    the reference's (``dct16OriginalToRotate90`` and friends).
-    """
-    i, j = np.indices((16, 16))
-    parity = {"i": i % 2 == 0, "j": j % 2 == 0, "i+j": (i + j) % 2 == 1}
-    out = []
-    for transpose, rule in _SIGNS.values():
-        signed = dct.copy()
-        if rule == "i":
-            signed[parity["i"]] *= -1
-        elif rule == "j":
-            signed[parity["j"]] *= -1
-        elif rule == "i+j":
-            signed[parity["i+j"]] *= -1
-        out.append(np.ascontiguousarray(signed.T if transpose else signed))
-    return out
+def dihedral_exact(
+    rgb: npt.NDArray[np.uint8], dct: npt.NDArray[np.float32]
+) -> list[npt.NDArray[np.float32]]:
+    """The DCTs of the 8 rotations and flips of ``rgb`` (whose DCT is ``dct``), each equal
+    to hashing the turned pixels: three more hashing passes, over the mirrored pixels."""
+    mirrors = {
+        "none": dct,
+        "left-right": dct16_from_rgb(np.ascontiguousarray(rgb[:, ::-1]))[0],
+        "up-down": dct16_from_rgb(np.ascontiguousarray(rgb[::-1]))[0],
+        "both": dct16_from_rgb(np.ascontiguousarray(rgb[::-1, ::-1]))[0],
+    }
+    return [
+        np.ascontiguousarray(mirrors[mirror].T if transpose else mirrors[mirror])
+        for mirror, transpose in _EXACT.values()
+    ]
 
 
 def bits_to_hex(bits: npt.NDArray[np.bool_]) -> str:

@@ -9,7 +9,7 @@ import pytest
 from PIL import Image, ImageFilter
 
 from reclaim.demo.media import render_scene
-from reclaim.media.borders import Box, content_box
+from reclaim.matching.content import Box, content_box
 from reclaim.signals import PdqSignalType, pdq_from_rgb
 
 PICTURE = render_scene(400, 300, seed=3)

@@ -1,0 +1,108 @@
+"""Recall per edit family and false matches, through the real matcher.
+
+Every distinct picture is banked (one item each). Each source picture's transformed
+copies are looked up and must find their source; each distinct picture is looked up too
+and must find nothing but itself. Any other item found is a false match.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+
+from reclaim.banks.matcher import BankMatcher, Match
+from reclaim.banks.models import Bank, BankKind
+from reclaim.banks.service import SignalRow
+from reclaim.evaluation.corpus import Picture, Rgb
+from reclaim.evaluation.transforms import FAMILIES, Copy, copies
+from reclaim.signals.pdq import PdqSignal, pdq_from_rgb
+
+Query = Callable[[Rgb], PdqSignal]
+
+
+def plain_query(rgb: Rgb) -> PdqSignal:
+    """Plain PDQ: the picture's own hash, nothing else."""
+    return pdq_from_rgb(rgb)
+
+
+def bank_matcher(pictures: Sequence[Picture]) -> BankMatcher:
+    """A matcher holding one item per picture, labelled with the picture's name."""
+    bank = Bank(id=1, name="evaluation", kind=BankKind.NORMAL, threshold=None)
+    matcher = BankMatcher([bank])
+    matcher.add(_rows(pictures))
+    return matcher
+
+
+def _rows(pictures: Sequence[Picture]) -> Iterator[SignalRow]:
+    for number, picture in enumerate(pictures, start=1):
+        signal = pdq_from_rgb(picture.rgb)
+        yield SignalRow(
+            number, number, f"item-{number}", picture.name, 1, "pdq", signal.value, signal.quality
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Miss:
+    source: str
+    family: str
+    detail: str
+
+
+@dataclass(frozen=True, slots=True)
+class FalseMatch:
+    query: str
+    found: str
+    evidence: dict[str, object]
+
+
+@dataclass
+class Report:
+    found: Counter[str] = field(default_factory=Counter)
+    tried: Counter[str] = field(default_factory=Counter)
+    misses: list[Miss] = field(default_factory=list)
+    false_matches: list[FalseMatch] = field(default_factory=list)
+
+    def recall(self, family: str | None = None) -> float:
+        if family is None:
+            return sum(self.found.values()) / max(1, sum(self.tried.values()))
+        return self.found[family] / max(1, self.tried[family])
+
+
+def source_copies(sources: Sequence[Picture], per_family: int) -> Iterator[tuple[Picture, Copy]]:
+    for number, source in enumerate(sources):
+        for copy in copies(source.rgb, seed=number, per_family=per_family):
+            yield source, copy
+
+
+def evaluate(
+    matcher: BankMatcher,
+    query: Query,
+    pictures: Sequence[Picture],
+    pairs: Sequence[tuple[Picture, Copy]],
+) -> Report:
+    """Look up every copy and every distinct picture with ``query``'s views."""
+    report = Report()
+    for source, copy in pairs:
+        found = matcher.match([query(copy.rgb)])
+        report.tried[copy.family] += 1
+        if any(m.item == source.name for m in found):
+            report.found[copy.family] += 1
+        else:
+            report.misses.append(Miss(source.name, copy.family, copy.detail))
+        report.false_matches += _others(f"{source.name} ({copy.detail})", source.name, found)
+    for picture in pictures:
+        found = matcher.match([query(picture.rgb)])
+        report.false_matches += _others(picture.name, picture.name, found)
+    return report
+
+
+def _others(query: str, expected: str, found: Sequence[Match]) -> list[FalseMatch]:
+    return [
+        FalseMatch(query, m.item, {"distance": m.distance, **m.extra})
+        for m in found
+        if m.item != expected
+    ]
+
+
+FAMILY_NAMES = tuple(FAMILIES)
