@@ -135,10 +135,40 @@ def _font(size: int, bold: bool = False) -> ImageFont.FreeTypeFont | ImageFont.I
     return ImageFont.load_default(size)
 
 
-_WORDS = tuple(
-    "river morning station window quiet orange market winter letter garden paper silver "
-    "harbour engine mountain yellow coffee evening number bridge travel ticket animal "
-    "forest office camera planet simple theatre kitchen purple season island".split()
+_WORDS = (
+    "river",
+    "morning",
+    "station",
+    "window",
+    "quiet",
+    "orange",
+    "market",
+    "winter",
+    "letter",
+    "garden",
+    "paper",
+    "silver",
+    "harbour",
+    "engine",
+    "mountain",
+    "yellow",
+    "coffee",
+    "evening",
+    "number",
+    "bridge",
+    "travel",
+    "ticket",
+    "animal",
+    "forest",
+    "office",
+    "camera",
+    "planet",
+    "simple",
+    "theatre",
+    "kitchen",
+    "purple",
+    "season",
+    "island",
 )
 
 
