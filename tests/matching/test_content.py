@@ -9,7 +9,7 @@ import pytest
 from PIL import Image, ImageFilter
 
 from reclaim.demo.media import render_scene
-from reclaim.matching.content import Box, content_box
+from reclaim.matching.content import Box, content_box, picture_boxes
 from reclaim.signals import PdqSignalType, pdq_from_rgb
 
 PICTURE = render_scene(400, 300, seed=3)
@@ -73,3 +73,50 @@ def test_pictures_without_bars_are_left_alone(reference: Path) -> None:
 )
 def test_degenerate_images_give_no_box(rgb: np.ndarray) -> None:
     assert content_box(rgb) is None
+
+
+def _phone(picture: np.ndarray, dark: bool) -> np.ndarray:
+    rng = np.random.default_rng(4 if dark else 5)
+    from reclaim.evaluation.transforms import screenshot
+
+    while True:  # draw until the mock has the requested theme
+        detail, rgb = screenshot(picture, rng)
+        if detail.startswith("dark" if dark else "light"):
+            return rgb
+
+
+@pytest.mark.parametrize("dark", [False, True], ids=["light-app", "dark-app"])
+def test_a_picture_in_a_phone_screenshot_is_found(dark: bool) -> None:
+    shot = _phone(PICTURE, dark)
+    original = pdq_from_rgb(PICTURE).value
+    assert PdqSignalType.distance(pdq_from_rgb(shot).value, original) > 31
+    boxes = picture_boxes(shot)
+    assert boxes
+    assert (
+        min(PdqSignalType.distance(pdq_from_rgb(b.crop(shot)).value, original) for b in boxes) <= 16
+    )
+
+
+@pytest.mark.parametrize("side", ["top", "bottom", "left", "right"])
+def test_one_sided_padding_is_trimmed_exactly(side: str) -> None:
+    height, width = PICTURE.shape[:2]
+    pad = {
+        "top": (90, 0, 0, 0),
+        "bottom": (0, 90, 0, 0),
+        "left": (0, 0, 70, 0),
+        "right": (0, 0, 0, 70),
+    }[side]
+    out = np.full((height + pad[0] + pad[1], width + pad[2] + pad[3], 3), 250, np.uint8)
+    out[pad[0] : pad[0] + height, pad[2] : pad[2] + width] = PICTURE
+    assert content_box(out) is None  # not symmetric: not bars
+    expected = Box(pad[0], pad[0] + height, pad[2], pad[2] + width)
+    assert expected in picture_boxes(out)
+
+
+def test_photos_and_text_pages_are_not_cut_into(reference: Path) -> None:
+    from reclaim.evaluation.corpus import text_page
+
+    assert picture_boxes(PICTURE) == []
+    assert picture_boxes(text_page(3)) == []  # blank lines between text lines: no picture
+    for path in sorted((reference / "pdq").glob("*.jpg")):
+        assert picture_boxes(np.asarray(Image.open(path).convert("RGB"))) == [], path.name
