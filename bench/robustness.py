@@ -21,15 +21,19 @@ from pathlib import Path
 
 import numpy as np
 
-from reclaim.evaluation.corpus import distinct_pictures
+from reclaim.banks.service import SignalRow
+from reclaim.evaluation.corpus import Picture, distinct_pictures
 from reclaim.evaluation.measure import (
     FAMILY_NAMES,
     Report,
     bank_matcher,
     evaluate,
+    matcher_over,
+    picture_rows,
     plain_query,
     source_copies,
 )
+from reclaim.evaluation.transforms import Copy
 from reclaim.matching import query_signal
 
 REFERENCE = Path(
@@ -86,20 +90,14 @@ def _table(plain: Report, robust: Report) -> None:
     )
 
 
-def _timing(pictures, pairs, scale_items: int) -> None:  # type: ignore[no-untyped-def]
-    from reclaim.banks.matcher import BankMatcher
-    from reclaim.banks.models import Bank, BankKind
-    from reclaim.banks.service import SignalRow
-
+def _timing(pictures: list[Picture], pairs: list[tuple[Picture, Copy]], scale_items: int) -> None:
+    rows = list(picture_rows(pictures))
+    stored = sum(len(row.value) // 2 for row in rows) / len(rows)
     rng = np.random.default_rng(5)
-    bank = Bank(id=1, name="scale", kind=BankKind.NORMAL, threshold=None)
-    matcher = BankMatcher([bank])
-    rows = [
+    matcher = matcher_over(
         SignalRow(i, i, f"r{i}", f"r{i}", 1, "pdq", rng.bytes(32).hex(), 100)
         for i in range(scale_items)
-    ]
-    matcher.add(rows)
-    stored = 32  # bytes of hash per banked item: the robust path stores nothing more
+    )
     queries = [copy.rgb for _, copy in pairs[:: max(1, len(pairs) // 200)]]
     timings = {}
     for name, query in (("plain", plain_query), ("robust", query_signal)):
@@ -109,7 +107,7 @@ def _timing(pictures, pairs, scale_items: int) -> None:  # type: ignore[no-untyp
         for rgb in queries:
             matcher.match([query(rgb)])
         timings[name] = (time.perf_counter() - start) / len(queries)
-    print(f"storage per banked item: {stored} B of hashes (plain PDQ: 32 B)")
+    print(f"storage per banked item: {stored:.0f} B of hashes (plain PDQ: 32 B)")
     print(
         f"query time at {scale_items:,} items, from decoded pixels: plain "
         f"{timings['plain'] * 1e3:.2f} ms, robust {timings['robust'] * 1e3:.2f} ms, "

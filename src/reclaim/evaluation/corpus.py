@@ -55,7 +55,7 @@ class Picture:
     family: str  # photo, tile, video, field, text, scene
 
 
-def _rgb(image: Image.Image) -> Rgb:
+def as_rgb(image: Image.Image) -> Rgb:
     return np.asarray(image.convert("RGB"), dtype=np.uint8).copy()
 
 
@@ -64,7 +64,7 @@ def skimage_photos() -> Iterator[Picture]:
     data = Path(importlib.import_module("skimage").__file__ or "").parent / "data"
     for name, tiles in _PHOTOS:
         with Image.open(data / name) as image:
-            rgb = _rgb(image)
+            rgb = as_rgb(image)
         stem = name.rsplit(".", 1)[0]
         if tiles == 1:
             yield Picture(stem, rgb, "photo")
@@ -83,7 +83,7 @@ def reference_pictures(reference: Path | None) -> Iterator[Picture]:
     bridge = reference / "pdq" / "bridge-1-original.jpg"
     if bridge.exists():
         with Image.open(bridge) as image:
-            yield Picture("bridge", _rgb(image), "photo")
+            yield Picture("bridge", as_rgb(image), "photo")
     videos = reference / "vpdq" / "videos"
     for stem, seconds in (
         ("chair-orig-22-sd-bar", 3.0),
@@ -125,7 +125,7 @@ def smooth_field(seed: int, size: tuple[int, int] = (480, 640)) -> Rgb:
     return out.astype(np.uint8)
 
 
-def _font(size: int, bold: bool = False) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
+def font(size: int, bold: bool = False) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
     names = ("DejaVuSans-Bold.ttf",) if bold else ("DejaVuSans.ttf", "DejaVuSerif.ttf")
     for directory in _FONT_DIRS:
         for name in names:
@@ -179,13 +179,13 @@ def text_page(seed: int, size: tuple[int, int] = (480, 640)) -> Rgb:
     height, width = size
     image = Image.new("RGB", (width, height), "white")
     draw = ImageDraw.Draw(image)
-    font = _font(int(rng.integers(22, 40)), bool(rng.integers(0, 2)))
+    face = font(int(rng.integers(22, 40)), bool(rng.integers(0, 2)))
     y = int(rng.integers(10, 60))
     while y < height - 40:
         words = " ".join(rng.choice(_WORDS, size=int(rng.integers(2, 6))))
-        draw.text((int(rng.integers(10, 80)), y), words, fill="black", font=font)
+        draw.text((int(rng.integers(10, 80)), y), words, fill="black", font=face)
         y += int(rng.integers(36, 70))
-    return _rgb(image)
+    return as_rgb(image)
 
 
 def scene(background: Rgb, subject: Rgb, seed: int) -> Rgb:
@@ -200,7 +200,7 @@ def scene(background: Rgb, subject: Rgb, seed: int) -> Rgb:
     x = int(rng.integers(0, width - sub_w + 1))
     y = int(rng.integers(0, height - sub_h + 1))
     image.paste(pasted, (x, y))
-    return _rgb(image)
+    return as_rgb(image)
 
 
 def shapes(seed: int, size: tuple[int, int] = (480, 640)) -> Rgb:
@@ -217,7 +217,7 @@ def shapes(seed: int, size: tuple[int, int] = (480, 640)) -> Rgb:
             draw.ellipse((x0, y0, x1 + 20, y1 + 20), fill=colour)
         else:
             draw.rectangle((x0, y0, x1 + 20, y1 + 20), fill=colour)
-    return _rgb(image.filter(ImageFilter.SMOOTH))
+    return as_rgb(image.filter(ImageFilter.SMOOTH))
 
 
 def distinct_pictures(reference: Path | None, *, generated: int = 480) -> list[Picture]:

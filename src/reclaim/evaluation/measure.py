@@ -8,7 +8,7 @@ and must find nothing but itself. Any other item found is a false match.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 from reclaim.banks.matcher import BankMatcher, Match
@@ -28,13 +28,18 @@ def plain_query(rgb: Rgb) -> PdqSignal:
 
 def bank_matcher(pictures: Sequence[Picture]) -> BankMatcher:
     """A matcher holding one item per picture, labelled with the picture's name."""
-    bank = Bank(id=1, name="evaluation", kind=BankKind.NORMAL, threshold=None)
-    matcher = BankMatcher([bank])
-    matcher.add(_rows(pictures))
+    return matcher_over(picture_rows(pictures))
+
+
+def matcher_over(rows: Iterable[SignalRow]) -> BankMatcher:
+    """A matcher over stored signals of one bank (id 1) at the default threshold."""
+    matcher = BankMatcher([Bank(id=1, name="evaluation", kind=BankKind.NORMAL, threshold=None)])
+    matcher.add(rows)
     return matcher
 
 
-def _rows(pictures: Sequence[Picture]) -> Iterator[SignalRow]:
+def picture_rows(pictures: Sequence[Picture]) -> Iterator[SignalRow]:
+    """What banking each picture stores: one item, its PDQ signal."""
     for number, picture in enumerate(pictures, start=1):
         signal = pdq_from_rgb(picture.rgb)
         yield SignalRow(

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image, ImageDraw, ImageEnhance, ImageFilter, ImageOps
 
-from reclaim.evaluation.corpus import Rgb, _font, _rgb
+from reclaim.evaluation.corpus import Rgb, as_rgb, font
 
 Rng = np.random.Generator
 
@@ -36,14 +36,14 @@ def jpeg(rgb: Rgb, rng: Rng) -> tuple[str, Rgb]:
     _image(rgb).save(buffer, "JPEG", quality=quality)
     buffer.seek(0)
     with Image.open(buffer) as image:
-        return f"quality {quality}", _rgb(image)
+        return f"quality {quality}", as_rgb(image)
 
 
 def scale(rgb: Rgb, rng: Rng) -> tuple[str, Rgb]:
     factor = float(rng.uniform(0.2, 0.5))
     height, width = rgb.shape[:2]
     size = (max(8, round(width * factor)), max(8, round(height * factor)))
-    return f"x{factor:.2f}", _rgb(_image(rgb).resize(size, Image.Resampling.BILINEAR))
+    return f"x{factor:.2f}", as_rgb(_image(rgb).resize(size, Image.Resampling.BILINEAR))
 
 
 def crop(rgb: Rgb, rng: Rng) -> tuple[str, Rgb]:
@@ -73,12 +73,12 @@ def rotate(rgb: Rgb, rng: Rng) -> tuple[str, Rgb]:
     image = _image(rgb)
     if rng.random() < 0.5:
         turned = image.rotate(angle, Image.Resampling.BICUBIC, expand=True)
-        return f"{angle:+.1f} deg, corners", _rgb(turned)
+        return f"{angle:+.1f} deg, corners", as_rgb(turned)
     turned = image.rotate(angle, Image.Resampling.BICUBIC, expand=False)
     width, height = image.size
     w, h = _inscribed(width, height, np.radians(abs(angle)))
     left, top = (width - w) // 2, (height - h) // 2
-    return f"{angle:+.1f} deg, cropped", _rgb(turned.crop((left, top, left + w, top + h)))
+    return f"{angle:+.1f} deg, cropped", as_rgb(turned.crop((left, top, left + w, top + h)))
 
 
 def _inscribed(width: int, height: int, angle: float) -> tuple[int, int]:
@@ -94,17 +94,17 @@ def text(rgb: Rgb, rng: Rng) -> tuple[str, Rgb]:
     image = _image(rgb)
     width, height = image.size
     draw = ImageDraw.Draw(image)
-    font = _font(max(12, height // 14), bold=True)
+    face = font(max(12, height // 14), bold=True)
     words = str(rng.choice(["LEAKED", "full video in bio", "NEW 2026", "click here", "hidden"]))
     if rng.random() < 0.5:
         bar = int(height * rng.uniform(0.08, 0.15))
         y = 0 if rng.random() < 0.5 else height - bar
         draw.rectangle((0, y, width, y + bar), fill=(0, 0, 0))
-        draw.text((width // 20, y + bar // 6), words, fill=(255, 255, 255), font=font)
-        return f"bar '{words}'", _rgb(image)
+        draw.text((width // 20, y + bar // 6), words, fill=(255, 255, 255), font=face)
+        return f"bar '{words}'", as_rgb(image)
     x, y = int(width * rng.uniform(0.05, 0.4)), int(height * rng.uniform(0.1, 0.8))
-    draw.text((x, y), words, fill=(255, 255, 0), font=font, stroke_width=2, stroke_fill="black")
-    return f"words '{words}'", _rgb(image)
+    draw.text((x, y), words, fill=(255, 255, 0), font=face, stroke_width=2, stroke_fill="black")
+    return f"words '{words}'", as_rgb(image)
 
 
 def logo(rgb: Rgb, rng: Rng) -> tuple[str, Rgb]:
@@ -116,7 +116,7 @@ def logo(rgb: Rgb, rng: Rng) -> tuple[str, Rgb]:
     draw = ImageDraw.Draw(mark)
     colour = tuple(int(v) for v in rng.integers(0, 256, 3))
     draw.ellipse((0, 0, side - 1, side - 1), fill=(*colour, 200))
-    draw.text((side // 5, side // 3), "XV", fill=(255, 255, 255, 230), font=_font(side // 3, True))
+    draw.text((side // 5, side // 3), "XV", fill=(255, 255, 255, 230), font=font(side // 3, True))
     spots = [
         (8, 8),
         (width - side - 8, 8),
@@ -126,7 +126,7 @@ def logo(rgb: Rgb, rng: Rng) -> tuple[str, Rgb]:
     ]
     x, y = spots[int(rng.integers(0, len(spots)))]
     image.alpha_composite(mark, (max(0, x), max(0, y)))
-    return f"{side}px at {x},{y}", _rgb(image)
+    return f"{side}px at {x},{y}", as_rgb(image)
 
 
 def bars(rgb: Rgb, rng: Rng) -> tuple[str, Rgb]:
@@ -145,7 +145,7 @@ def bars(rgb: Rgb, rng: Rng) -> tuple[str, Rgb]:
     else:
         ground = Image.new("RGB", frame, kind)
     ground.paste(image, ((frame[0] - width) // 2, (frame[1] - height) // 2))
-    return f"{kind} to {frame[0]}x{frame[1]}", _rgb(ground)
+    return f"{kind} to {frame[0]}x{frame[1]}", as_rgb(ground)
 
 
 def screenshot(rgb: Rgb, rng: Rng) -> tuple[str, Rgb]:
@@ -162,11 +162,11 @@ def screenshot(rgb: Rgb, rng: Rng) -> tuple[str, Rgb]:
     phone_h = status + header + shown.height + caption + 110
     phone = Image.new("RGB", (phone_w, phone_h), ground)
     draw = ImageDraw.Draw(phone)
-    small = _font(24)
+    small = font(24)
     draw.text((24, 10), "9:41", fill=ink, font=small)
     draw.text((phone_w - 150, 10), "5G  87%", fill=ink, font=small)
     draw.ellipse((20, status + 20, 80, status + 80), fill=(120, 120, 200))
-    draw.text((100, status + 30), "someone_uploads", fill=ink, font=_font(28, True))
+    draw.text((100, status + 30), "someone_uploads", fill=ink, font=font(28, True))
     phone.paste(shown, (0, status + header))
     y = status + header + shown.height + 20
     draw.text((24, y), "♡  💬  ➤", fill=ink, font=small)
@@ -175,7 +175,7 @@ def screenshot(rgb: Rgb, rng: Rng) -> tuple[str, Rgb]:
     for k in range(5):
         x = 60 + k * 140
         draw.rectangle((x, phone_h - 70, x + 40, phone_h - 30), outline=ink, width=3)
-    return f"{'dark' if dark else 'light'} app, header {header}", _rgb(phone)
+    return f"{'dark' if dark else 'light'} app, header {header}", as_rgb(phone)
 
 
 def colour(rgb: Rgb, rng: Rng) -> tuple[str, Rgb]:
@@ -184,16 +184,16 @@ def colour(rgb: Rgb, rng: Rng) -> tuple[str, Rgb]:
     image = ImageEnhance.Contrast(image).enhance(c)
     image = ImageEnhance.Brightness(image).enhance(b)
     image = ImageEnhance.Color(image).enhance(s)
-    return f"contrast {c:.2f} brightness {b:.2f} saturation {s:.2f}", _rgb(image)
+    return f"contrast {c:.2f} brightness {b:.2f} saturation {s:.2f}", as_rgb(image)
 
 
 def grayscale(rgb: Rgb, rng: Rng) -> tuple[str, Rgb]:
-    return "grey", _rgb(_image(rgb).convert("L"))
+    return "grey", as_rgb(_image(rgb).convert("L"))
 
 
 def blur(rgb: Rgb, rng: Rng) -> tuple[str, Rgb]:
     radius = float(rng.uniform(1, 4)) * max(rgb.shape[:2]) / 500
-    return f"gaussian {radius:.1f}px", _rgb(_image(rgb).filter(ImageFilter.GaussianBlur(radius)))
+    return f"gaussian {radius:.1f}px", as_rgb(_image(rgb).filter(ImageFilter.GaussianBlur(radius)))
 
 
 Transform = Callable[[Rgb, Rng], tuple[str, Rgb]]

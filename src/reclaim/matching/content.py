@@ -10,9 +10,10 @@ Two detectors, each cheap on a reduced grey copy:
 * :func:`content_box` -- bars: runs of rows or columns that are flat along their length
   (a black bar is constant; a heavily blurred one changes by a grey level or so from
   pixel to pixel), in matching pairs at opposite edges.
-* :func:`picture_box` -- chrome and one-sided padding: interface rows are mostly one
-  colour (a background with some text or icons on it), photo rows are not; the longest
-  run of photo rows, then of photo columns within it, is the picture.
+* :func:`picture_boxes` -- chrome and one-sided padding: an interface's background has
+  blank rows (one colour end to end: margins, gaps between lines of text), a photo has
+  none; the longest run of non-blank rows, then of non-blank columns within it, is the
+  picture, its edges then placed exactly at full size.
 """
 
 from __future__ import annotations
@@ -28,6 +29,9 @@ _FLAT = 2.0  # mean |luma step| along a row (0-255 scale) below which the row is
 _MIN_BAND = 0.03  # a bar must cover at least 3% of the side it sits on...
 _MIN_CONTENT = 0.3  # ...and leave at least 30% of each side as picture
 _SYMMETRY = 0.05  # the two bars of a pair differ by at most 5% of the side
+_BLANK_RANGE = 6.0  # grey levels between a row's 2nd and 98th percentile on a blank row
+_MIN_PICTURE = 0.2  # the picture covers at least a fifth of each side...
+_MOSTLY_PICTURE = 0.95  # ...and at most 95% of the frame, or there is nothing to trim
 
 
 @dataclass(frozen=True, slots=True)
@@ -192,11 +196,6 @@ def _refine(grey: _Grey, box: Box, scale: float) -> Box:
     return Box(top, bottom, left, right)
 
 
-_BLANK_RANGE = 6.0  # grey levels between a row's 2nd and 98th percentile on a blank row
-_MIN_PICTURE = 0.2  # the picture covers at least a fifth of each side...
-_MOSTLY_PICTURE = 0.95  # ...and at most 95% of the frame, or there is nothing to trim
-
-
 def _blank(luma: npt.NDArray[np.float32]) -> npt.NDArray[np.bool_]:
     """Per row: is it blank, one colour end to end (up to compression noise)? Interface
     backgrounds are; even the smoothest photo row (a wall, a gradient sky) spans more."""
@@ -206,14 +205,14 @@ def _blank(luma: npt.NDArray[np.float32]) -> npt.NDArray[np.bool_]:
     return np.asarray(ranked[:, high_k] - ranked[:, low_k] <= _BLANK_RANGE)
 
 
-def _picture_run(flat: npt.NDArray[np.bool_]) -> tuple[int, int]:
-    """The longest run of rows (or columns) none of which is flat.
+def _picture_run(blank: npt.NDArray[np.bool_]) -> tuple[int, int]:
+    """The longest run of rows (or columns) none of which is blank.
 
-    Interface text sits on a flat background with flat margins between its lines;
-    a photo has no flat row (a black sky or wall is bars' business, see above)."""
+    Interface text sits on a blank background with blank margins between its lines;
+    a photo has no blank row (a black sky or wall is bars' business, see above)."""
     best, start = (0, 0), 0
-    for index, is_flat in enumerate([*flat.tolist(), True]):
-        if is_flat:
+    for index, is_blank in enumerate([*blank.tolist(), True]):
+        if is_blank:
             if index - start > best[1] - best[0]:
                 best = (start, index)
             start = index + 1
