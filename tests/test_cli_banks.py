@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from PIL import Image
+from PIL import Image, ImageDraw
 
 from reclaim.demo.media import render_scene
 
@@ -39,6 +39,10 @@ def photos(tmp_path: Path) -> dict[str, Path]:
     copy = tmp_path / "reupload.jpg"
     Image.open(out["hers"]).resize((300, 225)).save(copy, quality=60)  # re-encoded, resized
     out["reupload"] = copy
+    captioned = Image.open(out["hers"])
+    ImageDraw.Draw(captioned).rectangle((0, 0, 400, 40), fill=(0, 0, 0))
+    captioned.save(tmp_path / "captioned.jpg", quality=70)  # a caption bar over the top
+    out["captioned"] = tmp_path / "captioned.jpg"
     return out
 
 
@@ -58,6 +62,10 @@ def test_bank_round_trip(reclaim, photos: dict[str, Path]) -> None:
     assert pdq["item"] == str(photos["hers"])  # the label is the path as given
     assert 0 < pdq["distance"] <= 31
     assert found["stranger.jpg"] == []
+    (captioned,) = _matches(reclaim("match", "--json", str(photos["captioned"])))["captioned.jpg"]
+    assert captioned["item_id"] == item_id
+    assert captioned["regions_matched"] >= 3
+    assert captioned["regions_compared"] == 9
     assert reclaim("bank", "withdraw", "survivors", item_id).returncode == 0
     assert _matches(reclaim("match", "--json", str(photos["reupload"])))["reupload.jpg"] == []
     listing = reclaim("bank", "list", "--json")

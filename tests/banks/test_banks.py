@@ -11,7 +11,8 @@ from reclaim.banks.matcher import BankMatcher
 from reclaim.banks.models import ChangeLogEntry, ChangeOp, ItemSignal
 from reclaim.cases import service as cases
 from reclaim.cases.events import HashesRegistered, HashesWithdrawn
-from reclaim.signals import PdqSignal, signal_from_json
+from reclaim.demo.media import render_scene
+from reclaim.signals import PdqSignal, pdq_from_rgb, signal_from_json
 
 RNG = np.random.default_rng(7)
 
@@ -153,10 +154,19 @@ def test_signals_round_trip_through_the_database(database) -> None:
             ],
         }
     )
-    signals = [pdq(BASE, 77), vpdq, signal_from_json({"type": "md5", "value": "0" * 32})]
+    gridded = pdq_from_rgb(render_scene(320, 240, seed=2), grid=True)
+    signals = [
+        pdq(BASE, 77),
+        vpdq,
+        signal_from_json({"type": "md5", "value": "0" * 32}),
+        PdqSignal(gridded.value, gridded.quality, grid=gridded.grid),
+    ]
     with database.session() as session:
         bank = banks.create_bank(session, org=cases.get_org(session), name="b")
         banks.add_items(session, bank=bank, actor="t", items=[banks.NewItem(signals, "x", "t")])
     with database.session() as session:
         (item,) = banks.active_items(session, banks=[bank])
         assert banks.item_signals(item) == signals
+        (entry,) = session.scalars(select(ChangeLogEntry)).all()
+        assert entry.signals is not None  # replicas and platforms get the grid too
+        assert entry.signals[3]["grid"] == gridded.grid.to_json()

@@ -68,3 +68,21 @@ def test_a_broken_row_refuses_the_whole_file_and_names_every_bad_row() -> None:
         parse_items("\n# nothing\n", ExchangeFormat.PYTX, source="f")
     with pytest.raises(ImportRefused):
         parse_items('{"signals": []}\nnot json\n', ExchangeFormat.JSONL, source="f")
+
+
+def test_jsonl_keeps_the_grid_and_flat_formats_keep_the_hash(database) -> None:
+    from reclaim.demo.media import render_scene
+    from reclaim.signals import pdq_from_rgb
+
+    banked = pdq_from_rgb(render_scene(320, 240, seed=9), grid=True)
+    with database.session() as session:
+        bank = banks.create_bank(session, org=cases.get_org(session), name="b")
+        banks.add_items(session, bank=bank, actor="t", items=[banks.NewItem([banked], "x", "t")])
+        items = banks.active_items(session, banks=[bank])
+        for fmt in ExchangeFormat:
+            text = "\n".join(export_lines(items, fmt)) + "\n"
+            (signal,) = parse_items(text, fmt, source="f")[0].signals
+            assert signal.to_json()["value"] == banked.value
+            assert (signal.to_json().get("grid") is not None) == (fmt is ExchangeFormat.JSONL)
+            if fmt is ExchangeFormat.JSONL:
+                assert signal == banked

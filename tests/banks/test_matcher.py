@@ -8,6 +8,7 @@ from reclaim.banks import service as banks
 from reclaim.banks.matcher import BankMatcher, MatcherCache
 from reclaim.cases import service as cases
 from reclaim.signals import REFERENCE_RULE, PdqSignal, PdqSignalType, VpdqFrame, VpdqSignal
+from reclaim.signals.pdq_grid import Grid
 
 RNG = np.random.default_rng(11)
 
@@ -169,3 +170,77 @@ def test_letterboxed_copies_match_through_the_content_region(database, tmp_path)
     (match,) = query(regions=True)
     assert (match.extra["region"], match.extra["variant"]) == ("content", "original")
     assert match.distance <= 8
+
+
+def _grid(values: list[str], quality: int = 100) -> Grid:
+    return Grid(tuple((v, quality) for v in values), (640, 480))
+
+
+def _banked_with_grid(database, signal: PdqSignal) -> BankMatcher:
+    with database.session() as session:
+        bank = banks.create_bank(session, org=cases.get_org(session), name="b")
+        banks.add_items(session, bank=bank, actor="t", items=[banks.NewItem([signal], "x", "t")])
+        matcher = BankMatcher([bank])
+        matcher.add(banks.signal_rows(session, banks=[bank], shared_only=False))
+    return matcher
+
+
+def test_grid_evidence_vetoes_a_whole_picture_match_whose_parts_disagree(database) -> None:
+    whole = random_hex()
+    cells = [random_hex() for _ in range(9)]
+    matcher = _banked_with_grid(database, PdqSignal(whole, 100, grid=_grid(cells)))
+    near = flipped(whole, 12)
+
+    (plain,) = matcher.match([PdqSignal(near, 100)])  # no grid sent: plain PDQ's rule
+    assert "regions_matched" not in plain.extra
+    agreeing = _grid([flipped(c, 6) for c in cells])
+    (verified,) = matcher.match([PdqSignal(near, 100, grid=agreeing)])
+    assert (verified.extra["regions_matched"], verified.extra["regions_compared"]) == (9, 9)
+    unrelated = _grid([random_hex() for _ in range(9)])  # same layout overall, other parts
+    assert matcher.match([PdqSignal(near, 100, grid=unrelated)]) == []
+    two_cells = _grid([random_hex() for _ in range(7)] + cells[7:], quality=100)
+    few = Grid(tuple((v, 100 if i >= 7 else 10) for i, (v, _) in enumerate(two_cells.cells)))
+    (kept,) = matcher.match([PdqSignal(near, 100, grid=few)])  # too few cells to veto
+    assert kept.extra["regions_compared"] == 2
+
+
+def test_overlaid_copies_match_through_their_grid_cells(database) -> None:
+    from PIL import Image, ImageDraw
+
+    from reclaim.demo.media import render_scene
+    from reclaim.matching import query_signal
+    from reclaim.signals import pdq_from_rgb
+
+    picture = render_scene(480, 360, seed=4)
+    matcher = _banked_with_grid(database, pdq_from_rgb(picture, grid=True))
+    image = Image.fromarray(picture)
+    draw = ImageDraw.Draw(image)
+    draw.rectangle((0, 0, 480, 43), fill=(250, 30, 30))  # a caption bar over the top
+    draw.ellipse((370, 250, 470, 350), fill=(20, 20, 240))  # and a logo in a corner
+    copy = query_signal(np.asarray(image))
+    assert PdqSignalType.distance(copy.value, pdq_from_rgb(picture).value) > 31
+    (match,) = matcher.match([copy])
+    assert match.extra["region"] == "grid"
+    assert match.extra["regions_matched"] >= 2
+    elsewhere = query_signal(render_scene(480, 360, seed=5))
+    assert matcher.match([elsewhere]) == []
+
+
+def test_cell_lookups_count_cells_in_place(database) -> None:
+    cells = [random_hex() for _ in range(9)]
+    matcher = _banked_with_grid(database, PdqSignal(random_hex(), 100, grid=_grid(cells)))
+    query_cells = [flipped(c, 40) for c in cells]  # related, but no cell within 31 bits
+    assert matcher.match([PdqSignal(random_hex(), 100, grid=_grid(query_cells))]) == []
+    query_cells[0] = cells[0]  # one cell alone never matches
+    assert matcher.match([PdqSignal(random_hex(), 100, grid=_grid(query_cells))]) == []
+    query_cells[1], query_cells[2] = cells[2], cells[1]  # two more, in the wrong places
+    assert matcher.match([PdqSignal(random_hex(), 100, grid=_grid(query_cells))]) == []
+    query_cells[4] = cells[4]
+    (match,) = matcher.match([PdqSignal(random_hex(), 100, grid=_grid(query_cells))])
+    assert (match.extra["regions_matched"], match.extra["region"]) == (2, "grid")
+    unrelated = [random_hex() for _ in range(9)]
+    unrelated[0], unrelated[4] = cells[0], cells[4]  # two in place, the rest another picture
+    assert matcher.match([PdqSignal(random_hex(), 100, grid=_grid(unrelated))]) == []
+    unrelated[8] = cells[8]  # three in place overrule the rest
+    (match,) = matcher.match([PdqSignal(random_hex(), 100, grid=_grid(unrelated))])
+    assert match.extra["regions_matched"] == 3

@@ -32,8 +32,10 @@ from reclaim.banks.service import (
 )
 from reclaim.cases.models import Organisation
 from reclaim.index import PdqIndex
+from reclaim.matching.verify import MIN_AGREEING_CELLS, GridEvidence, PackedGrid, compare_grids
 from reclaim.signals.base import ExactSignal, Signal
 from reclaim.signals.pdq import DIHEDRAL_NAMES, PDQ_MIN_QUALITY, PDQ_THRESHOLD, PdqSignal
+from reclaim.signals.pdq_grid import GRID_CELLS, Grid
 from reclaim.signals.vpdq import VpdqReferenceRule, VpdqSignal
 
 
@@ -65,6 +67,12 @@ class Match:
         return out
 
 
+class _Banked(NamedTuple):
+    whole: np.ndarray
+    grid: PackedGrid
+    size: tuple[int, int] | None
+
+
 class _Item(NamedTuple):
     public_id: str
     label: str
@@ -89,6 +97,8 @@ class BankMatcher:
         self._exact: dict[tuple[str, str], set[int]] = defaultdict(set)
         self._next_frame = 0
         self._pdq_ids: set[int] = set()
+        self._cells = PdqIndex()
+        self._grids: dict[int, _Banked] = {}  # pdq signal id -> its grid
 
     def __len__(self) -> int:
         return len(self._items)
@@ -99,6 +109,8 @@ class BankMatcher:
         pdq_codes: list[str] = []
         frame_ids: list[int] = []
         frame_codes: list[str] = []
+        cell_ids: list[int] = []
+        cell_codes: list[str] = []
         items, by_public, signals_of, owner = (
             self._items,
             self._by_public,
@@ -114,6 +126,8 @@ class BankMatcher:
                 if (row.quality or 0) >= PDQ_MIN_QUALITY:
                     pdq_ids.append(row.signal_id)
                     pdq_codes.append(row.value)
+                    if row.grid is not None:
+                        self._add_grid(row.signal_id, row.value, row.grid, cell_ids, cell_codes)
             elif row.signal_type == "vpdq":
                 video = VpdqSignal.from_frames(json.loads(row.value))
                 self._videos[row.signal_id] = video
@@ -132,11 +146,25 @@ class BankMatcher:
         self._pdq_ids.update(pdq_ids)
         _index_add(self._pdq, pdq_codes, pdq_ids)
         _index_add(self._frames, frame_codes, frame_ids)
+        _index_add(self._cells, cell_codes, cell_ids)
+
+    def _add_grid(
+        self, signal_id: int, value: str, stored: str, ids: list[int], codes: list[str]
+    ) -> None:
+        """Keep a banked picture's grid for verification and index its usable cells
+        (id ``signal_id * 9 + cell``) for overlay lookups."""
+        parsed = Grid.from_json(json.loads(stored))
+        grid = PackedGrid.of(parsed)
+        self._grids[signal_id] = _Banked(_code(value), grid, parsed.size)
+        for cell in np.flatnonzero(grid.usable()).tolist():
+            ids.append(signal_id * _CELLS + cell)
+            codes.append(grid.codes[cell].tobytes().hex())
 
     def remove(self, item_ids: Iterable[int]) -> None:
         """Forget items (withdrawn, or about to be re-added as they now are)."""
         pdq_gone: list[int] = []
         frames_gone: list[int] = []
+        cells_gone: list[int] = []
         for item_id in item_ids:
             item = self._items.pop(item_id, None)
             if item is None:
@@ -147,6 +175,10 @@ class BankMatcher:
                 if signal_id in self._pdq_ids:
                     self._pdq_ids.discard(signal_id)
                     pdq_gone.append(signal_id)
+                known = self._grids.pop(signal_id, None)
+                if known is not None:
+                    usable = np.flatnonzero(known.grid.usable())
+                    cells_gone.extend((signal_id * _CELLS + usable).tolist())
                 for frame_id in self._frames_of.pop(signal_id, []):
                     self._frame_owner.pop(frame_id, None)
                     frames_gone.append(frame_id)
@@ -158,6 +190,8 @@ class BankMatcher:
             self._pdq.remove(np.array(pdq_gone, dtype=np.int64))
         if frames_gone:
             self._frames.remove(np.array(frames_gone, dtype=np.int64))
+        if cells_gone:
+            self._cells.remove(np.array(cells_gone, dtype=np.int64))
 
     def item_ids(self, public_ids: Iterable[str]) -> list[int]:
         """The internal ids of the items with these public ids that the matcher holds."""
@@ -185,9 +219,10 @@ class BankMatcher:
 
     def _match_pdq(self, signal: PdqSignal) -> list[Match]:
         """The query, its 7 rotations and mirrors when it carries them, and its regions
-        (the picture inside bars): a mirrored, rotated or letterboxed re-upload is found
-        without storing anything more per banked item. Each item is reported once,
-        through the lookup closest to it, naming the ``variant`` and ``region``."""
+        (the picture inside bars or app chrome); then its grid cells, in place, for
+        copies with an overlay. Every candidate whose item and query both carry a grid is
+        verified cell by cell (:mod:`reclaim.matching.verify`). Each item is reported
+        once, through the lookup closest to it, with its evidence."""
         if signal.quality < PDQ_MIN_QUALITY or not len(self._pdq):
             return []
         whole = (
@@ -201,15 +236,71 @@ class BankMatcher:
         for variant, region, value in lookups:
             ids, distances = self._pdq.search(_code(value), self._radius())
             for signal_id, distance in zip(ids.tolist(), distances.tolist(), strict=True):
-                item = self._items[self._owner[signal_id]]
-                if distance <= _threshold(self.banks[item.bank_id]) and (
+                if distance <= self._threshold_of(signal_id) and (
                     signal_id not in best or distance < best[signal_id][0]
                 ):
                     best[signal_id] = (distance, variant, region)
-        return [
-            self._make(signal_id, "pdq", distance, {"variant": variant, "region": region})
-            for signal_id, (distance, variant, region) in best.items()
-        ]
+        out = []
+        for signal_id, (distance, variant, region) in best.items():
+            evidence = self._verify(signal, signal_id, region, variant)
+            if evidence is None or not evidence.vetoes:
+                out.append(self._pdq_match(signal_id, distance, variant, region, evidence))
+        for signal_id, evidence in self._overlay_candidates(signal, exclude=best.keys()):
+            distance = _hamming(_code(signal.value), self._grids[signal_id].whole)
+            out.append(self._pdq_match(signal_id, distance, "original", "grid", evidence))
+        return out
+
+    def _threshold_of(self, signal_id: int) -> int:
+        return _threshold(self.banks[self._items[self._owner[signal_id]].bank_id])
+
+    def _verify(
+        self, signal: PdqSignal, signal_id: int, region: str, variant: str
+    ) -> GridEvidence | None:
+        known = self._grids.get(signal_id)
+        if known is None:
+            return None
+        query = signal.grid_of(region, variant, known.size)
+        if query is None:
+            return None
+        return compare_grids(PackedGrid.of(query), known.grid, self._threshold_of(signal_id))
+
+    def _overlay_candidates(
+        self, signal: PdqSignal, exclude: Iterable[int]
+    ) -> list[tuple[int, GridEvidence]]:
+        """Items at least two of whose cells the query's cells match in place."""
+        if signal.grid is None or not len(self._cells):
+            return []
+        query = PackedGrid.of(signal.grid)
+        agreeing: dict[int, int] = defaultdict(int)
+        for cell in np.flatnonzero(query.usable()).tolist():
+            ids, distances = self._cells.search(query.codes[cell], self._radius())
+            for cell_id, distance in zip(ids.tolist(), distances.tolist(), strict=True):
+                signal_id, banked_cell = divmod(cell_id, _CELLS)
+                if banked_cell == cell and distance <= self._threshold_of(signal_id):
+                    agreeing[signal_id] += 1
+        skip = set(exclude)
+        out = []
+        for signal_id, count in agreeing.items():
+            if count < MIN_AGREEING_CELLS or signal_id in skip:
+                continue
+            evidence = self._verify(signal, signal_id, "whole", "original")
+            if evidence is not None and not evidence.vetoes:
+                out.append((signal_id, evidence))
+        return out
+
+    def _pdq_match(
+        self,
+        signal_id: int,
+        distance: int,
+        variant: str,
+        region: str,
+        evidence: GridEvidence | None,
+    ) -> Match:
+        extra: dict[str, Any] = {"variant": variant, "region": region}
+        if evidence is not None:
+            extra["regions_matched"] = evidence.agreeing
+            extra["regions_compared"] = evidence.compared
+        return self._make(signal_id, "pdq", distance, extra)
 
     def _match_vpdq(self, signal: VpdqSignal) -> list[Match]:
         candidates: set[int] = set()
@@ -255,8 +346,15 @@ class BankMatcher:
         )
 
 
+_CELLS = len(GRID_CELLS)
+
+
 def _code(value: str) -> np.ndarray:
     return np.frombuffer(bytes.fromhex(value), dtype=np.uint8)
+
+
+def _hamming(a: np.ndarray, b: np.ndarray) -> int:
+    return int(np.unpackbits(a ^ b).sum())
 
 
 def _index_add(index: PdqIndex, codes: list[str], ids: list[int]) -> None:

@@ -84,6 +84,8 @@ class ItemSignal(Base):
     signal_type: Mapped[str] = mapped_column(String(32))
     value: Mapped[str] = mapped_column(Text)
     quality: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    grid: Mapped[str | None] = mapped_column(Text, nullable=True)
+    """PDQ only: the nine cell hashes (reclaim.signals.pdq_grid) as JSON, when known."""
 
     item: Mapped[BankItem] = relationship(back_populates="signals")
 

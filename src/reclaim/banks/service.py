@@ -249,6 +249,8 @@ def item_signals(item: BankItem) -> list[Signal]:
             data: dict[str, Any] = {"type": row.signal_type, "value": row.value}
             if row.quality is not None:
                 data["quality"] = row.quality
+            if row.grid is not None:
+                data["grid"] = json.loads(row.grid)
             out.append(signal_from_json(data))
     return out
 
@@ -257,15 +259,18 @@ def _signal_row(signal: Signal) -> ItemSignal:
     if isinstance(signal, VpdqSignal):
         frames = signal.to_json()["frames"]
         return ItemSignal(signal_type="vpdq", value=json.dumps(frames, separators=(",", ":")))
-    quality = signal.quality if isinstance(signal, PdqSignal) else None
-    value = signal.to_json()["value"]
-    return ItemSignal(signal_type=signal.type, value=value, quality=quality)
+    if isinstance(signal, PdqSignal):
+        grid = None
+        if signal.grid is not None:
+            grid = json.dumps(signal.grid.to_json(), separators=(",", ":"))
+        return ItemSignal(signal_type="pdq", value=signal.value, quality=signal.quality, grid=grid)
+    return ItemSignal(signal_type=signal.type, value=signal.to_json()["value"])
 
 
 def _log(session: Session, *, bank: Bank, item: BankItem, op: ChangeOp) -> None:
     signals = None
     if op is not ChangeOp.WITHDRAW:
-        signals = [{"type": s.signal_type, "value": s.value} for s in item.signals]
+        signals = [_logged(s) for s in item.signals]
     session.add(
         ChangeLogEntry(
             bank_id=bank.id,
@@ -275,6 +280,13 @@ def _log(session: Session, *, bank: Bank, item: BankItem, op: ChangeOp) -> None:
             signals=signals,
         )
     )
+
+
+def _logged(signal: ItemSignal) -> dict[str, Any]:
+    out: dict[str, Any] = {"type": signal.signal_type, "value": signal.value}
+    if signal.grid is not None:
+        out["grid"] = json.loads(signal.grid)
+    return out
 
 
 class SignalRow(NamedTuple):
@@ -289,6 +301,8 @@ class SignalRow(NamedTuple):
     signal_type: str
     value: str
     quality: int | None
+    grid: str | None = None
+    """The PDQ grid as stored: JSON, nine {value, quality}."""
 
 
 def signal_rows(
@@ -309,6 +323,7 @@ def signal_rows(
             ItemSignal.signal_type,
             ItemSignal.value,
             ItemSignal.quality,
+            ItemSignal.grid,
         )
         .join(BankItem, BankItem.id == ItemSignal.item_id)
         .where(BankItem.bank_id.in_([b.id for b in banks]), BankItem.status == ItemStatus.ACTIVE)

@@ -7,6 +7,7 @@ and must find nothing but itself. Any other item found is a false match.
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -39,11 +40,20 @@ def matcher_over(rows: Iterable[SignalRow]) -> BankMatcher:
 
 
 def picture_rows(pictures: Sequence[Picture]) -> Iterator[SignalRow]:
-    """What banking each picture stores: one item, its PDQ signal."""
+    """What banking each picture stores: one item, its PDQ signal and grid."""
     for number, picture in enumerate(pictures, start=1):
-        signal = pdq_from_rgb(picture.rgb)
+        signal = pdq_from_rgb(picture.rgb, grid=True)
+        grid = json.dumps(signal.grid.to_json()) if signal.grid is not None else None
         yield SignalRow(
-            number, number, f"item-{number}", picture.name, 1, "pdq", signal.value, signal.quality
+            number,
+            number,
+            f"item-{number}",
+            picture.name,
+            1,
+            "pdq",
+            signal.value,
+            signal.quality,
+            grid,
         )
 
 

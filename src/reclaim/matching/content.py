@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numba
 import numpy as np
 import numpy.typing as npt
 from PIL import Image
@@ -201,8 +202,31 @@ def _blank(luma: npt.NDArray[np.float32]) -> npt.NDArray[np.bool_]:
     backgrounds are; even the smoothest photo row (a wall, a gradient sky) spans more."""
     size = luma.shape[1]
     low_k, high_k = int(0.02 * (size - 1)), int(0.98 * (size - 1))
-    ranked = np.partition(luma, (low_k, high_k), axis=1)
-    return np.asarray(ranked[:, high_k] - ranked[:, low_k] <= _BLANK_RANGE)
+    levels = np.clip(np.rint(luma), 0, 255).astype(np.uint8)  # grey levels to the nearest
+    return np.asarray(_row_ranges(levels, low_k, high_k) <= _BLANK_RANGE)
+
+
+@numba.njit(cache=True, nogil=True)
+def _row_ranges(grey: npt.NDArray[np.uint8], low_k: int, high_k: int) -> npt.NDArray[np.int64]:
+    """Per row, the ``high_k``-th minus the ``low_k``-th smallest level (what sorting the
+    row would give), from a 256-bin histogram."""
+    rows, cols = grey.shape
+    out = np.empty(rows, dtype=np.int64)
+    counts = np.empty(256, dtype=np.int64)
+    for r in range(rows):
+        counts[:] = 0
+        for c in range(cols):
+            counts[grey[r, c]] += 1
+        seen, low, high = 0, -1, -1
+        for level in range(256):
+            seen += counts[level]
+            if low < 0 and seen > low_k:
+                low = level
+            if seen > high_k:
+                high = level
+                break
+        out[r] = high - low
+    return out
 
 
 def _picture_run(blank: npt.NDArray[np.bool_]) -> tuple[int, int]:

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -18,7 +18,8 @@ from reclaim.signals.base import (
     int_field,
     parse_hex,
 )
-from reclaim.signals.pdq_core import bits_from_dct16, bits_to_hex, dct16_from_rgb, dihedral_exact
+from reclaim.signals.pdq_core import bits_from_dct16, bits_to_hex, dct16_from_rgb, dihedral_dct16
+from reclaim.signals.pdq_grid import Grid, pdq_grid
 from reclaim.signals.source import MediaSource
 
 PDQ_THRESHOLD = 31
@@ -37,18 +38,41 @@ DIHEDRAL_NAMES = (
 )
 
 
+class GridSource(Protocol):
+    """Where a query's grids come from: the pixels of each of its views, turned as asked."""
+
+    def grid(self, region: str, variant: str, size: tuple[int, int] | None) -> Grid | None:
+        """The grid of view ``region`` ("whole", "content", ...) turned by ``variant`` and
+        resized to ``size`` (width, height) when given."""
+
+
 @dataclass(frozen=True, slots=True)
 class PdqSignal(Signal):
     """A PDQ hash (64 hex digits) with its quality and, when computed here, its 8 variants.
 
     ``regions`` holds (name, hash) of parts of the picture a query also looks up, such as
-    ``content``: the picture inside letterbox bars or padding.
+    ``content``: the picture inside letterbox bars or padding. ``grid`` holds the nine
+    cell hashes of the picture (:mod:`reclaim.signals.pdq_grid`). A query computed here
+    also carries ``views``, which hashes the grid of any view and variant on demand.
     """
 
     value: str
     quality: int
     dihedral: tuple[str, ...] = ()
     regions: tuple[tuple[str, str], ...] = ()
+    grid: Grid | None = None
+    views: GridSource | None = field(default=None, compare=False, repr=False)
+
+    def grid_of(
+        self, region: str, variant: str, size: tuple[int, int] | None = None
+    ) -> Grid | None:
+        """The query's grid for a view and variant (at ``size`` when the query can
+        resize), when it has one."""
+        if self.views is not None:
+            return self.views.grid(region, variant, size)
+        if region == "whole" and variant == "original":
+            return self.grid
+        return None
 
     @property
     def type(self) -> str:
@@ -60,6 +84,8 @@ class PdqSignal(Signal):
             out["dihedral"] = list(self.dihedral)
         if self.regions:
             out["regions"] = [{"region": name, "value": value} for name, value in self.regions]
+        if self.grid is not None:
+            out["grid"] = self.grid.to_json()
         return out
 
 
@@ -83,16 +109,21 @@ class PdqMatch:
     threshold: int
 
 
-def pdq_from_rgb(rgb: npt.NDArray[np.uint8], *, dihedral: bool = False) -> PdqSignal:
+def pdq_from_rgb(
+    rgb: npt.NDArray[np.uint8], *, dihedral: bool = False, grid: bool = False
+) -> PdqSignal:
     """PDQ of RGB pixels (H x W x 3, uint8), bit-identical to the reference hasher.
 
     With ``dihedral``, also the hashes of the picture turned and mirrored 8 ways, each
-    equal to hashing the turned pixels (four hashing passes, not eight)."""
-    dct, quality = dct16_from_rgb(np.ascontiguousarray(rgb))
+    equal to hashing the turned pixels (four hashing passes, not eight). With ``grid``,
+    also the nine cell hashes a banked item carries."""
+    cells = pdq_grid(rgb) if grid else None
     if dihedral:
-        variants = tuple(bits_to_hex(bits_from_dct16(v)) for v in dihedral_exact(rgb, dct))
-        return PdqSignal(variants[0], int(quality), variants)
-    return PdqSignal(bits_to_hex(bits_from_dct16(dct)), int(quality))
+        dcts, quality = dihedral_dct16(rgb)
+        variants = tuple(bits_to_hex(bits_from_dct16(v)) for v in dcts)
+        return PdqSignal(variants[0], quality, variants, grid=cells)
+    dct, quality = dct16_from_rgb(np.ascontiguousarray(rgb))
+    return PdqSignal(bits_to_hex(bits_from_dct16(dct)), quality, grid=cells)
 
 
 class PdqSignalType(SignalType):
@@ -107,7 +138,7 @@ class PdqSignalType(SignalType):
             from reclaim.matching.views import query_signal  # matching builds on signals
 
             return query_signal(rgb)
-        return pdq_from_rgb(rgb, dihedral=True)
+        return pdq_from_rgb(rgb, dihedral=True, grid=True)
 
     @classmethod
     def parse(cls, value: str, quality: int = 100) -> PdqSignal:
@@ -127,7 +158,8 @@ class PdqSignalType(SignalType):
         dihedral = tuple(parse_hex(v, bits=256, name="pdq") for v in variants)
         if dihedral and dihedral[0] != signal.value:
             raise HashFormatError("the first dihedral variant must be the hash itself")
-        return PdqSignal(signal.value, quality, dihedral, _regions(data.get("regions", ())))
+        grid = Grid.from_json(data["grid"]) if "grid" in data else None
+        return PdqSignal(signal.value, quality, dihedral, _regions(data.get("regions", ())), grid)
 
     @classmethod
     def distance(cls, a: str, b: str) -> int:

@@ -290,6 +290,34 @@ def dct16_from_rgb(rgb: npt.NDArray[np.uint8]) -> tuple[npt.NDArray[np.float32],
     return dct, int(quality)
 
 
+def luma_of(rgb: npt.NDArray[np.uint8]) -> npt.NDArray[np.float32]:
+    """PDQ's luma of ``rgb``: parts of a picture can be hashed from crops of it, each
+    bit-identical to hashing the crop's pixels (luma is computed pixel by pixel)."""
+    luma = np.empty(rgb.shape[:2], np.float32)
+    _luma(np.ascontiguousarray(rgb), luma)
+    return luma
+
+
+@numba.njit(cache=True, nogil=True)
+def _dct16_of_luma(
+    luma: npt.NDArray[np.float32], work: npt.NDArray[np.float32], other: npt.NDArray[np.float32]
+) -> tuple[npt.NDArray[np.float32], int]:
+    work[:, :] = luma  # filtering works in place
+    buf = _downsample_64(work, other)
+    return _dct16(buf, DCT_MATRIX), _quality(buf)
+
+
+def dct16_from_luma(luma: npt.NDArray[np.float32]) -> tuple[npt.NDArray[np.float32], int]:
+    """Like :func:`dct16_from_rgb`, from luma (a crop of :func:`luma_of`, say)."""
+    rows, cols = luma.shape
+    if rows < MIN_HASHABLE_DIM or cols < MIN_HASHABLE_DIM:
+        return np.zeros((16, 16), dtype=np.float32), 0
+    work = np.empty((rows, cols), np.float32)
+    other = np.empty((rows, cols), np.float32)
+    dct, quality = _dct16_of_luma(luma, work, other)
+    return dct, int(quality)
+
+
 @numba.njit(cache=True, nogil=True)
 def bits_from_dct16(dct: npt.NDArray[np.float32]) -> npt.NDArray[np.bool_]:
     """Hash bits in reference order: index ``16 * i + j`` set when above the median."""
@@ -312,21 +340,45 @@ _EXACT = {
 }
 
 
-def dihedral_exact(
-    rgb: npt.NDArray[np.uint8], dct: npt.NDArray[np.float32]
-) -> list[npt.NDArray[np.float32]]:
-    """The DCTs of the 8 rotations and flips of ``rgb`` (whose DCT is ``dct``), each equal
-    to hashing the turned pixels: three more hashing passes, over the mirrored pixels."""
-    mirrors = {
-        "none": dct,
-        "left-right": dct16_from_rgb(np.ascontiguousarray(rgb[:, ::-1]))[0],
-        "up-down": dct16_from_rgb(np.ascontiguousarray(rgb[::-1]))[0],
-        "both": dct16_from_rgb(np.ascontiguousarray(rgb[::-1, ::-1]))[0],
-    }
+@numba.njit(cache=True, nogil=True)
+def _mirrored_dct16s(
+    rgb: npt.NDArray[np.uint8],
+    base: npt.NDArray[np.float32],
+    work: npt.NDArray[np.float32],
+    other: npt.NDArray[np.float32],
+) -> tuple[npt.NDArray[np.float32], int]:
+    """DCTs of the pixels as given and mirrored left-right, up-down and both, from one
+    luma conversion: luma is computed per pixel, so mirroring it is mirroring the pixels."""
+    _luma(rgb, base)
+    rows, cols = base.shape
+    out = np.empty((4, 16, 16), dtype=np.float32)
+    for mirror in (1, 2, 3):
+        for i in range(rows):
+            si = rows - 1 - i if mirror >= 2 else i
+            for j in range(cols):
+                work[i, j] = base[si, cols - 1 - j] if mirror != 2 else base[si, j]
+        out[mirror] = _dct16(_downsample_64(work, other), DCT_MATRIX)
+    buf = _downsample_64(base, other)  # last: filtering works in place
+    out[0] = _dct16(buf, DCT_MATRIX)
+    return out, _quality(buf)
+
+
+def dihedral_dct16(
+    rgb: npt.NDArray[np.uint8],
+) -> tuple[list[npt.NDArray[np.float32]], int]:
+    """The DCTs of the 8 rotations and flips of ``rgb`` (in ``_EXACT`` order) and the
+    quality, each equal to hashing the turned pixels: four filtering passes, over the
+    luma mirrored three ways (a transpose of the pixels is exactly a transpose of the DCT)."""
+    rows, cols = rgb.shape[0], rgb.shape[1]
+    if rows < MIN_HASHABLE_DIM or cols < MIN_HASHABLE_DIM:
+        return [np.zeros((16, 16), dtype=np.float32) for _ in _EXACT], 0
+    base, work, other = (np.empty((rows, cols), np.float32) for _ in range(3))
+    dcts, quality = _mirrored_dct16s(np.ascontiguousarray(rgb), base, work, other)
+    mirrors = {"none": 0, "left-right": 1, "up-down": 2, "both": 3}
     return [
-        np.ascontiguousarray(mirrors[mirror].T if transpose else mirrors[mirror])
-        for mirror, transpose in _EXACT.values()
-    ]
+        np.ascontiguousarray(dcts[mirrors[m]].T if transpose else dcts[mirrors[m]])
+        for m, transpose in _EXACT.values()
+    ], int(quality)
 
 
 def bits_to_hex(bits: npt.NDArray[np.bool_]) -> str:
