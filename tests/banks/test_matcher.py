@@ -7,6 +7,7 @@ import numpy as np
 from reclaim.banks import service as banks
 from reclaim.banks.matcher import BankMatcher, MatcherCache
 from reclaim.cases import service as cases
+from reclaim.matching.clips import ClipRule
 from reclaim.signals import REFERENCE_RULE, PdqSignal, PdqSignalType, VpdqFrame, VpdqSignal
 from reclaim.signals.pdq_grid import Grid
 
@@ -58,14 +59,15 @@ def _video(values: list[str]) -> VpdqSignal:
     return VpdqSignal(tuple(VpdqFrame(float(i), 100, v) for i, v in enumerate(values)))
 
 
-def test_vpdq_matches_equal_the_reference_rule(database) -> None:
+def test_vpdq_matches_equal_the_reference_or_the_clip_rule(database) -> None:
     scenes = [[random_hex() for _ in range(10)] for _ in range(6)]
     stored = [_video(s) for s in scenes]
     stored.append(
         _video([flipped(v, 10) for v in scenes[0][:7]] + [random_hex() for _ in range(3)])
     )
     queries = [_video([flipped(v, 8) for v in s]) for s in scenes]
-    queries.append(_video(scenes[1][:5]))  # a cut: the rule's target share decides
+    queries.append(_video(scenes[1][:5]))  # a 4-second cut: too short for the clip rule
+    queries.append(_video(scenes[2][2:9]))  # a 6-second cut: the clip rule finds it
     with database.session() as session:
         bank = banks.create_bank(session, org=cases.get_org(session), name="videos")
         for i, video in enumerate(stored):
@@ -75,9 +77,17 @@ def test_vpdq_matches_equal_the_reference_rule(database) -> None:
         matcher = BankMatcher([bank])
         matcher.add(banks.signal_rows(session, banks=[bank], shared_only=False))
         for query in queries:
-            got = {m.item for m in matcher.match([query])}
-            expected = {str(i) for i, v in enumerate(stored) if REFERENCE_RULE.compare(query, v)}
+            got = {m.item: m.extra["rule"] for m in matcher.match([query])}
+            expected = {
+                str(i): "vpdq-reference" if REFERENCE_RULE.compare(query, v) else "clip"
+                for i, v in enumerate(stored)
+                if REFERENCE_RULE.compare(query, v) or ClipRule().compare(query, v)
+            }
             assert got == expected
+        (cut,) = matcher.match([queries[-1]])
+        assert (cut.extra["time_range"], cut.extra["target_time_range"]) == ([0, 6], [2, 8])
+        assert cut.extra["rule"] == "clip"
+        assert cut.extra["target_coverage"] == round(100 * 6 / 9, 1)
 
 
 def test_cache_follows_adds_verifications_and_withdrawals(database) -> None:

@@ -32,6 +32,7 @@ from reclaim.banks.service import (
 )
 from reclaim.cases.models import Organisation
 from reclaim.index import PdqIndex
+from reclaim.matching.clips import ClipRule
 from reclaim.matching.verify import MIN_AGREEING_CELLS, GridEvidence, PackedGrid, compare_grids
 from reclaim.signals.base import ExactSignal, Signal
 from reclaim.signals.pdq import DIHEDRAL_NAMES, PDQ_MIN_QUALITY, PDQ_THRESHOLD, PdqSignal
@@ -303,32 +304,62 @@ class BankMatcher:
         return self._make(signal_id, "pdq", distance, extra)
 
     def _match_vpdq(self, signal: VpdqSignal) -> list[Match]:
+        """Each banked video sharing a frame with the query (or with one of its views:
+        the picture inside bars, the frames mirrored) is compared by the reference vPDQ
+        rule and by the clip rule (a cut of a longer video, in time order); the closest
+        result per video is reported with its time ranges."""
+        views = [("whole", signal), *((name, signal.view(name)) for name, _ in signal.views)]
+        best: dict[int, tuple[float, dict[str, Any]]] = {}
+        for view, frames in views:
+            for signal_id in self._video_candidates(frames):
+                found = self._compare_video(frames, signal_id, reference=view == "whole")
+                if found is None:
+                    continue
+                coverage, evidence = found
+                evidence["region"] = "content" if view.startswith("content") else "whole"
+                evidence["variant"] = "flipy" if view.endswith("flipy") else "original"
+                if signal_id not in best or coverage > best[signal_id][0]:
+                    best[signal_id] = (coverage, evidence)
+        # A video match's distance: the share of the query not found, in percent.
+        return [
+            self._make(signal_id, "vpdq", round(100 - coverage), evidence)
+            for signal_id, (coverage, evidence) in sorted(best.items())
+        ]
+
+    def _video_candidates(self, signal: VpdqSignal) -> set[int]:
         candidates: set[int] = set()
         radius = self._radius()
         for frame in signal.frames:
             if frame.quality >= PDQ_MIN_QUALITY and len(self._frames):
                 ids, _ = self._frames.search(_code(frame.value), radius)
                 candidates.update(self._frame_owner[i] for i in ids.tolist())
-        out = []
-        for signal_id in sorted(candidates):
-            bank = self.banks[self._items[self._owner[signal_id]].bank_id]
-            result = VpdqReferenceRule(distance=_threshold(bank)).compare(
-                signal, self._videos[signal_id]
-            )
-            if result is not None:
-                # A video match's distance: the share of query frames not found, in percent.
-                out.append(
-                    self._make(
-                        signal_id,
-                        "vpdq",
-                        round(100 - result.query_match_percent),
-                        {
-                            "query_coverage": round(result.query_match_percent, 1),
-                            "target_coverage": round(result.target_match_percent, 1),
-                        },
-                    )
-                )
-        return out
+        return candidates
+
+    def _compare_video(
+        self, query: VpdqSignal, signal_id: int, *, reference: bool
+    ) -> tuple[float, dict[str, Any]] | None:
+        threshold = self._threshold_of(signal_id)
+        target = self._videos[signal_id]
+        whole = VpdqReferenceRule(distance=threshold).compare(query, target) if reference else None
+        clip = ClipRule(distance=threshold).compare(query, target)
+        if whole is None and clip is None:
+            return None
+        evidence: dict[str, Any] = {}
+        if clip is not None:
+            evidence = {
+                "rule": ClipRule.name,
+                "time_range": list(clip.time_range),
+                "target_time_range": list(clip.target_time_range),
+                "query_coverage": clip.query_coverage,
+                "target_coverage": clip.target_coverage,
+                "frames_matched": clip.agreeing,
+                "frames_compared": clip.aligned,
+            }
+        if whole is not None:  # the reference's verdict and shares take precedence
+            evidence["rule"] = VpdqReferenceRule.name
+            evidence["query_coverage"] = round(whole.query_match_percent, 1)
+            evidence["target_coverage"] = round(whole.target_match_percent, 1)
+        return float(evidence["query_coverage"]), evidence
 
     def _make(
         self, signal_id: int, signal: str, distance: int, extra: dict[str, Any] | None = None

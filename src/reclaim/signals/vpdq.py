@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
@@ -20,6 +20,9 @@ from reclaim.media.sniff import MediaKind
 from reclaim.signals.base import HashFormatError, Signal, SignalType, int_field, parse_hex
 from reclaim.signals.pdq import PDQ_MIN_QUALITY, PDQ_THRESHOLD, pdq_from_rgb
 from reclaim.signals.source import MediaSource
+
+if TYPE_CHECKING:
+    from reclaim.matching.content import Box
 
 _POPCOUNT = np.array([bin(i).count("1") for i in range(256)], dtype=np.uint8)
 _CHUNK = 512
@@ -40,6 +43,13 @@ class VpdqSignal(Signal):
 
     frames: tuple[VpdqFrame, ...]
     partial: bool = False
+    views: tuple[tuple[str, tuple[VpdqFrame, ...]], ...] = field(default=(), compare=False)
+    """Query side only: the frames again as other views look them up (``content``: inside
+    letterbox or pillarbox bars; ``flipy``: mirrored left to right; ``content-flipy``)."""
+
+    def view(self, name: str) -> VpdqSignal:
+        """The frames of one of :attr:`views` as a signal of their own."""
+        return VpdqSignal(dict(self.views)[name])
 
     @property
     def type(self) -> str:
@@ -187,15 +197,19 @@ class VpdqSignalType(SignalType):
     @classmethod
     def compute(cls, source: MediaSource) -> VpdqSignal:
         frames: list[VpdqFrame] = []
+        views = _QueryViews() if source.options.query_regions else None
+        partial = False
         try:
             for frame in prefetch(source.frames(), depth=3):
                 pdq = pdq_from_rgb(frame.rgb)
                 frames.append(VpdqFrame(round(frame.ts, 3), pdq.quality, pdq.value))
+                if views is not None:
+                    views.add(frame.rgb, round(frame.ts, 3))
         except Corrupt:
             if not frames:
                 raise
-            return VpdqSignal(tuple(frames), partial=True)  # a truncated file: keep what decoded
-        return VpdqSignal(tuple(frames))
+            partial = True  # a truncated file: keep what decoded
+        return VpdqSignal(tuple(frames), partial, views.signals() if views is not None else ())
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> VpdqSignal:
@@ -208,3 +222,59 @@ class VpdqSignalType(SignalType):
     def compare(cls, query: VpdqSignal, target: VpdqSignal) -> VpdqMatch | None:
         """The reference definition of a vPDQ match (:data:`REFERENCE_RULE`)."""
         return REFERENCE_RULE.compare(query, target)
+
+
+class _QueryViews:
+    """The query side's other views of a video's frames: the picture inside bars, the
+    frames mirrored left to right, and both.
+
+    Bars are the video's, not a frame's: a dark scene merges with black bars and moves
+    a single frame's box. The box is the one found (within a few pixels) on
+    ``_VOTES`` frames; frames before that are kept, up to ``_PENDING_FRAMES``, and hashed
+    inside it once it is known (or, for a short video, inside the most-found box)."""
+
+    _VOTES = 3
+    _PENDING_FRAMES = 30
+
+    def __init__(self) -> None:
+        from reclaim.matching.content import content_box  # matching builds on signals
+
+        self._find_box = content_box
+        self._box: Box | None = None
+        self._votes: list[Box] = []
+        self._pending: list[tuple[float, npt.NDArray[np.uint8]]] = []
+        self._frames: dict[str, list[VpdqFrame]] = {"content": [], "flipy": [], "content-flipy": []}
+
+    def add(self, rgb: npt.NDArray[np.uint8], ts: float) -> None:
+        if self._box is None:
+            found = self._find_box(rgb)
+            if found is not None:
+                self._votes.append(found)
+                if sum(found.near(other, 4) for other in self._votes) >= self._VOTES:
+                    self._settle(found)
+            if self._box is None and len(self._pending) < self._PENDING_FRAMES:
+                self._pending.append((ts, rgb))
+        if self._box is not None:
+            self._add_content(rgb, ts)
+        mirrored = pdq_from_rgb(np.ascontiguousarray(rgb[:, ::-1]))
+        self._frames["flipy"].append(VpdqFrame(ts, mirrored.quality, mirrored.value))
+
+    def _settle(self, box: Box) -> None:
+        self._box = box
+        for ts, rgb in self._pending:
+            self._add_content(rgb, ts)
+        self._pending.clear()
+
+    def _add_content(self, rgb: npt.NDArray[np.uint8], ts: float) -> None:
+        assert self._box is not None
+        inner = self._box.crop(rgb)
+        for name, pixels in (("content", inner), ("content-flipy", inner[:, ::-1])):
+            pdq = pdq_from_rgb(np.ascontiguousarray(pixels))
+            self._frames[name].append(VpdqFrame(ts, pdq.quality, pdq.value))
+
+    def signals(self) -> tuple[tuple[str, tuple[VpdqFrame, ...]], ...]:
+        if self._box is None and self._votes:  # a short video: its most-found box
+            self._settle(max(self._votes, key=lambda b: sum(b.near(o, 4) for o in self._votes)))
+        for frames in self._frames.values():
+            frames.sort(key=lambda frame: frame.ts)
+        return tuple((name, tuple(frames)) for name, frames in self._frames.items() if frames)
