@@ -270,3 +270,47 @@ def test_huge_json_bodies_are_refused_without_being_read(client: TestClient, wor
     result = client.post("/v1/match", content=chunks(), headers=headers)
     assert result.status_code == 413
     assert "over the limit" in result.json()["detail"]
+
+
+def test_grids_verify_and_find_overlaid_copies_through_the_api(
+    client: TestClient, world, settings: Settings
+) -> None:
+    from PIL import ImageDraw
+
+    scene = render_scene(400, 300, seed=12)
+    banked = pdq_from_rgb(scene, grid=True)
+    db = open_database(settings)
+    with db.session() as session:
+        main = banks.get_bank(session, org=cases.get_org(session), name="main")
+        (item,) = banks.add_items(
+            session, bank=main, actor="t", verified=True, items=[banks.NewItem([banked], "g", "f")]
+        )
+        item_id = item.public_id
+    db.dispose()
+    assert banked.grid is not None
+    grid = banked.grid.to_json()
+    other = pdq_from_rgb(render_scene(400, 300, seed=13), grid=True).grid
+    assert other is not None
+    signals = [
+        {"type": "pdq", "value": banked.value, "grid": grid},  # verified by its parts
+        {"type": "pdq", "value": banked.value, "grid": other.to_json()},  # parts disagree
+    ]
+    result = client.post("/v1/match", json={"signals": signals}, headers=auth(world["main"]))
+    assert result.status_code == 200, result.text
+    agreeing, vetoed = result.json()["results"]
+    assert [(m["item_id"], m["regions_matched"]) for m in agreeing["matches"]] == [(item_id, 9)]
+    assert vetoed["matches"] == []
+
+    broken = {"type": "pdq", "value": banked.value, "grid": {"cells": grid["cells"][:8]}}
+    refused = client.post("/v1/match", json={"signals": [broken]}, headers=auth(world["main"]))
+    assert refused.status_code == 422
+    assert "grid" in refused.json()["detail"]["errors"][0]["error"]
+
+    captioned = Image.fromarray(scene)
+    ImageDraw.Draw(captioned).rectangle((0, 0, 400, 36), fill=(255, 255, 255))
+    upload = io.BytesIO()
+    captioned.save(upload, "PNG")
+    found = client.post("/v1/match/file", content=upload.getvalue(), headers=auth(world["main"]))
+    assert found.status_code == 200, found.text
+    (match,) = [m for m in found.json()["matches"] if m["item_id"] == item_id]
+    assert match["regions_matched"] >= 3

@@ -26,7 +26,11 @@ class MatchBody(BaseModel):
     signals: list[dict[str, Any]] = Field(
         description=(
             "Signals as `reclaim hash --json` writes them, "
-            'e.g. {"type": "pdq", "value": "<64 hex digits>"}.'
+            'e.g. {"type": "pdq", "value": "<64 hex digits>"}. A PDQ signal may carry '
+            '"dihedral" (its 8 rotation/mirror hashes, the hash itself first), "regions" '
+            '([{"region", "value"}]: parts to look up too) and "grid" ({"cells": nine '
+            '{"value", "quality"}, "size": [w, h]}: the hashes of its nine overlapping '
+            "parts, which verify a match and find copies with an overlay)."
         )
     )
 
