@@ -311,8 +311,8 @@ class BankMatcher:
         views = [("whole", signal), *((name, signal.view(name)) for name, _ in signal.views)]
         best: dict[int, tuple[float, dict[str, Any]]] = {}
         for view, frames in views:
-            for signal_id in self._video_candidates(frames):
-                found = self._compare_video(frames, signal_id, reference=view == "whole")
+            for signal_id, anchors in self._video_anchors(frames).items():
+                found = self._compare_video(frames, signal_id, anchors, reference=view == "whole")
                 if found is None:
                     continue
                 coverage, evidence = found
@@ -326,22 +326,30 @@ class BankMatcher:
             for signal_id, (coverage, evidence) in sorted(best.items())
         ]
 
-    def _video_candidates(self, signal: VpdqSignal) -> set[int]:
-        candidates: set[int] = set()
+    def _video_anchors(self, signal: VpdqSignal) -> dict[int, np.ndarray]:
+        """Per banked video, the (query frame, banked frame) pairs within its bank's
+        threshold, as positions among each video's frames of quality >= 50: the index
+        finds them, so a long banked video is never compared frame by frame."""
+        found: dict[int, list[tuple[int, int]]] = defaultdict(list)
+        if not len(self._frames):
+            return {}
         radius = self._radius()
-        for frame in signal.frames:
-            if frame.quality >= PDQ_MIN_QUALITY and len(self._frames):
-                ids, _ = self._frames.search(_code(frame.value), radius)
-                candidates.update(self._frame_owner[i] for i in ids.tolist())
-        return candidates
+        usable = (f for f in signal.frames if f.quality >= PDQ_MIN_QUALITY)
+        for position, frame in enumerate(usable):
+            ids, distances = self._frames.search(_code(frame.value), radius)
+            for frame_id, distance in zip(ids.tolist(), distances.tolist(), strict=True):
+                signal_id = self._frame_owner[frame_id]
+                if distance <= self._threshold_of(signal_id):
+                    found[signal_id].append((position, frame_id - self._frames_of[signal_id][0]))
+        return {signal_id: np.array(pairs, dtype=np.int64) for signal_id, pairs in found.items()}
 
     def _compare_video(
-        self, query: VpdqSignal, signal_id: int, *, reference: bool
+        self, query: VpdqSignal, signal_id: int, anchors: np.ndarray, *, reference: bool
     ) -> tuple[float, dict[str, Any]] | None:
         threshold = self._threshold_of(signal_id)
         target = self._videos[signal_id]
         whole = VpdqReferenceRule(distance=threshold).compare(query, target) if reference else None
-        clip = ClipRule(distance=threshold).compare(query, target)
+        clip = ClipRule(distance=threshold).compare(query, target, anchors)
         if whole is None and clip is None:
             return None
         evidence: dict[str, Any] = {}

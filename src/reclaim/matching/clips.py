@@ -92,12 +92,21 @@ class ClipRule:
 
     name = "clip"
 
-    def compare(self, query: VpdqSignal, target: VpdqSignal) -> ClipMatch | None:
+    def compare(
+        self,
+        query: VpdqSignal,
+        target: VpdqSignal,
+        anchors: npt.NDArray[np.int64] | None = None,
+    ) -> ClipMatch | None:
+        """The best alignment of ``query`` in ``target``, or ``None``. ``anchors`` are the
+        (query, target) pairs of frames within ``distance``, counted among each video's
+        frames of quality >= ``quality``, when an index has found them already."""
         q = _Frames.of(query.frames, self.quality)
         t = _Frames.of(target.frames, self.quality)
         if len(q) == 0 or len(t) == 0:
             return None
-        anchors = _anchors(q.codes, t.codes, self.distance)
+        if anchors is None:
+            anchors = _anchors(q.codes, t.codes, self.distance)
         if len(anchors) < self.min_agreeing:
             return None
         # Align frame to frame within half the denser video's spacing (a frame or two).
