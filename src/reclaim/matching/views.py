@@ -1,8 +1,11 @@
-"""What a query looks up: the picture's PDQ, its 8 rotations and mirrors, and regions.
+"""What a query looks up: the picture's PDQ, its 8 rotations and mirrors, its regions,
+and its grid.
 
 The query side holds the media (the monitor, ``/v1/match/file``, ``reclaim match``), so it
 may do more work than a survivor's browser did when she registered: every view here is
-looked up against the same banked hashes, and nothing more is stored per banked item.
+looked up against the same banked hashes (the whole picture's and its grid's), and the
+grid of whichever view and variant a candidate came through is hashed on demand, at the
+banked picture's size, to verify it.
 """
 
 from __future__ import annotations
