@@ -9,7 +9,7 @@ import pytest
 from PIL import Image, ImageFilter
 
 from reclaim.demo.media import render_scene
-from reclaim.matching.content import Box, content_box, picture_boxes
+from reclaim.matching.content import Box, aspect_boxes, content_box, picture_boxes
 from reclaim.signals import PdqSignalType, pdq_from_rgb
 
 PICTURE = render_scene(400, 300, seed=3)
@@ -120,3 +120,28 @@ def test_photos_and_text_pages_are_not_cut_into(reference: Path) -> None:
     assert picture_boxes(text_page(3)) == []  # blank lines between text lines: no picture
     for path in sorted((reference / "pdq").glob("*.jpg")):
         assert picture_boxes(np.asarray(Image.open(path).convert("RGB"))) == [], path.name
+
+
+def _dark_picture() -> np.ndarray:
+    """A night shot: a lit subject on a black background reaching every edge."""
+    out = np.zeros((300, 400, 3), np.uint8)
+    out[60:240, 110:290] = render_scene(180, 180, seed=6)
+    return out
+
+
+def test_bars_merging_into_the_picture_are_found_by_its_shape() -> None:
+    dark = _dark_picture()
+    framed = np.zeros((560, 400, 3), np.uint8)
+    framed[130:430] = dark  # black bars on a black background: no edge to find
+    assert content_box(framed) != Box(130, 430, 0, 400)  # (it finds the lit subject)
+    boxes = aspect_boxes(framed)
+    assert Box(130, 430, 0, 400) in boxes  # 4:3, centred
+    pillared = np.zeros((300, 700, 3), np.uint8)
+    pillared[:, 150:550] = dark
+    assert Box(0, 300, 150, 550) in aspect_boxes(pillared)
+
+
+def test_shapes_are_only_tried_when_opposite_edges_are_flat(reference: Path) -> None:
+    assert aspect_boxes(PICTURE) == []
+    for path in sorted((reference / "pdq").glob("*.jpg")):
+        assert aspect_boxes(np.asarray(Image.open(path).convert("RGB"))) == [], path.name

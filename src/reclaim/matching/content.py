@@ -30,6 +30,7 @@ _FLAT = 2.0  # mean |luma step| along a row (0-255 scale) below which the row is
 _MIN_BAND = 0.03  # a bar must cover at least 3% of the side it sits on...
 _MIN_CONTENT = 0.3  # ...and leave at least 30% of each side as picture
 _SYMMETRY = 0.05  # the two bars of a pair differ by at most 5% of the side
+_BAR_SPREAD = 8.0  # grey levels a bar's line may span (compression noise), and between bars
 _BLANK_RANGE = 6.0  # grey levels between a row's 2nd and 98th percentile on a blank row
 _MIN_PICTURE = 0.2  # the picture covers at least a fifth of each side...
 _MOSTLY_PICTURE = 0.95  # ...and at most 95% of the frame, or there is nothing to trim
@@ -102,6 +103,57 @@ def content_box(rgb: npt.NDArray[np.uint8], probed: Probe | None = None) -> Box 
     if bottom - top < _MIN_CONTENT * len(rows) or right - left < _MIN_CONTENT * len(cols):
         return None
     return _to_pixels(top, bottom, left, right, scale, rgb.shape)
+
+
+_ASPECTS = (1.0, 4 / 3, 3 / 2, 16 / 9, 3 / 4, 2 / 3, 9 / 16)
+"""Width over height of the pictures cameras and phones make."""
+
+
+def aspect_boxes(rgb: npt.NDArray[np.uint8], probed: Probe | None = None) -> list[Box]:
+    """Where a picture of a common shape would sit, centred, between flat bands at two
+    opposite edges: bars that merge into a dark or white picture's own background defeat
+    :func:`content_box`, but letterboxing centres a picture of a camera's shape, and PDQ
+    needs its box to the pixel. Only boxes that leave every non-flat row (or column)
+    inside are tried: bars hold no picture."""
+    probed = probed or probe(rgb)
+    if probed is None:
+        return []
+    luma, scale = probed
+    height, width = rgb.shape[:2]
+    out: list[Box] = []
+    for axis, (side, across) in enumerate(((height, width), (width, height))):
+        lines = luma if axis == 0 else luma.T
+        flat = np.abs(np.diff(lines, axis=1)).mean(axis=1) < _FLAT
+        head, tail = _band(flat), _band(flat[::-1])
+        if min(head, tail) < _MIN_BAND * len(flat):
+            continue
+        if head == len(flat):  # flat throughout: a smooth picture leaves every box possible,
+            if not _same_bars(lines[0], lines[-1]):  # unless its edges cannot be bars
+                continue
+            first, last = float(side), 0.0
+        else:  # the first and last rows of picture, in full pixels
+            first, last = head / scale, side - tail / scale
+        for aspect in _ASPECTS:
+            inner = round(across / aspect) if axis == 0 else round(across * aspect)
+            start = (side - inner) // 2
+            if (
+                _MIN_CONTENT * side <= inner < side
+                and start <= first + 2
+                and start + inner >= last - 2
+            ):
+                out.append(
+                    Box(start, start + inner, 0, width)
+                    if axis == 0
+                    else Box(0, height, start, start + inner)
+                )
+    return out
+
+
+def _same_bars(first: npt.NDArray[np.float32], last: npt.NDArray[np.float32]) -> bool:
+    """Could these two edge lines be a pair of bars: each one colour, both the same?
+    (A smooth sky or a gradient along an edge is flat but not one colour.)"""
+    spread = max(float(np.ptp(first)), float(np.ptp(last)))
+    return spread <= _BAR_SPREAD and abs(float(first.mean()) - float(last.mean())) <= _BAR_SPREAD
 
 
 def _bars(flat: npt.NDArray[np.bool_]) -> tuple[int, int]:

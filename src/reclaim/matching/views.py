@@ -14,9 +14,10 @@ import numpy as np
 import numpy.typing as npt
 from PIL import Image
 
-from reclaim.matching.content import Box, content_box, picture_boxes, probe
-from reclaim.signals.pdq import PDQ_MIN_QUALITY, PdqSignal, pdq_from_rgb
-from reclaim.signals.pdq_grid import Grid, pdq_grid, turned
+from reclaim.matching.content import Box, aspect_boxes, content_box, picture_boxes, probe
+from reclaim.signals.pdq import PDQ_MIN_QUALITY, PdqSignal, pdq_from_luma, pdq_from_rgb
+from reclaim.signals.pdq_core import luma_of
+from reclaim.signals.pdq_grid import Grid, grid_of_luma, pdq_grid, turned
 
 _SMALL_SIDE = 512
 """A query smaller than this (longest side) also looks up its hash blown up to
@@ -34,9 +35,11 @@ class QueryViews:
     """The pixels of a query's views, and their grids hashed on demand: a grid is needed
     only for the view, variant and banked size a candidate came through."""
 
-    def __init__(self, views: dict[str, npt.NDArray[np.uint8]]) -> None:
+    def __init__(self, views: dict[str, npt.NDArray[np.uint8]], whole: Grid) -> None:
         self._views = views
-        self._grids: dict[tuple[str, str, tuple[int, int] | None], Grid] = {}
+        self._grids: dict[tuple[str, str, tuple[int, int] | None], Grid] = {
+            ("whole", "original", None): whole
+        }
 
     def grid(self, region: str, variant: str, size: tuple[int, int] | None) -> Grid | None:
         pixels = self._views.get(region)
@@ -61,7 +64,8 @@ def query_signal(rgb: npt.NDArray[np.uint8]) -> PdqSignal:
     variants, regions and grids of a large picture come from a reduced copy. A small
     picture also looks up its hash blown up, as region ``resized``."""
     work = _reduced(rgb)
-    signal = pdq_from_rgb(work, dihedral=True)
+    luma = luma_of(work)
+    signal = pdq_from_luma(luma, dihedral=True)
     plain = signal if work is rgb else pdq_from_rgb(rgb)
     variants = (plain.value, *signal.dihedral[1:])
     views = {"whole": work}
@@ -75,12 +79,11 @@ def query_signal(rgb: npt.NDArray[np.uint8]) -> PdqSignal:
             regions.append(("resized", blown_up.value))
             views["resized"] = big
     for name, box in _boxes(work):
-        inner = box.crop(work)
-        view = pdq_from_rgb(inner)
+        view = pdq_from_luma(luma[box.top : box.bottom, box.left : box.right])
         if view.quality >= PDQ_MIN_QUALITY:
             regions.append((name, view.value))
-            views[name] = inner
-    source = QueryViews(views)
+            views[name] = box.crop(work)
+    source = QueryViews(views, grid_of_luma(luma))
     return PdqSignal(
         plain.value,
         plain.quality,
@@ -100,6 +103,7 @@ def _boxes(rgb: npt.NDArray[np.uint8]) -> list[tuple[str, Box]]:
     bars = content_box(rgb, probed)
     named = [("content", bars)] if bars is not None else []
     named += [("picture", box) for box in picture_boxes(rgb, probed)]
+    named += [("content", box) for box in aspect_boxes(rgb, probed)]
     out: list[tuple[str, Box]] = []
     for name, box in named:
         if not any(box.near(seen) for _, seen in out):

@@ -18,8 +18,15 @@ from reclaim.signals.base import (
     int_field,
     parse_hex,
 )
-from reclaim.signals.pdq_core import bits_from_dct16, bits_to_hex, dct16_from_rgb, dihedral_dct16
-from reclaim.signals.pdq_grid import Grid, pdq_grid
+from reclaim.signals.pdq_core import (
+    bits_from_dct16,
+    bits_to_hex,
+    dct16_from_luma,
+    dct16_from_rgb,
+    dihedral_dct16,
+    dihedral_dct16_of_luma,
+)
+from reclaim.signals.pdq_grid import Grid, grid_of_luma, pdq_grid
 from reclaim.signals.source import MediaSource
 
 PDQ_THRESHOLD = 31
@@ -123,6 +130,21 @@ def pdq_from_rgb(
         variants = tuple(bits_to_hex(bits_from_dct16(v)) for v in dcts)
         return PdqSignal(variants[0], quality, variants, grid=cells)
     dct, quality = dct16_from_rgb(np.ascontiguousarray(rgb))
+    return PdqSignal(bits_to_hex(bits_from_dct16(dct)), quality, grid=cells)
+
+
+def pdq_from_luma(
+    luma: npt.NDArray[np.float32], *, dihedral: bool = False, grid: bool = False
+) -> PdqSignal:
+    """:func:`pdq_from_rgb` from PDQ's luma of the pixels (``pdq_core.luma_of``): a
+    picture and parts of it hashed from one conversion, each bit-identical to hashing
+    its pixels."""
+    cells = grid_of_luma(luma) if grid else None
+    if dihedral:
+        dcts, quality = dihedral_dct16_of_luma(luma)
+        variants = tuple(bits_to_hex(bits_from_dct16(v)) for v in dcts)
+        return PdqSignal(variants[0], quality, variants, grid=cells)
+    dct, quality = dct16_from_luma(luma)
     return PdqSignal(bits_to_hex(bits_from_dct16(dct)), quality, grid=cells)
 
 

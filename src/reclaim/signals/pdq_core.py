@@ -342,14 +342,12 @@ _EXACT = {
 
 @numba.njit(cache=True, nogil=True)
 def _mirrored_dct16s(
-    rgb: npt.NDArray[np.uint8],
     base: npt.NDArray[np.float32],
     work: npt.NDArray[np.float32],
     other: npt.NDArray[np.float32],
 ) -> tuple[npt.NDArray[np.float32], int]:
-    """DCTs of the pixels as given and mirrored left-right, up-down and both, from one
-    luma conversion: luma is computed per pixel, so mirroring it is mirroring the pixels."""
-    _luma(rgb, base)
+    """DCTs of the luma ``base`` as given and mirrored left-right, up-down and both (luma
+    is computed per pixel, so mirroring it is mirroring the pixels). ``base`` is used up."""
     rows, cols = base.shape
     out = np.empty((4, 16, 16), dtype=np.float32)
     for mirror in (1, 2, 3):
@@ -369,11 +367,18 @@ def dihedral_dct16(
     """The DCTs of the 8 rotations and flips of ``rgb`` (in ``_EXACT`` order) and the
     quality, each equal to hashing the turned pixels: four filtering passes, over the
     luma mirrored three ways (a transpose of the pixels is exactly a transpose of the DCT)."""
-    rows, cols = rgb.shape[0], rgb.shape[1]
+    return dihedral_dct16_of_luma(luma_of(rgb))
+
+
+def dihedral_dct16_of_luma(
+    luma: npt.NDArray[np.float32],
+) -> tuple[list[npt.NDArray[np.float32]], int]:
+    """:func:`dihedral_dct16` from luma (:func:`luma_of`), which is left as it was."""
+    rows, cols = luma.shape
     if rows < MIN_HASHABLE_DIM or cols < MIN_HASHABLE_DIM:
         return [np.zeros((16, 16), dtype=np.float32) for _ in _EXACT], 0
-    base, work, other = (np.empty((rows, cols), np.float32) for _ in range(3))
-    dcts, quality = _mirrored_dct16s(np.ascontiguousarray(rgb), base, work, other)
+    work, other = (np.empty((rows, cols), np.float32) for _ in range(2))
+    dcts, quality = _mirrored_dct16s(np.array(luma, dtype=np.float32, order="C"), work, other)
     mirrors = {"none": 0, "left-right": 1, "up-down": 2, "both": 3}
     return [
         np.ascontiguousarray(dcts[mirrors[m]].T if transpose else dcts[mirrors[m]])

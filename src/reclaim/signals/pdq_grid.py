@@ -123,10 +123,14 @@ def cell_bounds(height: int, width: int) -> list[tuple[int, int, int, int]]:
 def pdq_grid(rgb: npt.NDArray[np.uint8]) -> Grid:
     """The nine cells' PDQ hashes of ``rgb`` (H x W x 3, uint8). A picture too small to
     cut into hashable cells gets cells of quality 0, which never count."""
-    height, width = rgb.shape[:2]
+    return grid_of_luma(luma_of(rgb))
+
+
+def grid_of_luma(luma: npt.NDArray[np.float32]) -> Grid:
+    """:func:`pdq_grid` from the picture's luma (:func:`luma_of`)."""
+    height, width = luma.shape
     if min(height, width) // 2 < MIN_HASHABLE_DIM:
         return Grid(tuple(("0" * 64, 0) for _ in GRID_CELLS), (width, height))
-    luma = luma_of(rgb)
     out = []
     for top, bottom, left, right in cell_bounds(height, width):
         dct, quality = dct16_from_luma(luma[top:bottom, left:right])
