@@ -19,13 +19,13 @@ from reclaim.matching import query_signal
 from reclaim.signals.pdq import PdqSignal, pdq_from_rgb
 
 # Floors a little under what this subset measured when they were set (robust path):
-# mirror 0.96, bars 0.78 (blurred bars that keep structure; a white page in white bars),
+# mirror 0.96, bars 0.89 (blurred bars around a picture of an uncommon shape),
 # screenshot 0.85 (a texture, a flat graphic, a text page), jpeg/colour/grayscale/blur
 # 0.96, scale 0.89, text 0.93, logo 0.89. The bench's targets (0.95 in every family) are
 # not met yet: see #4's notes.
 FLOORS = {
     "mirror": 0.95,
-    "bars": 0.75,
+    "bars": 0.85,
     "screenshot": 0.8,
     "jpeg": 0.9,
     "colour": 0.9,
