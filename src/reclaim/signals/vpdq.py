@@ -230,11 +230,12 @@ class _QueryViews:
 
     Bars are the video's, not a frame's: a dark scene merges with black bars and moves
     a single frame's box. The box is the one found (within a few pixels) on
-    ``_VOTES`` frames; frames before that are kept, up to ``_PENDING_FRAMES``, and hashed
-    inside it once it is known (or, for a short video, inside the most-found box)."""
+    ``_VOTES`` frames; frames before that are kept, up to ``_PENDING_BYTES`` of pixels
+    (a decoder worker's memory is limited), and hashed inside it once it is known (or,
+    for a short video, inside the most-found box)."""
 
     _VOTES = 3
-    _PENDING_FRAMES = 30
+    _PENDING_BYTES = 64 << 20
 
     def __init__(self) -> None:
         from reclaim.matching.content import content_box  # matching builds on signals
@@ -252,7 +253,8 @@ class _QueryViews:
                 self._votes.append(found)
                 if sum(found.near(other, 4) for other in self._votes) >= self._VOTES:
                     self._settle(found)
-            if self._box is None and len(self._pending) < self._PENDING_FRAMES:
+            held = sum(pixels.nbytes for _, pixels in self._pending)
+            if self._box is None and held + rgb.nbytes <= self._PENDING_BYTES:
                 self._pending.append((ts, rgb))
         if self._box is not None:
             self._add_content(rgb, ts)
