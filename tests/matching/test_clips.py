@@ -216,3 +216,12 @@ def test_letterboxed_reference_videos_find_the_originals_without_bars(
     for match in found:
         assert match.extra["region"] == "content"
         assert match.extra["time_range"][1] - match.extra["time_range"][0] >= 5.0
+
+
+def test_frames_out_of_time_order_are_put_in_order(hashes: dict[str, VpdqSignal]) -> None:
+    """A hash list from elsewhere may list frames in any order; the alignment is the same."""
+    clip = _cut(hashes["chair-22-sd-grey-bar"], 3.5, 6.0)
+    shuffled = VpdqSignal(tuple(reversed(clip.frames)))
+    banked = hashes["chair-orig-22-sd-bar"]
+    assert ClipRule().compare(shuffled, banked) == ClipRule().compare(clip, banked)
+    assert ClipRule().compare(clip, banked) is not None

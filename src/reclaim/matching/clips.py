@@ -58,13 +58,20 @@ class _Frames:
     ts: npt.NDArray[np.float64]
     codes: npt.NDArray[np.uint8]
 
+    reordered: bool = False
+    """The frames were not in time order (a hash list from elsewhere) and were sorted."""
+
     @classmethod
     def of(cls, frames: Sequence[VpdqFrame], quality: int) -> _Frames:
         kept = [f for f in frames if f.quality >= quality]
         if not kept:
             return cls(np.zeros(0), np.zeros((0, 32), np.uint8))
         codes = np.frombuffer(bytes.fromhex("".join(f.value for f in kept)), np.uint8)
-        return cls(np.array([f.ts for f in kept]), codes.reshape(-1, 32))
+        ts = np.array([f.ts for f in kept])
+        if np.all(np.diff(ts) >= 0):
+            return cls(ts, codes.reshape(-1, 32))
+        order = np.argsort(ts, kind="stable")
+        return cls(ts[order], codes.reshape(-1, 32)[order], reordered=True)
 
     def __len__(self) -> int:
         return len(self.ts)
@@ -105,7 +112,7 @@ class ClipRule:
         t = _Frames.of(target.frames, self.quality)
         if len(q) == 0 or len(t) == 0:
             return None
-        if anchors is None:
+        if anchors is None or q.reordered or t.reordered:  # given anchors count stored order
             anchors = _anchors(q.codes, t.codes, self.distance)
         if len(anchors) < self.min_agreeing:
             return None
