@@ -31,7 +31,7 @@ from reclaim.banks.service import (
     signal_rows,
 )
 from reclaim.cases.models import Organisation
-from reclaim.index import PdqIndex
+from reclaim.index import PdqIndex, hamming_distances
 from reclaim.matching.clips import ClipRule
 from reclaim.matching.verify import MIN_AGREEING_CELLS, GridEvidence, PackedGrid, compare_grids
 from reclaim.signals.base import ExactSignal, Signal
@@ -247,7 +247,8 @@ class BankMatcher:
             if evidence is None or not evidence.vetoes:
                 out.append(self._pdq_match(signal_id, distance, variant, region, evidence))
         for signal_id, evidence in self._overlay_candidates(signal, exclude=best.keys()):
-            distance = _hamming(_code(signal.value), self._grids[signal_id].whole)
+            banked = self._grids[signal_id].whole[None]
+            distance = int(hamming_distances(banked, _code(signal.value))[0])
             out.append(self._pdq_match(signal_id, distance, "original", "grid", evidence))
         return out
 
@@ -390,10 +391,6 @@ _CELLS = len(GRID_CELLS)
 
 def _code(value: str) -> np.ndarray:
     return np.frombuffer(bytes.fromhex(value), dtype=np.uint8)
-
-
-def _hamming(a: np.ndarray, b: np.ndarray) -> int:
-    return int(np.unpackbits(a ^ b).sum())
 
 
 def _index_add(index: PdqIndex, codes: list[str], ids: list[int]) -> None:

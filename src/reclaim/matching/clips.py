@@ -23,11 +23,10 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from reclaim.index import hamming_distances
 from reclaim.signals.pdq import PDQ_MIN_QUALITY, PDQ_THRESHOLD
-from reclaim.signals.vpdq import VpdqFrame, VpdqSignal
+from reclaim.signals.vpdq import VpdqFrame, VpdqSignal, frame_distance_blocks
 
-_POPCOUNT = np.array([bin(i).count("1") for i in range(256)], dtype=np.uint8)
-_CHUNK = 512
 _WHOLE = 0.8
 
 
@@ -144,7 +143,7 @@ class ClipRule:
         for index in np.flatnonzero(highs > lows).tolist():
             near = dense.codes[lows[index] : highs[index]]
             aligned_at.append(sparse.ts[index])
-            best.append(int(_POPCOUNT[near ^ sparse.codes[index]].sum(axis=1).min()))
+            best.append(int(hamming_distances(near, sparse.codes[index]).min()))
         if len(best) < self.min_agreeing:
             return None
         run = np.array(best)
@@ -202,14 +201,9 @@ def _offsets(values: npt.NDArray[np.float64], tolerance: float) -> list[float]:
 def _anchors(
     q: npt.NDArray[np.uint8], t: npt.NDArray[np.uint8], distance: int
 ) -> npt.NDArray[np.int64]:
-    """(query frame, target frame) index pairs within ``distance``, a block at a time."""
-    found = []
-    for start in range(0, len(q), _CHUNK):
-        block = q[start : start + _CHUNK]
-        for t_start in range(0, len(t), _CHUNK * 8):
-            part = t[t_start : t_start + _CHUNK * 8]
-            close = np.argwhere(
-                _POPCOUNT[block[:, None, :] ^ part[None, :, :]].sum(axis=2) <= distance
-            )
-            found.append(close + np.array([start, t_start]))
+    """(query frame, target frame) index pairs within ``distance``."""
+    found = [
+        np.argwhere(block <= distance) + np.array([q_start, t_start])
+        for q_start, t_start, block in frame_distance_blocks(q, t)
+    ]
     return np.concatenate(found) if found else np.zeros((0, 2), np.int64)

@@ -26,8 +26,9 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from reclaim.index.codes import hex_to_codes
 from reclaim.signals.pdq import PDQ_MIN_QUALITY
-from reclaim.signals.pdq_grid import GRID_CELLS, Grid
+from reclaim.signals.pdq_grid import Grid
 
 VETO_MEDIAN = 48
 """Cells' median distance over which a candidate is vetoed."""
@@ -40,8 +41,6 @@ OVERRULING_CELLS = 3
 NONE_AGREE_MIN_CELLS = 3
 """A candidate none of whose cells agree, of at least this many compared, is vetoed."""
 
-_POPCOUNT = np.array([bin(i).count("1") for i in range(256)], dtype=np.uint8)
-
 
 @dataclass(frozen=True, slots=True)
 class PackedGrid:
@@ -52,9 +51,8 @@ class PackedGrid:
 
     @classmethod
     def of(cls, grid: Grid) -> PackedGrid:
-        codes = np.frombuffer(bytes.fromhex("".join(v for v, _ in grid.cells)), dtype=np.uint8)
         quality = np.array([q for _, q in grid.cells], np.int16)
-        return cls(codes.reshape(len(GRID_CELLS), 32), quality)
+        return cls(hex_to_codes([value for value, _ in grid.cells]), quality)
 
     def usable(self) -> npt.NDArray[np.bool_]:
         return self.quality >= PDQ_MIN_QUALITY
@@ -85,7 +83,7 @@ def compare_grids(query: PackedGrid, banked: PackedGrid, threshold: int) -> Grid
     usable = query.usable() & banked.usable()
     if not usable.any():
         return GridEvidence(0, 0, 0.0)
-    distances = _POPCOUNT[query.codes[usable] ^ banked.codes[usable]].sum(axis=1)
+    distances = np.unpackbits(query.codes[usable] ^ banked.codes[usable], axis=1).sum(axis=1)
     return GridEvidence(
         compared=int(usable.sum()),
         agreeing=int((distances <= threshold).sum()),

@@ -7,7 +7,7 @@ release the GIL), so hashing a video uses two cores.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -176,13 +176,25 @@ def _found_each_way(
 ) -> tuple[int, int]:
     q_found = np.zeros(len(q), dtype=bool)
     t_found = np.zeros(len(t), dtype=bool)
-    for start in range(0, len(q), _CHUNK):
-        block = q[start : start + _CHUNK]
-        dist = _POPCOUNT[block[:, None, :] ^ t[None, :, :]].sum(axis=2, dtype=np.int32)
-        close = dist <= distance
-        q_found[start : start + _CHUNK] = close.any(axis=1)
-        t_found |= close.any(axis=0)
+    for q_start, t_start, block in frame_distance_blocks(q, t):
+        close = block <= distance
+        q_found[q_start : q_start + len(block)] |= close.any(axis=1)
+        t_found[t_start : t_start + block.shape[1]] |= close.any(axis=0)
     return int(q_found.sum()), int(t_found.sum())
+
+
+def frame_distance_blocks(
+    q: npt.NDArray[np.uint8], t: npt.NDArray[np.uint8]
+) -> Iterator[tuple[int, int, npt.NDArray[np.int32]]]:
+    """The Hamming distances between every frame code of ``q`` and of ``t`` (``uint8[n,
+    32]`` each), a block at a time (first query row, first target column, distances):
+    bounded memory for hour-long videos."""
+    for q_start in range(0, len(q), _CHUNK):
+        rows = q[q_start : q_start + _CHUNK]
+        for t_start in range(0, len(t), _CHUNK * 8):
+            cols = t[t_start : t_start + _CHUNK * 8]
+            block = _POPCOUNT[rows[:, None, :] ^ cols[None, :, :]].sum(axis=2, dtype=np.int32)
+            yield q_start, t_start, block
 
 
 class VpdqSignalType(SignalType):
