@@ -94,8 +94,7 @@ def content_box(rgb: npt.NDArray[np.uint8], probed: Probe | None = None) -> Box 
     if probed is None:
         return None
     luma, scale = probed
-    rows = np.abs(np.diff(luma, axis=1)).mean(axis=1) < _FLAT
-    cols = np.abs(np.diff(luma, axis=0)).mean(axis=0) < _FLAT
+    rows, cols = _flat_lines(luma), _flat_lines(luma.T)
     top, bottom = _bars(rows)
     left, right = _bars(cols)
     if (top, bottom, left, right) == (0, len(rows), 0, len(cols)):
@@ -123,7 +122,7 @@ def aspect_boxes(rgb: npt.NDArray[np.uint8], probed: Probe | None = None) -> lis
     out: list[Box] = []
     for axis, (side, across) in enumerate(((height, width), (width, height))):
         lines = luma if axis == 0 else luma.T
-        flat = np.abs(np.diff(lines, axis=1)).mean(axis=1) < _FLAT
+        flat = _flat_lines(lines)
         head, tail = _band(flat), _band(flat[::-1])
         if min(head, tail) < _MIN_BAND * len(flat):
             continue
@@ -147,6 +146,11 @@ def aspect_boxes(rgb: npt.NDArray[np.uint8], probed: Probe | None = None) -> lis
                     else Box(0, height, start, start + inner)
                 )
     return out
+
+
+def _flat_lines(lines: npt.NDArray[np.float32]) -> npt.NDArray[np.bool_]:
+    """Per row of ``lines``: is its mean step between neighbouring pixels below ``_FLAT``?"""
+    return np.asarray(np.abs(np.diff(lines, axis=1)).mean(axis=1) < _FLAT)
 
 
 def _same_bars(first: npt.NDArray[np.float32], last: npt.NDArray[np.float32]) -> bool:

@@ -23,10 +23,10 @@ from reclaim.signals.pdq_core import (
     bits_to_hex,
     dct16_from_luma,
     dct16_from_rgb,
-    dihedral_dct16,
     dihedral_dct16_of_luma,
+    luma_of,
 )
-from reclaim.signals.pdq_grid import Grid, grid_of_luma, pdq_grid
+from reclaim.signals.pdq_grid import Grid, grid_of_luma
 from reclaim.signals.source import MediaSource
 
 PDQ_THRESHOLD = 31
@@ -124,13 +124,10 @@ def pdq_from_rgb(
     With ``dihedral``, also the hashes of the picture turned and mirrored 8 ways, each
     equal to hashing the turned pixels (four hashing passes, not eight). With ``grid``,
     also the nine cell hashes a banked item carries."""
-    cells = pdq_grid(rgb) if grid else None
-    if dihedral:
-        dcts, quality = dihedral_dct16(rgb)
-        variants = tuple(bits_to_hex(bits_from_dct16(v)) for v in dcts)
-        return PdqSignal(variants[0], quality, variants, grid=cells)
+    if dihedral or grid:  # several passes: convert the pixels to luma once for all
+        return pdq_from_luma(luma_of(rgb), dihedral=dihedral, grid=grid)
     dct, quality = dct16_from_rgb(np.ascontiguousarray(rgb))
-    return PdqSignal(bits_to_hex(bits_from_dct16(dct)), quality, grid=cells)
+    return PdqSignal(bits_to_hex(bits_from_dct16(dct)), quality)
 
 
 def pdq_from_luma(

@@ -361,19 +361,13 @@ def _mirrored_dct16s(
     return out, _quality(buf)
 
 
-def dihedral_dct16(
-    rgb: npt.NDArray[np.uint8],
-) -> tuple[list[npt.NDArray[np.float32]], int]:
-    """The DCTs of the 8 rotations and flips of ``rgb`` (in ``_EXACT`` order) and the
-    quality, each equal to hashing the turned pixels: four filtering passes, over the
-    luma mirrored three ways (a transpose of the pixels is exactly a transpose of the DCT)."""
-    return dihedral_dct16_of_luma(luma_of(rgb))
-
-
 def dihedral_dct16_of_luma(
     luma: npt.NDArray[np.float32],
 ) -> tuple[list[npt.NDArray[np.float32]], int]:
-    """:func:`dihedral_dct16` from luma (:func:`luma_of`), which is left as it was."""
+    """The DCTs of the 8 rotations and flips of the picture whose luma (:func:`luma_of`)
+    this is, in ``_EXACT`` order, and the quality; each equal to hashing the turned
+    pixels: four filtering passes, over the luma mirrored three ways (a transpose of the
+    pixels is exactly a transpose of the DCT). ``luma`` is left as it was."""
     rows, cols = luma.shape
     if rows < MIN_HASHABLE_DIM or cols < MIN_HASHABLE_DIM:
         return [np.zeros((16, 16), dtype=np.float32) for _ in _EXACT], 0
