@@ -97,9 +97,15 @@ def _timing(pictures: list[Picture], pairs: list[tuple[Picture, Copy]], scale_it
     stored = sum(len(row.value) // 2 + _grid_bytes(row) for row in rows) / len(rows)
     rng = np.random.default_rng(5)
 
+    regions = round(np.mean([len(json.loads(row.grid).get("anchored", [])) for row in rows]))
+
     def random_grid() -> str:
         cells = [{"value": rng.bytes(32).hex(), "quality": 100} for _ in GRID_CELLS]
-        return json.dumps({"cells": cells, "size": [640, 480]})
+        anchored = [
+            {"value": rng.bytes(32).hex(), "quality": 100, "anchors": [10.0, 20.0, 110.0, 90.0]}
+            for _ in range(regions)
+        ]
+        return json.dumps({"cells": cells, "size": [640, 480], "anchored": anchored})
 
     matcher = matcher_over(
         SignalRow(i, i, f"r{i}", f"r{i}", 1, "pdq", rng.bytes(32).hex(), 100, random_grid())
@@ -123,8 +129,12 @@ def _timing(pictures: list[Picture], pairs: list[tuple[Picture, Copy]], scale_it
 
 
 def _grid_bytes(row: SignalRow) -> int:
-    """Bytes of a stored grid: 32 per cell and one for its quality, 4 for the size."""
-    return 33 * len(json.loads(row.grid)["cells"]) + 4 if row.grid else 0
+    """Bytes of a stored grid, packed: 32 per cell and one for its quality, 4 for the
+    size, and per anchored region 32 + 1 and its anchors (4 x 16-bit fixed point)."""
+    if not row.grid:
+        return 0
+    grid = json.loads(row.grid)
+    return 33 * len(grid["cells"]) + 4 + 41 * len(grid.get("anchored", []))
 
 
 if __name__ == "__main__":

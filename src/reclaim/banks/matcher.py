@@ -32,8 +32,11 @@ from reclaim.banks.service import (
 )
 from reclaim.cases.models import Organisation
 from reclaim.index import PdqIndex, hamming_distances
+from reclaim.matching.anchored import AnchoredEvidence, QueryAnchoring, check_placement
 from reclaim.matching.clips import ClipRule
 from reclaim.matching.verify import MIN_AGREEING_CELLS, GridEvidence, PackedGrid, compare_grids
+from reclaim.matching.views import QueryViews
+from reclaim.signals import pdq_anchors
 from reclaim.signals.base import ExactSignal, Signal
 from reclaim.signals.pdq import DIHEDRAL_NAMES, PDQ_MIN_QUALITY, PDQ_THRESHOLD, PdqSignal
 from reclaim.signals.pdq_grid import GRID_CELLS, Grid
@@ -72,6 +75,8 @@ class _Banked(NamedTuple):
     whole: np.ndarray
     grid: PackedGrid
     size: tuple[int, int] | None
+    anchors: np.ndarray  # (regions x 4): each anchored region's anchors p, q
+    points: np.ndarray  # (n x 2): the distinct anchors
 
 
 class _Item(NamedTuple):
@@ -100,6 +105,9 @@ class BankMatcher:
         self._pdq_ids: set[int] = set()
         self._cells = PdqIndex()
         self._grids: dict[int, _Banked] = {}  # pdq signal id -> its grid
+        self._anchored = (
+            PdqIndex()
+        )  # anchored regions, id signal_id * pdq_anchors.MAX_REGIONS + region
 
     def __len__(self) -> int:
         return len(self._items)
@@ -112,6 +120,8 @@ class BankMatcher:
         frame_codes: list[str] = []
         cell_ids: list[int] = []
         cell_codes: list[str] = []
+        region_ids: list[int] = []
+        region_codes: list[str] = []
         items, by_public, signals_of, owner = (
             self._items,
             self._by_public,
@@ -128,7 +138,13 @@ class BankMatcher:
                     pdq_ids.append(row.signal_id)
                     pdq_codes.append(row.value)
                     if row.grid is not None:
-                        self._add_grid(row.signal_id, row.value, row.grid, cell_ids, cell_codes)
+                        self._add_grid(
+                            row.signal_id,
+                            row.value,
+                            row.grid,
+                            (cell_ids, cell_codes),
+                            (region_ids, region_codes),
+                        )
             elif row.signal_type == "vpdq":
                 video = VpdqSignal.from_frames(json.loads(row.value))
                 self._videos[row.signal_id] = video
@@ -148,24 +164,40 @@ class BankMatcher:
         _index_add(self._pdq, pdq_codes, pdq_ids)
         _index_add(self._frames, frame_codes, frame_ids)
         _index_add(self._cells, cell_codes, cell_ids)
+        _index_add(self._anchored, region_codes, region_ids)
 
     def _add_grid(
-        self, signal_id: int, value: str, stored: str, ids: list[int], codes: list[str]
+        self,
+        signal_id: int,
+        value: str,
+        stored: str,
+        cells: tuple[list[int], list[str]],
+        regions: tuple[list[int], list[str]],
     ) -> None:
         """Keep a banked picture's grid for verification and index its usable cells
-        (id ``signal_id * 9 + cell``) for overlay lookups."""
+        (id ``signal_id * 9 + cell``) for overlay lookups and its usable anchored regions
+        (id ``signal_id * pdq_anchors.MAX_REGIONS + region``) for crops and turns."""
         parsed = Grid.from_json(json.loads(stored))
         grid = PackedGrid.of(parsed)
-        self._grids[signal_id] = _Banked(_code(value), grid, parsed.size)
+        anchors = np.array([r.anchors for r in parsed.anchored], np.float64).reshape(-1, 4)
+        points = np.unique(anchors.reshape(-1, 2), axis=0)
+        self._grids[signal_id] = _Banked(_code(value), grid, parsed.size, anchors, points)
         for cell in np.flatnonzero(grid.usable()).tolist():
-            ids.append(signal_id * _CELLS + cell)
-            codes.append(grid.codes[cell].tobytes().hex())
+            cells[0].append(signal_id * _CELLS + cell)
+            cells[1].append(grid.codes[cell].tobytes().hex())
+        if parsed.size is None:
+            return
+        for number, region in enumerate(parsed.anchored):
+            if region.quality >= pdq_anchors.MIN_QUALITY:
+                regions[0].append(signal_id * pdq_anchors.MAX_REGIONS + number)
+                regions[1].append(region.value)
 
     def remove(self, item_ids: Iterable[int]) -> None:
         """Forget items (withdrawn, or about to be re-added as they now are)."""
         pdq_gone: list[int] = []
         frames_gone: list[int] = []
         cells_gone: list[int] = []
+        regions_gone: list[int] = []
         for item_id in item_ids:
             item = self._items.pop(item_id, None)
             if item is None:
@@ -180,6 +212,8 @@ class BankMatcher:
                 if known is not None:
                     usable = np.flatnonzero(known.grid.usable())
                     cells_gone.extend((signal_id * _CELLS + usable).tolist())
+                    regions = np.arange(len(known.anchors))
+                    regions_gone.extend((signal_id * pdq_anchors.MAX_REGIONS + regions).tolist())
                 for frame_id in self._frames_of.pop(signal_id, []):
                     self._frame_owner.pop(frame_id, None)
                     frames_gone.append(frame_id)
@@ -193,6 +227,8 @@ class BankMatcher:
             self._frames.remove(np.array(frames_gone, dtype=np.int64))
         if cells_gone:
             self._cells.remove(np.array(cells_gone, dtype=np.int64))
+        if regions_gone:
+            self._anchored.remove(np.array(regions_gone, dtype=np.int64))
 
     def item_ids(self, public_ids: Iterable[str]) -> list[int]:
         """The internal ids of the items with these public ids that the matcher holds."""
@@ -246,10 +282,14 @@ class BankMatcher:
             evidence = self._verify(signal, signal_id, region, variant)
             if evidence is None or not evidence.vetoes:
                 out.append(self._pdq_match(signal_id, distance, variant, region, evidence))
-        for signal_id, evidence in self._overlay_candidates(signal, exclude=best.keys()):
+        found = set(best)
+        for signal_id, evidence in self._overlay_candidates(signal, exclude=found):
+            found.add(signal_id)
             banked = self._grids[signal_id].whole[None]
             distance = int(hamming_distances(banked, _code(signal.value))[0])
             out.append(self._pdq_match(signal_id, distance, "original", "grid", evidence))
+        for signal_id, distance, placed in self._anchored_candidates(signal, exclude=found):
+            out.append(self._anchored_match(signal_id, distance, placed))
         return out
 
     def _threshold_of(self, signal_id: int) -> int:
@@ -289,6 +329,61 @@ class BankMatcher:
             if evidence is not None and not evidence.vetoes:
                 out.append((signal_id, evidence))
         return out
+
+    def _anchored_candidates(
+        self, signal: PdqSignal, exclude: set[int]
+    ) -> list[tuple[int, int, AnchoredEvidence]]:
+        """Items some of whose anchored regions the query's match, placed in the query by
+        them and accepted when what the query holds of them matches (a crop or a turned
+        copy; :mod:`reclaim.matching.anchored`)."""
+        if not len(self._anchored) or not isinstance(signal.views, QueryViews):
+            return []
+        query = signal.views.anchoring
+        hits: dict[int, list[tuple[int, int, int]]] = defaultdict(list)
+        usable = np.flatnonzero(query.quality >= pdq_anchors.MIN_QUALITY)
+        found = self._anchored.search_batch(query.codes[usable], self._radius())
+        for position, (ids, distances) in zip(usable.tolist(), found, strict=True):
+            for region_id, distance in zip(ids.tolist(), distances.tolist(), strict=True):
+                signal_id, region = divmod(region_id, pdq_anchors.MAX_REGIONS)
+                if signal_id not in exclude and distance <= self._threshold_of(signal_id):
+                    hits[signal_id].append((position, region, distance))
+        out = []
+        for signal_id, matched in hits.items():
+            evidence = self._place(query, signal_id, matched)
+            if evidence is not None and evidence.accepted:
+                closest = min(d for _, _, d in matched)
+                distance = evidence.whole if evidence.whole is not None else closest
+                out.append((signal_id, distance, evidence))
+        return out
+
+    def _place(
+        self, query: QueryAnchoring, signal_id: int, found: list[tuple[int, int, int]]
+    ) -> AnchoredEvidence | None:
+        banked = self._grids[signal_id]
+        if banked.size is None:
+            return None
+        return check_placement(
+            query,
+            banked.anchors[[region for _, region, _ in found]],
+            query.pairs[[position for position, _, _ in found]],
+            banked.points,
+            banked.whole,
+            banked.grid.codes,
+            banked.grid.usable(),
+            banked.size,
+            self._threshold_of(signal_id),
+        )
+
+    def _anchored_match(self, signal_id: int, distance: int, placed: AnchoredEvidence) -> Match:
+        extra: dict[str, Any] = {
+            "variant": "original",
+            "region": "anchored",
+            "regions_matched": placed.agreeing,
+            "regions_compared": placed.compared,
+            "inliers": placed.inliers,
+            "placement": {"scale": round(placed.scale, 3), "degrees": round(placed.degrees, 1)},
+        }
+        return self._make(signal_id, "pdq", distance, extra)
 
     def _pdq_match(
         self,

@@ -14,6 +14,7 @@ import numpy as np
 import numpy.typing as npt
 from PIL import Image
 
+from reclaim.matching.anchored import QueryAnchoring
 from reclaim.matching.content import Box, aspect_boxes, content_box, picture_boxes, probe
 from reclaim.signals.pdq import PDQ_MIN_QUALITY, PdqSignal, pdq_from_luma, pdq_from_rgb
 from reclaim.signals.pdq_core import luma_of
@@ -33,13 +34,24 @@ the extra passes over a full-size photo cost more than decoding it, for a few bi
 
 class QueryViews:
     """The pixels of a query's views, and their grids hashed on demand: a grid is needed
-    only for the view, variant and banked size a candidate came through."""
+    only for the view, variant and banked size a candidate came through. Also the
+    query's anchored regions (:mod:`reclaim.matching.anchored`), found on first use."""
 
-    def __init__(self, views: dict[str, npt.NDArray[np.uint8]], whole: Grid) -> None:
+    def __init__(
+        self, views: dict[str, npt.NDArray[np.uint8]], whole: Grid, luma: npt.NDArray[np.float32]
+    ) -> None:
         self._views = views
         self._grids: dict[tuple[str, str, tuple[int, int] | None], Grid] = {
             ("whole", "original", None): whole
         }
+        self._luma = luma
+        self._anchoring: QueryAnchoring | None = None
+
+    @property
+    def anchoring(self) -> QueryAnchoring:
+        if self._anchoring is None:
+            self._anchoring = QueryAnchoring(self._luma)
+        return self._anchoring
 
     def grid(self, region: str, variant: str, size: tuple[int, int] | None) -> Grid | None:
         pixels = self._views.get(region)
@@ -83,7 +95,7 @@ def query_signal(rgb: npt.NDArray[np.uint8]) -> PdqSignal:
         if view.quality >= PDQ_MIN_QUALITY:
             regions.append((name, view.value))
             views[name] = box.crop(work)
-    source = QueryViews(views, grid_of_luma(luma))
+    source = QueryViews(views, grid_of_luma(luma), luma)
     return PdqSignal(
         plain.value,
         plain.quality,

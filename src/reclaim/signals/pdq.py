@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -18,6 +19,7 @@ from reclaim.signals.base import (
     int_field,
     parse_hex,
 )
+from reclaim.signals.pdq_anchors import anchored_regions
 from reclaim.signals.pdq_core import (
     bits_from_dct16,
     bits_to_hex,
@@ -123,7 +125,7 @@ def pdq_from_rgb(
 
     With ``dihedral``, also the hashes of the picture turned and mirrored 8 ways, each
     equal to hashing the turned pixels (four hashing passes, not eight). With ``grid``,
-    also the nine cell hashes a banked item carries."""
+    also the nine cell hashes and the anchored regions a banked item carries."""
     if dihedral or grid:  # several passes: convert the pixels to luma once for all
         return pdq_from_luma(luma_of(rgb), dihedral=dihedral, grid=grid)
     dct, quality = dct16_from_rgb(np.ascontiguousarray(rgb))
@@ -136,7 +138,9 @@ def pdq_from_luma(
     """:func:`pdq_from_rgb` from PDQ's luma of the pixels (``pdq_core.luma_of``): a
     picture and parts of it hashed from one conversion, each bit-identical to hashing
     its pixels."""
-    cells = grid_of_luma(luma) if grid else None
+    cells = (
+        dataclasses.replace(grid_of_luma(luma), anchored=anchored_regions(luma)) if grid else None
+    )
     if dihedral:
         dcts, quality = dihedral_dct16_of_luma(luma)
         variants = tuple(bits_to_hex(bits_from_dct16(v)) for v in dcts)

@@ -13,6 +13,10 @@ and its hash is the reference PDQ of that crop. Cells are listed row by row: top
 top, top-right, left, centre, right, bottom-left, bottom, bottom-right. The corner cells
 are the quadrants; the others straddle them. Nine hashes are 288 bytes; like any PDQ they
 keep a blurred 16x16 gist of their part at most, never the picture.
+
+A banked picture's grid also carries its **anchored regions**
+(:mod:`reclaim.signals.pdq_anchors`): hashes of parts placed by the picture's content,
+which find crops and small turns that no fixed window can.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ import numpy as np
 import numpy.typing as npt
 
 from reclaim.signals.base import HashFormatError, parse_hex
+from reclaim.signals.pdq_anchors import AnchoredRegion, regions_from_json, regions_to_json
 from reclaim.signals.pdq_core import (
     MIN_HASHABLE_DIM,
     bits_from_dct16,
@@ -59,6 +64,7 @@ class Grid:
 
     cells: Cells
     size: tuple[int, int] | None = None
+    anchored: tuple[AnchoredRegion, ...] = ()
 
     def to_json(self) -> dict[str, object]:
         out: dict[str, object] = {
@@ -66,12 +72,15 @@ class Grid:
         }
         if self.size is not None:
             out["size"] = list(self.size)
+        if self.anchored:
+            out["anchored"] = regions_to_json(self.anchored)
         return out
 
     @classmethod
     def from_json(cls, data: object) -> Grid:
         """A grid received from outside, validated: ``{"cells": [nine {value, quality}],
-        "size": [width, height]}`` (size optional)."""
+        "size": [width, height], "anchored": [{value, quality, anchors}]}`` (size and
+        anchored regions optional; anchored regions need the size)."""
         if not isinstance(data, Mapping):
             raise HashFormatError("grid must be an object with cells (and size)")
         cells = data.get("cells")
@@ -86,7 +95,10 @@ class Grid:
                 raise HashFormatError("a grid cell's quality must be an integer 0-100")
             out.append((parse_hex(cell.get("value"), bits=256, name="pdq"), quality))  # type: ignore[arg-type]
         size = data.get("size")
+        anchored = regions_from_json(data.get("anchored", []))
         if size is None:
+            if anchored:
+                raise HashFormatError("a grid with anchored regions needs its size")
             return cls(tuple(out))
         if (
             not isinstance(size, list)
@@ -95,7 +107,7 @@ class Grid:
             or not all(1 <= v <= 1 << 20 for v in size)
         ):
             raise HashFormatError("grid size must be [width, height] in pixels")
-        return cls(tuple(out), (size[0], size[1]))
+        return cls(tuple(out), (size[0], size[1]), anchored)
 
 
 _TURNS = {  # the pixels of each dihedral variant (as DIHEDRAL_NAMES names them)
