@@ -173,23 +173,52 @@ def _work_to_pixels(pixels: tuple[int, ...], work: tuple[int, ...]) -> npt.NDArr
 
 def refine(
     placement: Similarity, banked: npt.NDArray[np.float64], query: npt.NDArray[np.float64]
-) -> tuple[Similarity, int]:
+) -> tuple[Similarity, npt.NDArray[np.float64], npt.NDArray[np.float64]]:
     """Refit ``placement`` to every banked anchor that lands within ``AGREE_PIXELS`` of a
-    query anchor (twice, the second time from the first refit); with the number of
-    anchors that agree."""
+    query anchor (twice, the second time from the first refit); with the anchors that
+    agree (banked, and the query's they land on)."""
+    none = np.empty((0, 2))
     if len(banked) < 2 or len(query) < 2:
-        return placement, 0
-    count = 0
+        return placement, none, none
+    agreeing = (none, none)
     for _ in range(2):
         placed = placement.apply(banked)
         gaps = np.linalg.norm(placed[:, None, :] - query[None, :, :], axis=2)
         nearest = gaps.argmin(axis=1)
         close = gaps[np.arange(len(banked)), nearest] <= AGREE_PIXELS * placement.scale
-        count = int(close.sum())
-        if count < 2:
+        if close.sum() < 2:
             break
-        placement = Similarity.fit(banked[close], query[nearest[close]])
-    return placement, count
+        agreeing = (banked[close], query[nearest[close]])
+        placement = Similarity.fit(*agreeing)
+    return placement, *agreeing
+
+
+def nearby(
+    placement: Similarity, banked: npt.NDArray[np.float64], query: npt.NDArray[np.float64]
+) -> list[Similarity]:
+    """Placements to try after ``placement``, in order: anchors crowded into one part of
+    a picture pin its turn down to a degree or so, which moves far cells off their place.
+    The same anchors fitted without a turn (most copies are not turned), then turns of
+    0.6 and 1.2 degrees either way about the anchors' centre."""
+    out = []
+    if len(banked) >= 2 and abs(placement.degrees) < 2.0:
+        mb, mq = banked.mean(axis=0), query.mean(axis=0)
+        b, q = banked - mb, query - mq
+        scale = float((b * q).sum() / (b * b).sum())
+        out.append(
+            Similarity(scale, 0.0, float(mq[0] - scale * mb[0]), float(mq[1] - scale * mb[1]))
+        )
+    centre = query.mean(axis=0) if len(query) else np.zeros(2)
+    for degrees in (0.6, -0.6, 1.2, -1.2):
+        turn = np.radians(degrees)
+        cos, sin = np.cos(turn), np.sin(turn)
+        a = cos * placement.a - sin * placement.b
+        b = sin * placement.a + cos * placement.b
+        shift = np.array([placement.tx, placement.ty]) - centre
+        tx = cos * shift[0] - sin * shift[1] + centre[0]
+        ty = sin * shift[0] + cos * shift[1] + centre[1]
+        out.append(Similarity(float(a), float(b), float(tx), float(ty)))
+    return out
 
 
 @numba.njit(cache=True, nogil=True)
@@ -356,25 +385,35 @@ def check_placement(
     threshold: int,
 ) -> AnchoredEvidence:
     """Place the banked picture in the query by its matching regions and compare what the
-    query holds of it (``MAX_SIDE`` pixels at most) with its PDQ and its grid."""
+    query holds of it (``MAX_SIDE`` pixels at most) with its PDQ and its grid; when that
+    fails, try the :func:`nearby` placements and keep the first accepted (or the first)."""
     placement, regions = best_placement(banked_pairs, query_pairs)
-    placement, inliers = refine(placement, banked_points, query.points)
-    parts = placed_parts(query, placement, size, MAX_SIDE)
-    whole = None
-    if parts.whole is not None:
-        whole = int(np.unpackbits(parts.whole ^ banked_whole).sum())
-    distances = [
-        int(np.unpackbits(code ^ banked_cells[number]).sum())
-        for number, code in parts.cells
-        if banked_usable[number]
-    ]
-    return AnchoredEvidence(
-        regions=regions,
-        inliers=inliers,
-        whole=whole,
-        compared=len(distances),
-        agreeing=sum(1 for d in distances if d <= threshold),
-        threshold=threshold,
-        scale=placement.scale,
-        degrees=placement.degrees,
-    )
+    placement, banked_agreeing, query_agreeing = refine(placement, banked_points, query.points)
+    first = None
+    for tried in [placement, *nearby(placement, banked_agreeing, query_agreeing)]:
+        parts = placed_parts(query, tried, size, MAX_SIDE)
+        whole = None
+        if parts.whole is not None:
+            whole = int(np.unpackbits(parts.whole ^ banked_whole).sum())
+        distances = [
+            int(np.unpackbits(code ^ banked_cells[number]).sum())
+            for number, code in parts.cells
+            if banked_usable[number]
+        ]
+        evidence = AnchoredEvidence(
+            regions=regions,
+            inliers=len(banked_agreeing),
+            whole=whole,
+            compared=len(distances),
+            agreeing=sum(1 for d in distances if d <= threshold),
+            threshold=threshold,
+            scale=tried.scale,
+            degrees=tried.degrees,
+        )
+        if evidence.accepted:
+            return evidence
+        first = first or evidence
+        if not distances and whole is None:
+            break  # the query holds none of it: no nearby placement will
+    assert first is not None
+    return first
