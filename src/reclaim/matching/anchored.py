@@ -28,8 +28,10 @@ from reclaim.signals.pdq_anchors import (
     MAX_ANCHORS,
     TURN,
     WORK_SIDE,
-    find_anchors,
+    Samples,
+    all_anchors,
     sample_regions,
+    strongest,
     working_luma,
 )
 from reclaim.signals.pdq_core import (
@@ -51,6 +53,9 @@ AGREE_PIXELS = 3.0
 """Banked working pixels within which a placed anchor counts as the same point."""
 MAX_SIDE = 1000
 """The banked frame is rebuilt from the query at most this large (as query grids are)."""
+NEARLY = 64
+"""Nearby placements are tried only when the banked frame or a cell came this close: a
+placement a little off leaves cells 30-70 bits away, a different picture 100-130."""
 COVERED = 0.97
 """Share of a cell's samples that must fall inside the query for the cell to count."""
 UNSURE_HANDEDNESS = 0.1
@@ -112,9 +117,24 @@ class QueryAnchoring:
         codes, quality, pairs, points = [], [], [], []
         for scale in QUERY_SCALES:
             work = working_luma(luma, round(WORK_SIDE * scale))
-            anchors = find_anchors(work, QUERY_ANCHORS)
-            found = sample_regions(work, anchors, QUERY_REGIONS)
             to_pixels = _work_to_pixels(luma.shape, work.shape)
+            every = all_anchors(work)
+            anchors = strongest(every, QUERY_ANCHORS)
+            found = sample_regions(work, anchors, QUERY_REGIONS)
+            fill = filled_corners(work)
+            if fill is not None:  # also the regions of anchors a fill did not make
+                inside = strongest(every, QUERY_ANCHORS, fill)
+                more = sample_regions(work, inside, QUERY_REGIONS)
+                known = {tuple(a) for a in anchors[:, 1:3].tolist()}
+                new = [
+                    not ({(px, py), (qx, qy)} <= known) for px, py, qx, qy in more.anchors.tolist()
+                ]
+                found = Samples(
+                    np.concatenate([found.samples, more.samples[new]]),
+                    np.concatenate([found.quality, more.quality[new]]),
+                    np.concatenate([found.anchors, more.anchors[new]]),
+                )
+                anchors = np.concatenate([anchors, inside])
             points.append(_moved(to_pixels, anchors[:, 1:3].astype(np.float64)))
             # The query need not be bit-exact: one matrix product for all regions.
             dcts = np.matmul(np.matmul(DCT_MATRIX, found.samples), DCT_MATRIX.T)
@@ -139,6 +159,93 @@ class QueryAnchoring:
         self.quality = np.concatenate(quality)
         self.pairs = np.concatenate(pairs)
         self.points = np.concatenate(points)
+
+
+FILL_TOLERANCE = 3.0
+"""Luma levels within which working pixels count as one fill colour."""
+FILL_MARGIN = 12
+"""Working pixels around a fill within which anchors are the fill's, not the picture's."""
+
+
+def filled_corners(work: npt.NDArray[np.float32]) -> npt.NDArray[np.bool_] | None:
+    """Where a copy turned with its corners filled (black or white triangles) has fill,
+    grown by ``FILL_MARGIN``: the fill's edges make strong anchors of their own, which
+    would crowd the picture's out. None unless three corners or more are flat and of
+    one colour."""
+    mask = _flood_corners(work, FILL_TOLERANCE)
+    if mask is None:
+        return None
+    return _grown(mask, FILL_MARGIN)
+
+
+@numba.njit(cache=True, nogil=True)
+def _flood_corners(work: npt.NDArray[np.float32], tolerance: float) -> npt.NDArray[np.bool_] | None:
+    rows, cols = work.shape
+    mask = np.zeros((rows, cols), np.bool_)
+    if rows < 3 or cols < 3:
+        return None
+    corners = ((0, 0), (0, cols - 1), (rows - 1, 0), (rows - 1, cols - 1))
+    alike = 0
+    for y0, x0 in corners:  # a turned copy's four corners are filled with one colour
+        if abs(work[y0, x0] - work[0, 0]) <= tolerance:
+            alike += 1
+    if alike < 3:
+        return None
+    stack = np.empty((rows * cols, 2), np.int64)
+    flat = 0
+    for y0, x0 in corners:
+        colour = work[y0, x0]
+        if abs(colour - work[0, 0]) > tolerance:
+            continue
+        dy = 1 if y0 == 0 else -1
+        dx = 1 if x0 == 0 else -1
+        if not (
+            abs(work[y0 + dy, x0] - colour) <= tolerance
+            and abs(work[y0, x0 + dx] - colour) <= tolerance
+            and abs(work[y0 + dy, x0 + dx] - colour) <= tolerance
+            and abs(work[y0 + 2 * dy, x0 + 2 * dx] - colour) <= tolerance
+        ):
+            continue
+        flat += 1
+        if mask[y0, x0]:
+            continue
+        top = 0
+        stack[top, 0], stack[top, 1] = y0, x0
+        mask[y0, x0] = True
+        top += 1
+        while top > 0:
+            top -= 1
+            y, x = stack[top, 0], stack[top, 1]
+            for ny, nx in ((y - 1, x), (y + 1, x), (y, x - 1), (y, x + 1)):
+                if (
+                    0 <= ny < rows
+                    and 0 <= nx < cols
+                    and not mask[ny, nx]
+                    and abs(work[ny, nx] - colour) <= tolerance
+                ):
+                    mask[ny, nx] = True
+                    stack[top, 0], stack[top, 1] = ny, nx
+                    top += 1
+    if flat < 3:
+        return None
+    return mask
+
+
+def _grown(mask: npt.NDArray[np.bool_], margin: int) -> npt.NDArray[np.bool_]:
+    """``mask`` and every pixel within ``margin`` of it (a square neighbourhood)."""
+    counts = np.cumsum(np.cumsum(np.pad(mask, 1).astype(np.int32), axis=0), axis=1)
+    rows, cols = mask.shape
+    y = np.arange(rows)
+    x = np.arange(cols)
+    top, bottom = np.clip(y - margin, 0, rows), np.clip(y + margin + 1, 0, rows)
+    left, right = np.clip(x - margin, 0, cols), np.clip(x + margin + 1, 0, cols)
+    total = (
+        counts[bottom[:, None], right[None, :]]
+        - counts[top[:, None], right[None, :]]
+        - counts[bottom[:, None], left[None, :]]
+        + counts[top[:, None], left[None, :]]
+    )
+    return total > 0
 
 
 def _moved(
@@ -413,7 +520,8 @@ def check_placement(
         if evidence.accepted:
             return evidence
         first = first or evidence
-        if not distances and whole is None:
-            break  # the query holds none of it: no nearby placement will
+        closest = min([*distances, *([] if whole is None else [whole])], default=256)
+        if closest > NEARLY:
+            break  # nothing it holds is near: a different picture, not a placement off
     assert first is not None
     return first

@@ -410,15 +410,36 @@ def working_luma(luma: npt.NDArray[np.float32], side: int = WORK_SIDE) -> npt.ND
     return _reduce(np.ascontiguousarray(luma, dtype=np.float32), rows, cols)
 
 
-def find_anchors(
-    work: npt.NDArray[np.float32], limit: int = MAX_ANCHORS
-) -> npt.NDArray[np.float32]:
-    """Steps 2-3: the ``limit`` strongest anchors of a working luma, rows (strength, x, y)."""
+def all_anchors(work: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+    """Steps 2-3: every anchor of a working luma, rows (strength, x, y), strongest first
+    (ties: top to bottom, left to right)."""
     if min(work.shape) <= 2 * BOX_WIDTHS[-1] // 2 + 2:
         return np.empty((0, 3), np.float32)
     found = _anchors(work, np.array(BOX_WIDTHS, np.int64), MIN_RESPONSE, EDGE_RATIO)
     order = np.lexsort((found[:, 1], found[:, 2], -found[:, 0]))
-    return np.ascontiguousarray(found[order[:limit]])
+    return np.ascontiguousarray(found[order])
+
+
+def strongest(
+    found: npt.NDArray[np.float32],
+    limit: int = MAX_ANCHORS,
+    exclude: npt.NDArray[np.bool_] | None = None,
+) -> npt.NDArray[np.float32]:
+    """The first ``limit`` of :func:`all_anchors`. A query may ``exclude`` points (a mask
+    of the working luma's shape) that its own edits made: the filled corners of a turned
+    copy."""
+    if exclude is not None and len(found):
+        rows = np.clip(np.rint(found[:, 2]).astype(np.int64), 0, exclude.shape[0] - 1)
+        cols = np.clip(np.rint(found[:, 1]).astype(np.int64), 0, exclude.shape[1] - 1)
+        found = found[~exclude[rows, cols]]
+    return np.ascontiguousarray(found[:limit])
+
+
+def find_anchors(
+    work: npt.NDArray[np.float32], limit: int = MAX_ANCHORS
+) -> npt.NDArray[np.float32]:
+    """Steps 2-3: the ``limit`` strongest anchors of a working luma."""
+    return strongest(all_anchors(work), limit)
 
 
 @dataclass(frozen=True, slots=True)
