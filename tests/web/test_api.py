@@ -314,3 +314,39 @@ def test_grids_verify_and_find_overlaid_copies_through_the_api(
     assert found.status_code == 200, found.text
     (match,) = [m for m in found.json()["matches"] if m["item_id"] == item_id]
     assert match["regions_matched"] >= 3
+
+
+def test_crops_are_found_through_anchored_regions_over_the_api(
+    client: TestClient, world, settings: Settings
+) -> None:
+    from skimage import data
+
+    photo = data.astronaut()
+    banked = pdq_from_rgb(photo, grid=True)
+    assert banked.grid is not None
+    assert banked.grid.anchored
+    db = open_database(settings)
+    with db.session() as session:  # stored as a survivor's browser would send it
+        main = banks.get_bank(session, org=cases.get_org(session), name="main")
+        (item,) = banks.add_items(
+            session, bank=main, actor="t", verified=True, items=[banks.NewItem([banked], "a", "f")]
+        )
+        item_id = item.public_id
+    db.dispose()
+
+    upload = io.BytesIO()
+    Image.fromarray(photo[60:470, 90:500]).save(upload, "JPEG", quality=80)  # 20% cut
+    found = client.post("/v1/match/file", content=upload.getvalue(), headers=auth(world["main"]))
+    assert found.status_code == 200, found.text
+    (match,) = [m for m in found.json()["matches"] if m["item_id"] == item_id]
+    assert match["region"] == "anchored"
+    assert match["inliers"] >= 2
+    assert match["regions_matched"] >= 1
+    assert set(match["placement"]) == {"scale", "degrees"}
+
+    grid = banked.grid.to_json()
+    grid["anchored"][0]["anchors"] = [1.0, 2.0]
+    broken = {"type": "pdq", "value": banked.value, "grid": grid}
+    refused = client.post("/v1/match", json={"signals": [broken]}, headers=auth(world["main"]))
+    assert refused.status_code == 422
+    assert "anchors" in refused.json()["detail"]["errors"][0]["error"]

@@ -32,6 +32,7 @@ from reclaim.banks.service import (
 )
 from reclaim.cases.models import Organisation
 from reclaim.index import PdqIndex, hamming_distances
+from reclaim.matching import anchored
 from reclaim.matching.anchored import AnchoredEvidence, QueryAnchoring, check_placement
 from reclaim.matching.clips import ClipRule
 from reclaim.matching.verify import MIN_AGREEING_CELLS, GridEvidence, PackedGrid, compare_grids
@@ -341,7 +342,8 @@ class BankMatcher:
         query = signal.views.anchoring
         hits: dict[int, list[tuple[int, int, int]]] = defaultdict(list)
         usable = np.flatnonzero(query.quality >= pdq_anchors.MIN_QUALITY)
-        found = self._anchored.search_batch(query.codes[usable], self._radius())
+        radius = min(self._radius(), anchored.RADIUS)
+        found = self._anchored.search_batch(query.codes[usable], radius)
         for position, (ids, distances) in zip(usable.tolist(), found, strict=True):
             for region_id, distance in zip(ids.tolist(), distances.tolist(), strict=True):
                 signal_id, region = divmod(region_id, pdq_anchors.MAX_REGIONS)
