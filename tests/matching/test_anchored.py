@@ -104,6 +104,23 @@ def test_small_turns_are_found(
     assert match.extra["placement"]["degrees"] == pytest.approx(-angle, abs=1.5)
 
 
+@pytest.mark.parametrize("name", sorted(PHOTOS))
+def test_mirrored_crops_are_found_as_mirrored(matcher: BankMatcher, name: str) -> None:
+    copy = np.ascontiguousarray(_crop(PHOTOS[name], 0.2, 0.3)[:, ::-1])
+    found = _found(matcher, copy)
+    assert set(found) == {name}
+    assert (found[name].extra["region"], found[name].extra["variant"]) == ("anchored", "flipy")
+
+
+def test_mirrored_copies_inside_bars_are_found() -> None:
+    photo = PHOTOS["chelsea"]
+    matcher = matcher_over(picture_rows([Picture("chelsea", photo, "photo")]))
+    framed = np.zeros((photo.shape[0] + 200, photo.shape[1], 3), np.uint8)
+    framed[100:-100] = photo[:, ::-1]
+    (match,) = matcher.match([query_signal(framed)])
+    assert (match.extra["region"], match.extra["variant"]) == ("content", "flipy")
+
+
 def test_the_same_room_with_someone_else_in_it_is_refused() -> None:
     """Scenes sharing a background (about half of each picture) give anchored regions
     that match and a consistent placement; the cells they hold disagree."""

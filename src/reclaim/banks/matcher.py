@@ -270,6 +270,7 @@ class BankMatcher:
         )
         lookups = [(variant, "whole", value) for variant, value in whole]
         lookups += [("original", region, value) for region, value in signal.regions]
+        lookups += [(variant, region, value) for region, variant, value in signal.turned_regions]
         best: dict[int, tuple[int, str, str]] = {}
         for variant, region, value in lookups:
             ids, distances = self._pdq.search(_code(value), self._radius())
@@ -289,8 +290,8 @@ class BankMatcher:
             banked = self._grids[signal_id].whole[None]
             distance = int(hamming_distances(banked, _code(signal.value))[0])
             out.append(self._pdq_match(signal_id, distance, "original", "grid", evidence))
-        for signal_id, distance, placed in self._anchored_candidates(signal, exclude=found):
-            out.append(self._anchored_match(signal_id, distance, placed))
+        for signal_id, distance, variant, placed in self._anchored_candidates(signal, found):
+            out.append(self._anchored_match(signal_id, distance, variant, placed))
         return out
 
     def _threshold_of(self, signal_id: int) -> int:
@@ -313,59 +314,76 @@ class BankMatcher:
         """Items at least two of whose cells the query's cells match in place."""
         if signal.grid is None or not len(self._cells):
             return []
-        query = PackedGrid.of(signal.grid)
-        agreeing: dict[int, int] = defaultdict(int)
-        for cell in np.flatnonzero(query.usable()).tolist():
-            ids, distances = self._cells.search(query.codes[cell], self._radius())
-            for cell_id, distance in zip(ids.tolist(), distances.tolist(), strict=True):
-                signal_id, banked_cell = divmod(cell_id, _CELLS)
-                if banked_cell == cell and distance <= self._threshold_of(signal_id):
-                    agreeing[signal_id] += 1
+        grids = [("whole", signal.grid)]
+        for region, _ in signal.regions:  # a caption on a copy inside bars or app chrome
+            grid = signal.grid_of(region, "original") if region != "resized" else None
+            if grid is not None:
+                grids.append((region, grid))
         skip = set(exclude)
         out = []
-        for signal_id, count in agreeing.items():
-            if count < MIN_AGREEING_CELLS or signal_id in skip:
-                continue
-            evidence = self._verify(signal, signal_id, "whole", "original")
-            if evidence is not None and not evidence.vetoes:
-                out.append((signal_id, evidence))
+        for view, grid in grids:
+            query = PackedGrid.of(grid)
+            agreeing: dict[int, int] = defaultdict(int)
+            usable = np.flatnonzero(query.usable())
+            found = self._cells.search_batch(query.codes[usable], self._radius())
+            for cell, (ids, distances) in zip(usable.tolist(), found, strict=True):
+                for cell_id, distance in zip(ids.tolist(), distances.tolist(), strict=True):
+                    signal_id, banked_cell = divmod(cell_id, _CELLS)
+                    if banked_cell == cell and distance <= self._threshold_of(signal_id):
+                        agreeing[signal_id] += 1
+            for signal_id, count in agreeing.items():
+                if count < MIN_AGREEING_CELLS or signal_id in skip:
+                    continue
+                evidence = self._verify(signal, signal_id, view, "original")
+                if evidence is not None and not evidence.vetoes:
+                    skip.add(signal_id)
+                    out.append((signal_id, evidence))
         return out
 
     def _anchored_candidates(
         self, signal: PdqSignal, exclude: set[int]
-    ) -> list[tuple[int, int, AnchoredEvidence]]:
-        """Items some of whose anchored regions the query's match, placed in the query by
-        them and accepted when what the query holds of them matches (a crop or a turned
-        copy; :mod:`reclaim.matching.anchored`)."""
+    ) -> list[tuple[int, int, str, AnchoredEvidence]]:
+        """Items some of whose anchored regions the query's match (as given, or mirrored),
+        placed in the query by them and accepted when what the query holds of them
+        matches (a crop or a turned copy; :mod:`reclaim.matching.anchored`)."""
         if not len(self._anchored) or not isinstance(signal.views, QueryViews):
             return []
         query = signal.views.anchoring
-        hits: dict[int, list[tuple[int, int, int]]] = defaultdict(list)
+        hits: dict[tuple[int, int], list[tuple[int, int, int]]] = defaultdict(list)
         usable = np.flatnonzero(query.quality >= pdq_anchors.MIN_QUALITY)
         radius = min(self._radius(), anchored.RADIUS)
         found = self._anchored.search_batch(query.codes[usable], radius)
         for position, (ids, distances) in zip(usable.tolist(), found, strict=True):
+            frame = int(query.frame[position])
             for region_id, distance in zip(ids.tolist(), distances.tolist(), strict=True):
                 signal_id, region = divmod(region_id, pdq_anchors.MAX_REGIONS)
                 if signal_id not in exclude and distance <= self._threshold_of(signal_id):
-                    hits[signal_id].append((position, region, distance))
+                    hits[(signal_id, frame)].append((position, region, distance))
         out = []
-        for signal_id, matched in hits.items():
-            evidence = self._place(query, signal_id, matched)
+        done: set[int] = set()
+        for (signal_id, frame), matched in sorted(hits.items()):
+            if signal_id in done:
+                continue
+            evidence = self._place(query, frame, signal_id, matched)
             if evidence is not None and evidence.accepted:
+                done.add(signal_id)
                 closest = min(d for _, _, d in matched)
                 distance = evidence.whole if evidence.whole is not None else closest
-                out.append((signal_id, distance, evidence))
+                out.append((signal_id, distance, query.frames[frame].variant, evidence))
         return out
 
     def _place(
-        self, query: QueryAnchoring, signal_id: int, found: list[tuple[int, int, int]]
+        self,
+        query: QueryAnchoring,
+        frame: int,
+        signal_id: int,
+        found: list[tuple[int, int, int]],
     ) -> AnchoredEvidence | None:
         banked = self._grids[signal_id]
         if banked.size is None:
             return None
         return check_placement(
-            query,
+            query.frames[frame],
             banked.anchors[[region for _, region, _ in found]],
             query.pairs[[position for position, _, _ in found]],
             banked.points,
@@ -376,9 +394,11 @@ class BankMatcher:
             self._threshold_of(signal_id),
         )
 
-    def _anchored_match(self, signal_id: int, distance: int, placed: AnchoredEvidence) -> Match:
+    def _anchored_match(
+        self, signal_id: int, distance: int, variant: str, placed: AnchoredEvidence
+    ) -> Match:
         extra: dict[str, Any] = {
-            "variant": "original",
+            "variant": variant,
             "region": "anchored",
             "regions_matched": placed.agreeing,
             "regions_compared": placed.compared,

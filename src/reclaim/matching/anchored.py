@@ -120,8 +120,8 @@ class QueryAnchoring:
     size alone)."""
 
     def __init__(self, luma: npt.NDArray[np.float32]) -> None:
-        self.luma = luma
-        codes, quality, pairs, points = [], [], [], []
+        width = luma.shape[1]
+        codes, quality, pairs, frame, points = [], [], [], [], []
         for scale in QUERY_SCALES:
             work = working_luma(luma, round(WORK_SIDE * scale))
             to_pixels = _work_to_pixels(luma.shape, work.shape)
@@ -145,27 +145,62 @@ class QueryAnchoring:
             points.append(_moved(to_pixels, anchors[:, 1:3].astype(np.float64)))
             # The query need not be bit-exact: one matrix product for all regions.
             dcts = np.matmul(np.matmul(DCT_MATRIX, found.samples), DCT_MATRIX.T)
-            odd = (TURN < 0)[None]
-            sign = (dcts * odd).sum(axis=(1, 2))
-            spread = np.abs(dcts * odd).sum(axis=(1, 2))
-            flip = sign < 0
-            unsure = np.abs(sign) < UNSURE_HANDEDNESS * spread
-            turned = dcts * TURN
             where = found.anchors.astype(np.float64).reshape(-1, 2, 2)
             ends = np.stack([_moved(to_pixels, where[:, 0]), _moved(to_pixels, where[:, 1])], 1)
             ends = ends.reshape(-1, 4)
-            swapped = ends[:, [2, 3, 0, 1]]
-            flips = flip[:, None]
-            codes += [
-                _pack(np.where(flip[:, None, None], turned, dcts)),
-                _pack(np.where(flip[:, None, None], dcts, turned)[unsure]),
-            ]
-            quality += [found.quality, found.quality[unsure]]
-            pairs += [np.where(flips, swapped, ends), np.where(flips, ends, swapped)[unsure]]
+            # The copy mirrored left-right: each region is the same one flipped top to
+            # bottom, between the mirrored anchors.
+            mirrored = ends.copy()
+            mirrored[:, [0, 2]] = width - 1 - ends[:, [0, 2]]
+            for number, (turned, at) in enumerate(((dcts, ends), (dcts * _ROWS, mirrored))):
+                found_codes, kept, found_pairs = _one_way_round(turned, at)
+                codes.append(found_codes)
+                quality.append(found.quality[kept])
+                pairs.append(found_pairs)
+                frame.append(np.full(len(kept), number, np.int8))
         self.codes = np.concatenate(codes)
         self.quality = np.concatenate(quality)
         self.pairs = np.concatenate(pairs)
-        self.points = np.concatenate(points)
+        self.frame = np.concatenate(frame)
+        """0: the query as given; 1: mirrored left-right (``frames[1]``)."""
+        seen = np.concatenate(points)
+        flipped = seen.copy()
+        flipped[:, 0] = width - 1 - seen[:, 0]
+        self.frames = (Frame(luma, seen, "original"), Frame(luma[:, ::-1], flipped, "flipy"))
+
+
+@dataclass(frozen=True, slots=True)
+class Frame:
+    """The query as given or mirrored: its luma and its anchors (luma pixels)."""
+
+    luma: npt.NDArray[np.float32]
+    points: npt.NDArray[np.float64]
+    variant: str
+
+
+_ROWS = np.array([[(-1) ** (i + 1) for _ in range(16)] for i in range(16)], np.float32)
+"""A region flipped top to bottom: PDQ's DCT row i is frequency i + 1, whose sign changes
+with i + 1 when its samples run the other way."""
+
+
+def _one_way_round(
+    dcts: npt.NDArray[np.float32], ends: npt.NDArray[np.float64]
+) -> tuple[npt.NDArray[np.uint8], npt.NDArray[np.int64], npt.NDArray[np.float64]]:
+    """Codes of regions the way round a banked one is stored (both ways round when the
+    handedness is too close to zero to tell), the region each came from, and anchors."""
+    odd = (TURN < 0)[None]
+    sign = (dcts * odd).sum(axis=(1, 2))
+    spread = np.abs(dcts * odd).sum(axis=(1, 2))
+    flip = sign < 0
+    unsure = np.flatnonzero(np.abs(sign) < UNSURE_HANDEDNESS * spread)
+    turned = dcts * TURN
+    swapped = ends[:, [2, 3, 0, 1]]
+    first = np.where(flip[:, None, None], turned, dcts)
+    second = np.where(flip[:, None, None], dcts, turned)[unsure]
+    flips = flip[:, None]
+    pairs = np.concatenate([np.where(flips, swapped, ends), np.where(flips, ends, swapped)[unsure]])
+    kept = np.concatenate([np.arange(len(dcts)), unsure])
+    return _pack(np.concatenate([first, second])), kept, pairs
 
 
 FILL_TOLERANCE = 3.0
@@ -373,9 +408,7 @@ class Placed:
     """(cell number, PDQ) of each grid cell the query holds, with quality >= 50."""
 
 
-def placed_parts(
-    query: QueryAnchoring, placement: Similarity, size: tuple[int, int], side: int
-) -> Placed:
+def placed_parts(query: Frame, placement: Similarity, size: tuple[int, int], side: int) -> Placed:
     """Hash the banked picture's frame and cells (banked ``size``, width x height, reduced
     to at most ``side`` pixels) from the query's pixels, placed by ``placement`` (banked
     working pixels -> query luma pixels)."""
@@ -392,11 +425,11 @@ def placed_parts(
     )
     banked_work = np.linalg.inv(_work_to_pixels((height, width), working_shape(size)))
     chain = placement.matrix() @ banked_work @ to_banked
-    source = query.luma
+    source = np.ascontiguousarray(query.luma)
     ratio = placement.scale / (target[0] / working_shape(size)[1])
     step = int(ratio)
     if step >= 2:  # the query is finer than the frame: average it down first
-        source = _shrink(query.luma, step)
+        source = _shrink(source, step)
         centre = (step - 1) / (2 * step)  # shrunk pixel X spans pixels [X * step, (X + 1) * step)
         chain = np.array([[1 / step, 0, -centre], [0, 1 / step, -centre], [0, 0, 1.0]]) @ chain
     frame, inside = _warp(source, chain[:2].copy(), target[1], target[0])
@@ -488,7 +521,7 @@ def best_placement(
 
 
 def check_placement(
-    query: QueryAnchoring,
+    query: Frame,
     banked_pairs: npt.NDArray[np.float64],
     query_pairs: npt.NDArray[np.float64],
     banked_points: npt.NDArray[np.float64],

@@ -90,11 +90,15 @@ def query_signal(rgb: npt.NDArray[np.uint8]) -> PdqSignal:
         if blown_up.value != plain.value and blown_up.quality >= PDQ_MIN_QUALITY:
             regions.append(("resized", blown_up.value))
             views["resized"] = big
+    turned: list[tuple[str, str, str]] = []
     for name, box in _boxes(work):
-        view = pdq_from_luma(luma[box.top : box.bottom, box.left : box.right])
+        part = luma[box.top : box.bottom, box.left : box.right]
+        view = pdq_from_luma(part)
         if view.quality >= PDQ_MIN_QUALITY:
             regions.append((name, view.value))
             views[name] = box.crop(work)
+            # A mirrored copy inside bars or app chrome: the part mirrored left-right.
+            turned.append((name, "flipy", pdq_from_luma(part[:, ::-1]).value))
     source = QueryViews(views, grid_of_luma(luma), luma)
     return PdqSignal(
         plain.value,
@@ -103,6 +107,7 @@ def query_signal(rgb: npt.NDArray[np.uint8]) -> PdqSignal:
         tuple(regions),
         source.grid("whole", "original", None),
         source,
+        tuple(turned),
     )
 
 

@@ -71,6 +71,8 @@ class PdqSignal(Signal):
     regions: tuple[tuple[str, str], ...] = ()
     grid: Grid | None = None
     views: GridSource | None = field(default=None, compare=False, repr=False)
+    turned_regions: tuple[tuple[str, str, str], ...] = ()
+    """(region, variant, hash) of regions mirrored, computed here for queries only."""
 
     def grid_of(
         self, region: str, variant: str, size: tuple[int, int] | None = None
