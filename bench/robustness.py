@@ -36,7 +36,7 @@ from reclaim.evaluation.measure import (
 )
 from reclaim.evaluation.transforms import Copy
 from reclaim.matching import query_signal
-from reclaim.signals.pdq_grid import GRID_CELLS
+from reclaim.signals.pdq_grid import GRID_CELLS, Grid
 
 REFERENCE = Path(
     os.environ.get("RECLAIM_REFERENCE_DIR", Path(__file__).parents[2] / "shared" / "reference")
@@ -97,7 +97,7 @@ def _timing(pictures: list[Picture], pairs: list[tuple[Picture, Copy]], scale_it
     stored = sum(len(row.value) // 2 + _grid_bytes(row) for row in rows) / len(rows)
     rng = np.random.default_rng(5)
 
-    regions = round(np.mean([len(json.loads(row.grid).get("anchored", [])) for row in rows]))
+    regions = round(np.mean([len(Grid.from_json(json.loads(row.grid)).anchored) for row in rows]))
 
     def random_grid() -> str:
         cells = [{"value": rng.bytes(32).hex(), "quality": 100} for _ in GRID_CELLS]
@@ -133,8 +133,8 @@ def _grid_bytes(row: SignalRow) -> int:
     size, and per anchored region 32 + 1 and its anchors (4 x 16-bit fixed point)."""
     if not row.grid:
         return 0
-    grid = json.loads(row.grid)
-    return 33 * len(grid["cells"]) + 4 + 41 * len(grid.get("anchored", []))
+    grid = Grid.from_json(json.loads(row.grid))
+    return 33 * len(grid.cells) + 4 + 41 * len(grid.anchored)
 
 
 if __name__ == "__main__":

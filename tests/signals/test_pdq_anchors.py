@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 
 import numpy as np
@@ -21,6 +22,8 @@ from reclaim.signals.pdq_anchors import (
     anchored_regions,
     find_anchors,
     handedness,
+    regions_from_json,
+    regions_to_json,
     sample_regions,
     working_luma,
 )
@@ -97,6 +100,13 @@ def test_banked_grids_carry_their_regions_through_json() -> None:
     assert Grid.from_json(stored) == signal.grid
 
 
+def _readable(grid: Grid) -> dict:
+    """A grid's JSON with its regions as objects (the form an API caller may send)."""
+    out = grid.to_json()
+    out["anchored"] = [region.to_json() for region in grid.anchored]
+    return out
+
+
 @pytest.mark.parametrize(
     ("change", "message"),
     [
@@ -108,18 +118,33 @@ def test_banked_grids_carry_their_regions_through_json() -> None:
         (lambda g: g["anchored"][0].update(value="zz"), "pdq"),
         (lambda g: g.update(anchored=g["anchored"] * 10), "at most"),
         (lambda g: g.update(anchored={"value": 1}), "list"),
+        (lambda g: g.update(anchored="not base64!"), "base64"),
+        (lambda g: g.update(anchored=base64.b64encode(b"x" * 40).decode()), "41-byte"),
+        (
+            lambda g: g.update(
+                anchored=base64.b64encode(b"\x00" * 32 + b"d" + b"\xff" * 8).decode()
+            ),
+            "anchors",
+        ),
+        (lambda g: g.update(anchored=base64.b64encode(b"\x00" * 41 * 49).decode()), "at most"),
     ],
 )
 def test_malformed_regions_are_refused(change, message: str) -> None:
     signal = pdq_from_rgb(data.chelsea(), grid=True)
     assert signal.grid is not None
-    stored = signal.grid.to_json()
+    stored = _readable(signal.grid)
     change(stored)
     with pytest.raises(HashFormatError, match=message):
         Grid.from_json(stored)
 
 
-def test_region_json_form() -> None:
+def test_regions_are_stored_packed_and_read_either_way() -> None:
+    signal = pdq_from_rgb(data.chelsea(), grid=True)
+    assert signal.grid is not None
+    packed = signal.grid.to_json()["anchored"]
+    assert isinstance(packed, str)
+    assert len(base64.b64decode(packed)) == 41 * len(signal.grid.anchored)
+    assert Grid.from_json(_readable(signal.grid)) == signal.grid
     region = AnchoredRegion("ab" * 32, 77, (1.5, 2.0, 100.25, 90.0))
     assert region.to_json() == {
         "value": "ab" * 32,
@@ -127,3 +152,4 @@ def test_region_json_form() -> None:
         "anchors": [1.5, 2.0, 100.25, 90.0],
     }
     assert AnchoredRegion.from_json(region.to_json()) == region
+    assert regions_from_json(regions_to_json([region, region])) == (region, region)

@@ -345,6 +345,7 @@ def test_crops_are_found_through_anchored_regions_over_the_api(
     assert set(match["placement"]) == {"scale", "degrees"}
 
     grid = banked.grid.to_json()
+    grid["anchored"] = [region.to_json() for region in banked.grid.anchored]
     grid["anchored"][0]["anchors"] = [1.0, 2.0]
     broken = {"type": "pdq", "value": banked.value, "grid": grid}
     refused = client.post("/v1/match", json={"signals": [broken]}, headers=auth(world["main"]))

@@ -180,7 +180,7 @@ class BankMatcher:
         (id ``signal_id * pdq_anchors.MAX_REGIONS + region``) for crops and turns."""
         parsed = Grid.from_json(json.loads(stored))
         grid = PackedGrid.of(parsed)
-        anchors = np.array([r.anchors for r in parsed.anchored], np.float64).reshape(-1, 4)
+        anchors = np.array([r.anchors for r in parsed.anchored], np.float32).reshape(-1, 4)
         points = np.unique(anchors.reshape(-1, 2), axis=0)
         self._grids[signal_id] = _Banked(_code(value), grid, parsed.size, anchors, points)
         for cell in np.flatnonzero(grid.usable()).tolist():
