@@ -12,7 +12,7 @@ from reclaim.banks.matcher import BankMatcher, Match
 from reclaim.evaluation.corpus import Picture, scene, smooth_field
 from reclaim.evaluation.measure import matcher_over, picture_rows
 from reclaim.matching import query_signal
-from reclaim.matching.anchored import Similarity, best_placement, refine
+from reclaim.matching.anchored import Frame, Similarity, best_placement, check_placement, refine
 from reclaim.signals.pdq import PdqSignal, pdq_from_rgb
 
 PHOTOS = {
@@ -145,6 +145,18 @@ def test_unrelated_photos_match_nothing(matcher: BankMatcher) -> None:
             assert matcher.match([query_signal(np.ascontiguousarray(copy[..., :3]))]) == []
 
 
+def test_withdrawn_items_are_no_longer_found_by_their_regions() -> None:
+    photo = PHOTOS["astronaut"]
+    rows = list(picture_rows([Picture("astronaut", photo, "photo")]))
+    matcher = matcher_over(rows)
+    copy = _crop(photo, 0.2, 0.5)
+    assert [m.item for m in matcher.match([query_signal(copy)])] == ["astronaut"]
+    matcher.remove(matcher.item_ids(["item-1"]))
+    assert matcher.match([query_signal(copy)]) == []
+    matcher.add(rows)
+    assert [m.item for m in matcher.match([query_signal(copy)])] == ["astronaut"]
+
+
 def test_hash_only_queries_skip_the_anchored_search(matcher: BankMatcher) -> None:
     copy = _crop(PHOTOS["coffee"], 0.2, 0.5)
     signal = query_signal(copy)
@@ -170,3 +182,30 @@ def test_similarity_fits_and_refines() -> None:
     placement, agreeing = best_placement(pairs_b, pairs_q)
     assert agreeing == 2
     assert placement.scale == pytest.approx(1.2, abs=0.05)
+
+
+@pytest.mark.parametrize(
+    "query_pairs",
+    [
+        [[0.0, 0.0, 1e9, 0.0]],  # a placement far larger than any copy
+        [[5.0, 5.0, 5.0, 5.0]],  # both anchors on one point: scale 0
+        [[np.nan, 0.0, 10.0, 10.0]],
+    ],
+)
+def test_absurd_placements_are_refused_without_touching_pixels(query_pairs: list) -> None:
+    luma = np.random.default_rng(2).random((120, 160)).astype(np.float32) * 255
+    frame = Frame(luma, np.array([[10.0, 10.0], [100.0, 50.0]]), "original")
+    codes = np.zeros((9, 32), np.uint8)
+    evidence = check_placement(
+        frame,
+        np.array([[10.0, 10.0, 100.0, 60.0]]),
+        np.array(query_pairs, np.float64),
+        np.array([[10.0, 10.0], [100.0, 60.0]]),
+        np.zeros(32, np.uint8),
+        codes,
+        np.ones(9, bool),
+        (640, 480),
+        31,
+    )
+    assert not evidence.accepted
+    assert evidence.compared == 0

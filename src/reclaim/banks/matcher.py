@@ -106,9 +106,8 @@ class BankMatcher:
         self._pdq_ids: set[int] = set()
         self._cells = PdqIndex()
         self._grids: dict[int, _Banked] = {}  # pdq signal id -> its grid
-        self._anchored = (
-            PdqIndex()
-        )  # anchored regions, id signal_id * pdq_anchors.MAX_REGIONS + region
+        # Anchored regions, id signal_id * pdq_anchors.MAX_REGIONS + region.
+        self._anchored = PdqIndex()
 
     def __len__(self) -> int:
         return len(self._items)

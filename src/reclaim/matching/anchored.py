@@ -427,7 +427,7 @@ def placed_parts(query: Frame, placement: Similarity, size: tuple[int, int], sid
     chain = placement.matrix() @ banked_work @ to_banked
     source = np.ascontiguousarray(query.luma)
     ratio = placement.scale / (target[0] / working_shape(size)[1])
-    step = int(ratio)
+    step = min(int(ratio), min(source.shape) // 2)
     if step >= 2:  # the query is finer than the frame: average it down first
         source = _shrink(source, step)
         centre = (step - 1) / (2 * step)  # shrunk pixel X spans pixels [X * step, (X + 1) * step)
@@ -536,8 +536,10 @@ def check_placement(
     fails, try the :func:`nearby` placements and keep the first accepted (or the first)."""
     placement, regions = best_placement(banked_pairs, query_pairs)
     placement, banked_agreeing, query_agreeing = refine(placement, banked_points, query.points)
-    first = None
+    first = AnchoredEvidence(regions, len(banked_agreeing), None, 0, 0, threshold, 0.0, 0.0)
     for tried in [placement, *nearby(placement, banked_agreeing, query_agreeing)]:
+        if not _plausible(tried, query.luma.shape):
+            break  # matches that agree on nothing sensible: nothing to rebuild
         parts = placed_parts(query, tried, size, MAX_SIDE)
         whole = None
         if parts.whole is not None:
@@ -559,9 +561,19 @@ def check_placement(
         )
         if evidence.accepted:
             return evidence
-        first = first or evidence
+        if tried is placement:
+            first = evidence
         closest = min([*distances, *([] if whole is None else [whole])], default=256)
         if closest > NEARLY:
             break  # nothing it holds is near: a different picture, not a placement off
-    assert first is not None
     return first
+
+
+def _plausible(placement: Similarity, shape: tuple[int, ...]) -> bool:
+    """A placement that puts the banked picture in the query at a size a copy can have:
+    finite, at least 16 query pixels across, at most 16 times the query's size."""
+    values = (placement.a, placement.b, placement.tx, placement.ty)
+    if not all(np.isfinite(v) for v in values):
+        return False
+    across = placement.scale * WORK_SIDE
+    return 16 <= across <= 16 * max(shape)
