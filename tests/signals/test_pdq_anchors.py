@@ -115,6 +115,7 @@ def _readable(grid: Grid) -> dict:
         (lambda g: g["anchored"][0].update(anchors=[1, 2, 3, WORK_SIDE + 1]), "anchors"),
         (lambda g: g["anchored"][0].update(anchors=[1, 2, 3, True]), "anchors"),
         (lambda g: g["anchored"][0].update(quality=101), "quality"),
+        (lambda g: g["anchored"][0].update(anchors=[7, 7, 7.5, 7]), "distinct"),
         (lambda g: g["anchored"][0].update(value="zz"), "pdq"),
         (lambda g: g.update(anchored=g["anchored"] * 10), "at most"),
         (lambda g: g.update(anchored={"value": 1}), "list"),

@@ -502,7 +502,7 @@ def best_placement(
     # The similarity of each match, in closed form (two points each).
     s = src[:, 1] - src[:, 0]
     d = dst[:, 1] - dst[:, 0]
-    norm = (s * s).sum(axis=1)
+    norm = np.maximum((s * s).sum(axis=1), 1e-9)  # banked anchors are distinct points
     a = (s[:, 0] * d[:, 0] + s[:, 1] * d[:, 1]) / norm
     b = (s[:, 0] * d[:, 1] - s[:, 1] * d[:, 0]) / norm
     tx = dst[:, 0, 0] - a * src[:, 0, 0] + b * src[:, 0, 1]

@@ -108,6 +108,8 @@ class AnchoredRegion:
             )
         value = parse_hex(data.get("value"), bits=256, name="pdq")  # type: ignore[arg-type]
         px, py, qx, qy = (float(v) for v in anchors)
+        if (qx - px) ** 2 + (qy - py) ** 2 < 1.0:
+            raise HashFormatError("an anchored region's anchors must be two distinct points")
         return cls(value, quality, (px, py, qx, qy))
 
 
