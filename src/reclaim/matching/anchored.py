@@ -24,6 +24,7 @@ import numba
 import numpy as np
 import numpy.typing as npt
 
+from reclaim.signals.pdq import PDQ_MIN_QUALITY, pdq_from_luma
 from reclaim.signals.pdq_anchors import (
     MAX_ANCHORS,
     TURN,
@@ -33,13 +34,9 @@ from reclaim.signals.pdq_anchors import (
     sample_regions,
     strongest,
     working_luma,
+    working_shape,
 )
-from reclaim.signals.pdq_core import (
-    DCT_MATRIX,
-    MIN_HASHABLE_DIM,
-    bits_from_dct16,
-    dct16_from_luma,
-)
+from reclaim.signals.pdq_core import DCT_MATRIX
 from reclaim.signals.pdq_grid import cell_bounds
 
 QUERY_ANCHORS = MAX_ANCHORS
@@ -304,16 +301,6 @@ def _pack(dcts: npt.NDArray[np.float32]) -> npt.NDArray[np.uint8]:
     return np.packbits(bits[:, ::-1], axis=1)  # as bytes.fromhex of the reference hex
 
 
-def working_shape(size: tuple[int, int]) -> tuple[int, int]:
-    """(rows, cols) of the working luma of a picture ``size`` (width, height)."""
-    width, height = size
-    longer = max(height, width)
-    return (
-        max(1, (height * WORK_SIDE + longer // 2) // longer),
-        max(1, (width * WORK_SIDE + longer // 2) // longer),
-    )
-
-
 def _work_to_pixels(pixels: tuple[int, ...], work: tuple[int, ...]) -> npt.NDArray[np.float64]:
     """Working pixel (x, y) -> picture pixel, pixel centres matched (3 x 3)."""
     sy, sx = pixels[0] / work[0], pixels[1] / work[1]
@@ -423,10 +410,11 @@ def placed_parts(query: Frame, placement: Similarity, size: tuple[int, int], sid
             [0, 0, 1.0],
         ]
     )
-    banked_work = np.linalg.inv(_work_to_pixels((height, width), working_shape(size)))
+    work = working_shape(height, width)
+    banked_work = np.linalg.inv(_work_to_pixels((height, width), work))
     chain = placement.matrix() @ banked_work @ to_banked
     source = np.ascontiguousarray(query.luma)
-    ratio = placement.scale / (target[0] / working_shape(size)[1])
+    ratio = placement.scale / (target[0] / work[1])
     step = min(int(ratio), min(source.shape) // 2)
     if step >= 2:  # the query is finer than the frame: average it down first
         source = _shrink(source, step)
@@ -450,13 +438,10 @@ def _shrink(luma: npt.NDArray[np.float32], step: int) -> npt.NDArray[np.float32]
 
 
 def _pdq(luma: npt.NDArray[np.float32]) -> npt.NDArray[np.uint8] | None:
-    if min(luma.shape) < MIN_HASHABLE_DIM:
+    signal = pdq_from_luma(luma)
+    if signal.quality < PDQ_MIN_QUALITY:
         return None
-    dct, quality = dct16_from_luma(luma)
-    if quality < 50:
-        return None
-    bits = bits_from_dct16(dct)
-    return np.packbits(bits[::-1])
+    return np.frombuffer(bytes.fromhex(signal.value), np.uint8)
 
 
 @dataclass(frozen=True, slots=True)

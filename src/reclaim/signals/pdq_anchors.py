@@ -232,33 +232,13 @@ def _blur_rows(image: npt.NDArray[np.float32], width: int, out: npt.NDArray[np.f
 
 
 @numba.njit(cache=True, nogil=True)
-def _blur_cols(image: npt.NDArray[np.float32], width: int, out: npt.NDArray[np.float32]) -> None:
-    """Three box passes down every column of ``image``, into ``out``."""
-    rows, cols = image.shape
-    a = np.empty((rows, _BLOCK), np.float32)
-    b = np.empty((rows, _BLOCK), np.float32)
-    for first in range(0, cols, _BLOCK):
-        count = min(_BLOCK, cols - first)
-        for i in range(rows):
-            for r in range(count):
-                a[i, r] = image[i, first + r]
-            for r in range(count, _BLOCK):
-                a[i, r] = 0.0
-        _box_lines(a, b, width)
-        _box_lines(b, a, width)
-        _box_lines(a, b, width)
-        for i in range(rows):
-            for r in range(count):
-                out[i, first + r] = b[i, r]
-
-
-@numba.njit(cache=True, nogil=True)
 def _blur(image: npt.NDArray[np.float32], width: int) -> npt.NDArray[np.float32]:
-    """Three box passes along every row, then three down every column."""
+    """Three box passes along every row, then three down every column (the rows of the
+    transposed view, whose blocks of lines lie side by side in memory)."""
     across = np.empty_like(image)
     _blur_rows(image, width, across)
     out = np.empty_like(image)
-    _blur_cols(across, width, out)
+    _blur_rows(across.T, width, out.T)
     return out
 
 
@@ -441,13 +421,19 @@ def handedness(dcts: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
     return out
 
 
+def working_shape(height: int, width: int, side: int = WORK_SIDE) -> tuple[int, int]:
+    """(rows, cols) of the working luma of a picture ``height`` x ``width``."""
+    longer = max(height, width)
+    return (
+        max(1, (height * side + longer // 2) // longer),
+        max(1, (width * side + longer // 2) // longer),
+    )
+
+
 def working_luma(luma: npt.NDArray[np.float32], side: int = WORK_SIDE) -> npt.NDArray[np.float32]:
     """Step 1: the luma at ``side`` pixels on the longer side (``WORK_SIDE`` when banking;
     a query tries others too: a crop of the banked picture shows its content larger)."""
-    height, width = luma.shape
-    longer = max(height, width)
-    rows = max(1, (height * side + longer // 2) // longer)
-    cols = max(1, (width * side + longer // 2) // longer)
+    rows, cols = working_shape(luma.shape[0], luma.shape[1], side)
     return _reduce(np.ascontiguousarray(luma, dtype=np.float32), rows, cols)
 
 
