@@ -71,8 +71,13 @@ MAX_ANCHORS = 16
 PAIR_RANGE = (0.2, 0.8)
 PATCH_SCALE = 0.75
 MAX_REGIONS = 48
-MIN_QUALITY = 50
-"""Regions of lower quality are neither looked up nor indexed."""
+MIN_QUALITY = 30
+"""Regions of lower quality are neither looked up nor indexed (all are stored: this is the
+matcher's choice, not part of the protocol). Lower than whole-picture PDQ's 50 because a
+region is only a candidate: its placement is checked against the banked grid. Measured on
+the evaluation corpus, 50 -> 30: crops 0.735 -> 0.776, turns 0.835 -> 0.853, combined
+0.635 -> 0.665, logo 0.771 -> 0.788, screenshots 0.818 -> 0.847, no new false match;
+indexed regions per real picture 25 -> 31, query regions looked up 910 -> 974."""
 
 
 @dataclass(frozen=True, slots=True)
