@@ -11,6 +11,7 @@ from skimage import data
 from reclaim.banks.matcher import BankMatcher, Match
 from reclaim.evaluation.corpus import Picture, scene, smooth_field
 from reclaim.evaluation.measure import matcher_over, picture_rows
+from reclaim.evaluation.transforms import screenshot
 from reclaim.matching import query_signal
 from reclaim.matching.anchored import Frame, Similarity, best_placement, check_placement, refine
 from reclaim.signals.pdq import PdqSignal, pdq_from_rgb
@@ -209,3 +210,19 @@ def test_absurd_placements_are_refused_without_touching_pixels(query_pairs: list
     )
     assert not evidence.accepted
     assert evidence.compared == 0
+
+
+@pytest.mark.parametrize("seed", [2, 4, 5])
+def test_a_texture_shown_in_a_phone_app_is_found_through_the_view(seed: int) -> None:
+    """A brick wall in a phone screenshot: the picture found inside the app chrome, hashed
+    at its own size (scaled up from 512 to 720 pixels, then the screenshot reduced), is
+    30-40 bits from the banked PDQ -- a texture aliases differently at each size -- and
+    (for these app layouts) its grid cells too. Its anchored regions, analysed inside the
+    view, place it; the banked frame rebuilt at the banked size is within a few bits."""
+    brick = np.repeat(data.brick()[:, :, None], 3, axis=2)
+    matcher = matcher_over(picture_rows([Picture("brick", brick, "photo")]))
+    _, shot = screenshot(brick, np.random.default_rng(seed))
+    (match,) = matcher.match([query_signal(shot)])
+    assert match.item == "brick"
+    assert match.extra["region"] == "anchored"
+    assert match.extra["placement"]["degrees"] == pytest.approx(0.0, abs=0.5)

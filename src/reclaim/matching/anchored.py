@@ -18,12 +18,14 @@ in it) is caught by the second: the cells where they differ are in view and disa
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numba
 import numpy as np
 import numpy.typing as npt
 
+from reclaim.matching.content import Box
 from reclaim.signals.pdq import PDQ_MIN_QUALITY, pdq_from_luma
 from reclaim.signals.pdq_anchors import (
     MAX_ANCHORS,
@@ -46,6 +48,11 @@ QUERY_SCALES = (1.0, 0.9, 0.8, 0.7, 1.1)
 """Working sizes a query is analysed at, relative to ``WORK_SIDE``: the banked picture's
 content at the banked size when the query is cropped to 70-100% of it (or, above 1,
 turned with its corners filled)."""
+VIEW_SCALES = (1.0,)
+"""Working sizes a view of the query is analysed at (the picture found inside bars or app
+chrome, :mod:`reclaim.matching.content`): it holds the banked picture at about its full
+size, seen smaller in the whole query than the whole query's sizes reach (a photo in a
+phone screenshot spans half its height)."""
 RADIUS = 24
 """Distance within which a query's region finds a banked one. A true copy finds many of
 its regions (a dozen or more, most within 16 bits), so a tighter radius than the bank's
@@ -114,47 +121,37 @@ class QueryAnchoring:
     shows its content 1.25 times larger at the same working size; analysed at 80% of
     it, the same points come back, to a tenth of a pixel (93% of the banked anchors
     inside a crop come back at the nearest of these sizes, against 55% at the banked
-    size alone)."""
+    size alone). Each of the query's ``views`` (the picture found inside bars or app
+    chrome) is analysed too, at ``VIEW_SCALES``: a photo in a phone screenshot is seen at
+    about half the banked size in the whole query."""
 
-    def __init__(self, luma: npt.NDArray[np.float32]) -> None:
+    def __init__(self, luma: npt.NDArray[np.float32], views: Sequence[Box] = ()) -> None:
         width = luma.shape[1]
         codes, quality, pairs, frame, points = [], [], [], [], []
-        for scale in QUERY_SCALES:
-            work = working_luma(luma, round(WORK_SIDE * scale))
-            to_pixels = _work_to_pixels(luma.shape, work.shape)
-            every = all_anchors(work)
-            anchors = strongest(every, QUERY_ANCHORS)
-            found = sample_regions(work, anchors, QUERY_REGIONS)
-            fill = filled_corners(work)
-            if fill is not None:  # also the regions of anchors a fill did not make
-                inside = strongest(every, QUERY_ANCHORS, fill)
-                more = sample_regions(work, inside, QUERY_REGIONS)
-                known = {tuple(a) for a in anchors[:, 1:3].tolist()}
-                new = [
-                    not ({(px, py), (qx, qy)} <= known) for px, py, qx, qy in more.anchors.tolist()
-                ]
-                found = Samples(
-                    np.concatenate([found.samples, more.samples[new]]),
-                    np.concatenate([found.quality, more.quality[new]]),
-                    np.concatenate([found.anchors, more.anchors[new]]),
-                )
-                anchors = np.concatenate([anchors, inside])
-            points.append(_moved(to_pixels, anchors[:, 1:3].astype(np.float64)))
-            # The query need not be bit-exact: one matrix product for all regions.
-            dcts = np.matmul(np.matmul(DCT_MATRIX, found.samples), DCT_MATRIX.T)
-            where = found.anchors.astype(np.float64).reshape(-1, 2, 2)
-            ends = np.stack([_moved(to_pixels, where[:, 0]), _moved(to_pixels, where[:, 1])], 1)
-            ends = ends.reshape(-1, 4)
-            # The copy mirrored left-right: each region is the same one flipped top to
-            # bottom, between the mirrored anchors.
-            mirrored = ends.copy()
-            mirrored[:, [0, 2]] = width - 1 - ends[:, [0, 2]]
-            for number, (turned, at) in enumerate(((dcts, ends), (dcts * _ROWS, mirrored))):
-                found_codes, kept, found_pairs = _one_way_round(turned, at)
-                codes.append(found_codes)
-                quality.append(found.quality[kept])
-                pairs.append(found_pairs)
-                frame.append(np.full(len(kept), number, np.int8))
+        parts = [(luma, QUERY_SCALES, (0, 0))]
+        parts += [(box.crop(luma), VIEW_SCALES, (box.left, box.top)) for box in views]
+        for part, scales, (left, top) in parts:
+            for scale in scales:
+                found, anchors, to_pixels = _analysed(part, scale)
+                to_pixels[0, 2] += left
+                to_pixels[1, 2] += top
+                points.append(_moved(to_pixels, anchors[:, 1:3].astype(np.float64)))
+                # The query need not be bit-exact: one matrix product for all regions.
+                dcts = np.matmul(np.matmul(DCT_MATRIX, found.samples), DCT_MATRIX.T)
+                where = found.anchors.astype(np.float64).reshape(-1, 2, 2)
+                ends = np.stack(
+                    [_moved(to_pixels, where[:, 0]), _moved(to_pixels, where[:, 1])], 1
+                ).reshape(-1, 4)
+                # The copy mirrored left-right: each region is the same one flipped top to
+                # bottom, between the mirrored anchors.
+                mirrored = ends.copy()
+                mirrored[:, [0, 2]] = width - 1 - ends[:, [0, 2]]
+                for number, (turned, at) in enumerate(((dcts, ends), (dcts * _ROWS, mirrored))):
+                    found_codes, kept, found_pairs = _one_way_round(turned, at)
+                    codes.append(found_codes)
+                    quality.append(found.quality[kept])
+                    pairs.append(found_pairs)
+                    frame.append(np.full(len(kept), number, np.int8))
         self.codes = np.concatenate(codes)
         self.quality = np.concatenate(quality)
         self.pairs = np.concatenate(pairs)
@@ -164,6 +161,30 @@ class QueryAnchoring:
         flipped = seen.copy()
         flipped[:, 0] = width - 1 - seen[:, 0]
         self.frames = (Frame(luma, seen, "original"), Frame(luma[:, ::-1], flipped, "flipy"))
+
+
+def _analysed(
+    luma: npt.NDArray[np.float32], scale: float
+) -> tuple[Samples, npt.NDArray[np.float32], npt.NDArray[np.float64]]:
+    """A picture's regions at ``scale`` times the banked working size, the anchors they
+    were formed from, and the matrix from working pixels to the picture's pixels."""
+    work = working_luma(luma, round(WORK_SIDE * scale))
+    every = all_anchors(work)
+    anchors = strongest(every, QUERY_ANCHORS)
+    found = sample_regions(work, anchors, QUERY_REGIONS)
+    fill = filled_corners(work)
+    if fill is not None:  # also the regions of anchors a fill did not make
+        inside = strongest(every, QUERY_ANCHORS, fill)
+        more = sample_regions(work, inside, QUERY_REGIONS)
+        known = {tuple(a) for a in anchors[:, 1:3].tolist()}
+        new = [not ({(px, py), (qx, qy)} <= known) for px, py, qx, qy in more.anchors.tolist()]
+        found = Samples(
+            np.concatenate([found.samples, more.samples[new]]),
+            np.concatenate([found.quality, more.quality[new]]),
+            np.concatenate([found.anchors, more.anchors[new]]),
+        )
+        anchors = np.concatenate([anchors, inside])
+    return found, anchors, _work_to_pixels(luma.shape, work.shape)
 
 
 @dataclass(frozen=True, slots=True)

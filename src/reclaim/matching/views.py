@@ -10,6 +10,8 @@ banked picture's size, to verify it.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 import numpy.typing as npt
 from PIL import Image
@@ -38,19 +40,24 @@ class QueryViews:
     query's anchored regions (:mod:`reclaim.matching.anchored`), found on first use."""
 
     def __init__(
-        self, views: dict[str, npt.NDArray[np.uint8]], whole: Grid, luma: npt.NDArray[np.float32]
+        self,
+        views: dict[str, npt.NDArray[np.uint8]],
+        whole: Grid,
+        luma: npt.NDArray[np.float32],
+        boxes: Sequence[Box] = (),
     ) -> None:
         self._views = views
         self._grids: dict[tuple[str, str, tuple[int, int] | None], Grid] = {
             ("whole", "original", None): whole
         }
         self._luma = luma
+        self._boxes = tuple(boxes)
         self._anchoring: QueryAnchoring | None = None
 
     @property
     def anchoring(self) -> QueryAnchoring:
         if self._anchoring is None:
-            self._anchoring = QueryAnchoring(self._luma)
+            self._anchoring = QueryAnchoring(self._luma, self._boxes)
         return self._anchoring
 
     def grid(self, region: str, variant: str, size: tuple[int, int] | None) -> Grid | None:
@@ -91,15 +98,17 @@ def query_signal(rgb: npt.NDArray[np.uint8]) -> PdqSignal:
             regions.append(("resized", blown_up.value))
             views["resized"] = big
     turned: list[tuple[str, str, str]] = []
+    boxes = []
     for name, box in _boxes(work):
         part = luma[box.top : box.bottom, box.left : box.right]
         view = pdq_from_luma(part)
         if view.quality >= PDQ_MIN_QUALITY:
             regions.append((name, view.value))
             views[name] = box.crop(work)
+            boxes.append(box)
             # A mirrored copy inside bars or app chrome: the part mirrored left-right.
             turned.append((name, "flipy", pdq_from_luma(part[:, ::-1]).value))
-    source = QueryViews(views, grid_of_luma(luma), luma)
+    source = QueryViews(views, grid_of_luma(luma), luma, boxes)
     return PdqSignal(
         plain.value,
         plain.quality,
