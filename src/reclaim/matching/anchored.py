@@ -128,8 +128,12 @@ class QueryAnchoring:
     def __init__(self, luma: npt.NDArray[np.float32], views: Sequence[Box] = ()) -> None:
         width = luma.shape[1]
         codes, quality, pairs, frame, points = [], [], [], [], []
+        parts: list[tuple[npt.NDArray[np.float32], tuple[float, ...], tuple[int, int]]]
         parts = [(luma, QUERY_SCALES, (0, 0))]
-        parts += [(box.crop(luma), VIEW_SCALES, (box.left, box.top)) for box in views]
+        parts += [
+            (luma[box.top : box.bottom, box.left : box.right], VIEW_SCALES, (box.left, box.top))
+            for box in views
+        ]
         for part, scales, (left, top) in parts:
             for scale in scales:
                 found, anchors, to_pixels = _analysed(part, scale)
