@@ -36,6 +36,7 @@ from reclaim.evaluation.measure import (
 )
 from reclaim.evaluation.transforms import Copy
 from reclaim.matching import query_signal
+from reclaim.signals.pdq_anchors import AnchoredRegion, regions_to_json
 from reclaim.signals.pdq_grid import GRID_CELLS, Grid
 
 REFERENCE = Path(
@@ -101,10 +102,12 @@ def _timing(pictures: list[Picture], pairs: list[tuple[Picture, Copy]], scale_it
 
     def random_grid() -> str:
         cells = [{"value": rng.bytes(32).hex(), "quality": 100} for _ in GRID_CELLS]
-        anchored = [
-            {"value": rng.bytes(32).hex(), "quality": 100, "anchors": [10.0, 20.0, 110.0, 90.0]}
-            for _ in range(regions)
-        ]
+        anchored = regions_to_json(  # packed, as the database holds them
+            [
+                AnchoredRegion(rng.bytes(32).hex(), 100, (10.0, 20.0, 110.0, 90.0))
+                for _ in range(regions)
+            ]
+        )
         return json.dumps({"cells": cells, "size": [640, 480], "anchored": anchored})
 
     matcher = matcher_over(

@@ -77,7 +77,6 @@ class _Banked(NamedTuple):
     grid: PackedGrid
     size: tuple[int, int] | None
     anchors: np.ndarray  # (regions x 4): each anchored region's anchors p, q
-    points: np.ndarray  # (n x 2): the distinct anchors
 
 
 class _Item(NamedTuple):
@@ -180,8 +179,7 @@ class BankMatcher:
         parsed = Grid.from_json(json.loads(stored))
         grid = PackedGrid.of(parsed)
         anchors = np.array([r.anchors for r in parsed.anchored], np.float32).reshape(-1, 4)
-        points = np.unique(anchors.reshape(-1, 2), axis=0)
-        self._grids[signal_id] = _Banked(_code(value), grid, parsed.size, anchors, points)
+        self._grids[signal_id] = _Banked(_code(value), grid, parsed.size, anchors)
         for cell in np.flatnonzero(grid.usable()).tolist():
             cells[0].append(signal_id * _CELLS + cell)
             cells[1].append(grid.codes[cell].tobytes().hex())
@@ -385,7 +383,7 @@ class BankMatcher:
             query.frames[frame],
             banked.anchors[[region for _, region, _ in found]],
             query.pairs[[position for position, _, _ in found]],
-            banked.points,
+            np.unique(banked.anchors.reshape(-1, 2), axis=0),  # its distinct anchors
             banked.whole,
             banked.grid.codes,
             banked.grid.usable(),

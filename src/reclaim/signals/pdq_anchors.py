@@ -156,18 +156,27 @@ def _unpacked(text: str) -> tuple[AnchoredRegion, ...]:
         raise HashFormatError("anchored regions must be base64 of packed regions") from error
     if len(packed) % _RECORD:
         raise HashFormatError(f"anchored regions must be {_RECORD}-byte records")
-    out = []
-    for start in range(0, len(packed), _RECORD):
-        record = packed[start : start + _RECORD]
-        anchors = tuple(
-            int.from_bytes(record[k : k + 2], "big") / 100 for k in range(33, _RECORD, 2)
+    # Checked as arrays, as AnchoredRegion.from_json checks one region (a matcher
+    # loading 100,000 banked pictures reads 4.5 million of them).
+    records = np.frombuffer(packed, np.uint8).reshape(-1, _RECORD)
+    quality = records[:, 32]
+    anchors = records[:, 33:].copy().view(">u2").astype(np.float64) / 100
+    if (quality > 100).any():
+        raise HashFormatError("an anchored region's quality must be an integer 0-100")
+    if (anchors > WORK_SIDE).any():
+        raise HashFormatError(
+            f"an anchored region's anchors must be [px, py, qx, qy] within 0-{WORK_SIDE}"
         )
-        out.append(
-            AnchoredRegion.from_json(
-                {"value": record[:32].hex(), "quality": record[32], "anchors": list(anchors)}
-            )
+    gaps = anchors[:, 2:] - anchors[:, :2]
+    if ((gaps * gaps).sum(axis=1) < 1.0).any():
+        raise HashFormatError("an anchored region's anchors must be two distinct points")
+    values = records[:, :32].tobytes().hex()
+    return tuple(
+        AnchoredRegion(values[64 * n : 64 * (n + 1)], int(q), (px, py, qx, qy))
+        for n, (q, (px, py, qx, qy)) in enumerate(
+            zip(quality.tolist(), anchors.tolist(), strict=True)
         )
-    return tuple(out)
+    )
 
 
 @numba.njit(cache=True, nogil=True)
