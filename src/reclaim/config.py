@@ -102,6 +102,42 @@ class Settings(BaseSettings):
         description="Most bank items one case may register, so the banks cannot be flooded.",
     )
 
+    fetch_allow_networks: str = Field(
+        default="",
+        description=(
+            "Comma-separated CIDRs the monitor may fetch from although they are private or "
+            "loopback (e.g. 127.0.0.2/32 for a local test site); empty allows none."
+        ),
+    )
+    fetch_user_agent: str = Field(
+        default="Reclaim-monitor/0.1 (finds and reports non-consensual intimate imagery)",
+        description="User-Agent the monitor sends: honest about who is fetching and why.",
+    )
+    fetch_connect_timeout: float = Field(
+        default=10.0, gt=0, description="Seconds to resolve a host and connect to it."
+    )
+    fetch_read_timeout: float = Field(
+        default=20.0, gt=0, description="Seconds without a byte from the server."
+    )
+    fetch_total_timeout: float = Field(
+        default=120.0, gt=0, description="Seconds a whole fetch (redirects included) may take."
+    )
+    fetch_max_page_bytes: int = Field(
+        default=10 * MiB, gt=0, description="Largest page, feed or other text fetched (decoded)."
+    )
+    fetch_max_image_bytes: int = Field(
+        default=50 * MiB, gt=0, description="Largest image fetched (decoded)."
+    )
+    fetch_max_video_bytes: int = Field(
+        default=2048 * MiB, gt=0, description="Largest video fetched (streamed to a file)."
+    )
+    fetch_max_redirects: int = Field(
+        default=5, ge=0, description="Redirects followed, each re-checked by the SSRF guard."
+    )
+    fetch_retries: int = Field(
+        default=2, ge=0, description="Retries of a fetch that failed transiently (backoff)."
+    )
+
     serve_host: str = Field(default="127.0.0.1", description="Address `reclaim serve` listens on.")
     serve_port: int = Field(
         default=8000, ge=1, le=65535, description="Port `reclaim serve` listens on."

@@ -1,0 +1,6 @@
+"""The monitor: fetches the places where footage circulates, safely, and matches what it finds.
+
+- :mod:`reclaim.monitor.guard` -- the SSRF guard (URLs, addresses, the guarded connector);
+- :mod:`reclaim.monitor.fetch` -- the fetcher (limits, timeouts, retries, redirects);
+- :mod:`reclaim.monitor.decode` -- bounded Content-Encoding decoders.
+"""
