@@ -254,3 +254,25 @@ def test_cell_lookups_count_cells_in_place(database) -> None:
     unrelated[8] = cells[8]  # three in place overrule the rest
     (match,) = matcher.match([PdqSignal(random_hex(), 100, grid=_grid(unrelated))])
     assert match.extra["regions_matched"] == 3
+
+
+def test_a_far_match_through_a_turned_variant_needs_a_grid_cell_to_confirm_it() -> None:
+    """Seven extra lookups are seven more chances of a chance match: through a variant,
+    a distance over 24 with no agreeing cell is dropped; the hash as given keeps 31."""
+    from reclaim.banks.service import SignalRow
+    from reclaim.evaluation.measure import matcher_over
+    from reclaim.signals.pdq import DIHEDRAL_NAMES
+
+    banked = random_hex()
+    matcher = matcher_over([SignalRow(1, 1, "i1", "banked", 1, "pdq", banked, 100, None)])
+
+    def query(original: str, flipx: str) -> PdqSignal:
+        variants = [random_hex() for _ in DIHEDRAL_NAMES]
+        variants[0], variants[DIHEDRAL_NAMES.index("flipx")] = original, flipx
+        return PdqSignal(original, 100, tuple(variants))
+
+    assert matcher.match([query(random_hex(), flipped(banked, 28))]) == []
+    (near,) = matcher.match([query(random_hex(), flipped(banked, 20))])
+    assert (near.distance, near.extra["variant"]) == (20, "flipx")
+    (given,) = matcher.match([query(flipped(banked, 28), random_hex())])
+    assert (given.distance, given.extra["variant"]) == (28, "original")

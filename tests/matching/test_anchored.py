@@ -13,7 +13,14 @@ from reclaim.evaluation.corpus import Picture, scene, smooth_field
 from reclaim.evaluation.measure import matcher_over, picture_rows
 from reclaim.evaluation.transforms import screenshot
 from reclaim.matching import query_signal
-from reclaim.matching.anchored import Frame, Similarity, best_placement, check_placement, refine
+from reclaim.matching.anchored import (
+    AnchoredEvidence,
+    Frame,
+    Similarity,
+    best_placement,
+    check_placement,
+    refine,
+)
 from reclaim.signals.pdq import PdqSignal, pdq_from_rgb
 
 PHOTOS = {
@@ -226,3 +233,26 @@ def test_a_texture_shown_in_a_phone_app_is_found_through_the_view(seed: int) -> 
     assert match.item == "brick"
     assert match.extra["region"] == "anchored"
     assert match.extra["placement"]["degrees"] == pytest.approx(0.0, abs=0.5)
+
+
+@pytest.mark.parametrize(
+    ("regions", "whole", "compared", "agreeing", "accepted"),
+    [
+        (2, None, 2, 1, True),  # placed by two regions: half the cells agreeing is enough
+        (2, 10, 0, 0, True),  # the whole frame held and matching
+        (2, None, 3, 1, False),  # most cells disagree
+        (2, None, 0, 0, False),  # nothing compared
+        # One region alone fits its placement exactly: it needs more from the cells (a
+        # rotated copy of one flat shapes picture placed another this way, two cells
+        # compared and one agreeing).
+        (1, None, 2, 1, False),
+        (1, None, 3, 2, True),
+        (1, 10, 0, 0, False),
+        (1, 10, 2, 1, True),
+    ],
+)
+def test_thin_placements_need_more_agreement(
+    regions: int, whole: int | None, compared: int, agreeing: int, accepted: bool
+) -> None:
+    evidence = AnchoredEvidence(regions, 2, whole, compared, agreeing, 31, 1.0, 0.0)
+    assert evidence.accepted is accepted

@@ -32,7 +32,7 @@ from reclaim.banks.service import (
 )
 from reclaim.cases.models import Organisation
 from reclaim.index import PdqIndex, hamming_distances
-from reclaim.matching import anchored
+from reclaim.matching import anchored, verify
 from reclaim.matching.anchored import AnchoredEvidence, QueryAnchoring, check_placement
 from reclaim.matching.clips import ClipRule
 from reclaim.matching.verify import MIN_AGREEING_CELLS, GridEvidence, PackedGrid, compare_grids
@@ -279,6 +279,13 @@ class BankMatcher:
         out = []
         for signal_id, (distance, variant, region) in best.items():
             evidence = self._verify(signal, signal_id, region, variant)
+            unconfirmed = evidence is None or evidence.agreeing == 0
+            if (
+                variant != "original"
+                and distance > verify.UNCONFIRMED_VARIANT_DISTANCE
+                and unconfirmed
+            ):
+                continue  # eight lookups, eight chances: a far turned match needs a cell
             if evidence is None or not evidence.vetoes:
                 out.append(self._pdq_match(signal_id, distance, variant, region, evidence))
         found = set(best)
