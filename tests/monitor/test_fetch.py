@@ -3,7 +3,11 @@ retries, and the SSRF guard on every connection."""
 
 from __future__ import annotations
 
+import ssl
+import subprocess
+import threading
 from collections.abc import Iterator, Sequence
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -22,7 +26,7 @@ from reclaim.monitor.errors import (
 from reclaim.monitor.fetch import Fetcher, FetchLimits, Kind, kind_of
 from reclaim.monitor.guard import parse_networks
 
-from .conftest import BOMB_SIZE, PAGE, PNG, SITE_ADDRESS, Site
+from .conftest import BOMB_SIZE, PAGE, PNG, SITE_ADDRESS, Site, send
 
 ALLOW = parse_networks(f"{SITE_ADDRESS}/32")
 
@@ -260,3 +264,49 @@ def test_every_failure_is_a_fetch_failure() -> None:
 )
 def test_kinds_of_content(content_type: str, kind: Kind) -> None:
     assert kind_of(content_type) is kind
+
+
+@pytest.fixture(scope="module")
+def tls_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[int, ssl.SSLContext]]:
+    """An HTTPS server on 127.0.0.2 whose certificate names ``site.test`` only, and a
+    client context that trusts it."""
+    folder = tmp_path_factory.mktemp("tls")
+    key, cert = folder / "key.pem", folder / "cert.pem"
+    subprocess.run(
+        [
+            "openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+            "-keyout", str(key), "-out", str(cert), "-subj", "/CN=site.test",
+            "-addext", "subjectAltName=DNS:site.test",
+        ],
+        check=True,
+        capture_output=True,
+    )  # fmt: skip
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            send(self, 200, PAGE, "text/html")
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer((SITE_ADDRESS, 0), Handler)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield int(server.server_address[1]), ssl.create_default_context(cafile=str(cert))
+    server.shutdown()
+
+
+def test_https_connects_to_the_checked_address_and_verifies_the_host_name(
+    tls_site: tuple[int, ssl.SSLContext],
+) -> None:
+    port, trust = tls_site
+    table = {"site.test": [SITE_ADDRESS], "other.test": [SITE_ADDRESS]}
+    resolver = _resolver(table, calls := [])
+    with Fetcher(_limits(retries=0), resolver=resolver, verify=trust) as fetcher:
+        fetched = fetcher.get(f"https://site.test:{port}/page")
+        assert (fetched.body, fetched.address) == (PAGE, SITE_ADDRESS)
+        assert calls == ["site.test"]
+        with pytest.raises(Unreachable, match=r"(?i)certificate|hostname"):
+            fetcher.get(f"https://other.test:{port}/page")  # same address, wrong name
