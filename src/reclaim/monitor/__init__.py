@@ -3,5 +3,6 @@
 - :mod:`reclaim.monitor.guard` -- the SSRF guard (URLs, addresses, the guarded connector);
 - :mod:`reclaim.monitor.fetch` -- the fetcher (limits, timeouts, retries, redirects);
 - :mod:`reclaim.monitor.decode` -- bounded Content-Encoding decoders;
-- :mod:`reclaim.monitor.extract` -- links and media out of HTML pages.
+- :mod:`reclaim.monitor.extract` -- links and media out of HTML pages;
+- :mod:`reclaim.monitor.robots` -- robots.txt (RFC 9309).
 """
