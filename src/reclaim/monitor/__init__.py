@@ -5,5 +5,6 @@
 - :mod:`reclaim.monitor.decode` -- bounded Content-Encoding decoders;
 - :mod:`reclaim.monitor.extract` -- links and media out of HTML pages;
 - :mod:`reclaim.monitor.robots` -- robots.txt (RFC 9309);
-- :mod:`reclaim.monitor.politeness` -- robots.txt per site, kept a day; a gate per host.
+- :mod:`reclaim.monitor.politeness` -- robots.txt per site, kept a day; a gate per host;
+- :mod:`reclaim.monitor.crawl` -- one crawl of one source: pages in scope, media named.
 """
