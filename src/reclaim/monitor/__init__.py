@@ -6,5 +6,6 @@
 - :mod:`reclaim.monitor.extract` -- links and media out of HTML pages;
 - :mod:`reclaim.monitor.robots` -- robots.txt (RFC 9309);
 - :mod:`reclaim.monitor.politeness` -- robots.txt per site, kept a day; a gate per host;
-- :mod:`reclaim.monitor.crawl` -- one crawl of one source: pages in scope, media named.
+- :mod:`reclaim.monitor.crawl` -- one crawl of one source: pages in scope, media named;
+- :mod:`reclaim.monitor.feeds` -- sitemaps, RSS and Atom feeds, read safely.
 """
