@@ -7,5 +7,6 @@
 - :mod:`reclaim.monitor.robots` -- robots.txt (RFC 9309);
 - :mod:`reclaim.monitor.politeness` -- robots.txt per site, kept a day; a gate per host;
 - :mod:`reclaim.monitor.crawl` -- one crawl of one source: pages in scope, media named;
-- :mod:`reclaim.monitor.feeds` -- sitemaps, RSS and Atom feeds, read safely.
+- :mod:`reclaim.monitor.feeds` -- sitemaps, RSS and Atom feeds, read safely;
+- :mod:`reclaim.monitor.telegram` -- public previews of Telegram channels (t.me/s/...).
 """
