@@ -20,6 +20,7 @@ that the content is gone.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import email.utils
 import http.cookiejar
@@ -253,7 +254,7 @@ class Fetcher:
         wanted = frozenset(accept) if accept is not None else frozenset(Kind) - {Kind.VIDEO}
         sink = io.BytesIO()
         fetched = self._fetch(url, wanted, sink)
-        return _with_body(fetched, sink.getvalue())
+        return dataclasses.replace(fetched, body=sink.getvalue())
 
     def download(self, url: str, path: Path, accept: Collection[Kind] | None = None) -> Fetched:
         """Fetch ``url`` into the file ``path`` (created or truncated; removed on failure)."""
@@ -272,7 +273,7 @@ class Fetcher:
         current = checked_url(url)
         hops: list[Hop] = []
         for _ in range(self.limits.max_redirects + 1):
-            with self._send(current, deadline) as response:
+            with contextlib.closing(self._send(current, deadline)) as response:
                 address = _address(response)
                 location = response.headers.get("location")
                 if response.is_redirect and location:
@@ -286,8 +287,8 @@ class Fetcher:
                 return self._read(url, current, response, address, hops, wanted, sink, deadline)
         raise TooManyRedirects(f"{url}: more than {self.limits.max_redirects} redirects")
 
-    def _send(self, url: httpx.URL, deadline: _Deadline) -> _Response:
-        """The response to a GET of ``url``, retrying transient failures."""
+    def _send(self, url: httpx.URL, deadline: _Deadline) -> httpx.Response:
+        """The (streamed) response to a GET of ``url``, retrying transient failures."""
         attempt = 0
         while True:
             left = deadline.check(str(url))
@@ -299,17 +300,15 @@ class Fetcher:
             )
             request = self._client.build_request("GET", url, timeout=timeout)
             wait: float | None = None
-            try:
+            try:  # a FetchRefused from the guarded backend passes through untouched
                 response = self._client.send(request, stream=True)
-            except FetchRefused:
-                raise
             except httpx.TimeoutException as error:
                 failure: FetchFailed = TimedOut(f"{url}: {_describe(error)}")
             except (httpx.TransportError, httpcore.ConnectError) as error:
                 failure = Unreachable(f"{url}: {_describe(error)}")
             else:
                 if response.status_code not in _RETRY_STATUSES or attempt >= self.limits.retries:
-                    return _Response(response)
+                    return response
                 wait = _retry_after(response.headers.get("retry-after"))
                 response.close()
                 failure = Unreachable(f"{url}: HTTP {response.status_code}")
@@ -377,19 +376,6 @@ class Fetcher:
         )
 
 
-class _Response:
-    """A streamed response, closed on leaving the ``with`` block."""
-
-    def __init__(self, response: httpx.Response) -> None:
-        self._response = response
-
-    def __enter__(self) -> httpx.Response:
-        return self._response
-
-    def __exit__(self, *_: object) -> None:
-        self._response.close()
-
-
 def _raw(response: httpx.Response, deadline: _Deadline, url: str) -> Iterator[bytes]:
     # Each chunk as the network gives it (a chunk size would buffer, and a server dripping
     # bytes would not be noticed until the buffer filled).
@@ -425,7 +411,3 @@ def _retry_after(value: str | None) -> float | None:
 def _describe(error: Exception) -> str:
     text = str(error) or type(error).__name__
     return text.splitlines()[0]
-
-
-def _with_body(fetched: Fetched, body: bytes) -> Fetched:
-    return dataclasses.replace(fetched, body=body)
