@@ -6,6 +6,7 @@ from __future__ import annotations
 import ssl
 import subprocess
 import threading
+import zlib
 from collections.abc import Iterator, Sequence
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -13,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from reclaim.config import Settings
+from reclaim.monitor.decode import decoded
 from reclaim.monitor.errors import (
     DecodeFailed,
     FetchFailed,
@@ -310,3 +312,13 @@ def test_https_connects_to_the_checked_address_and_verifies_the_host_name(
         assert calls == ["site.test"]
         with pytest.raises(Unreachable, match=r"(?i)certificate|hostname"):
             fetcher.get(f"https://other.test:{port}/page")  # same address, wrong name
+
+
+@pytest.mark.parametrize("wbits", [zlib.MAX_WBITS, -zlib.MAX_WBITS])
+def test_deflate_is_told_apart_however_the_body_is_chunked(wbits: int) -> None:
+    packer = zlib.compressobj(wbits=wbits)
+    body = packer.compress(PAGE) + packer.flush()
+    chunks = iter([body[:1], body[1:2], body[2:]])
+    assert b"".join(decoded(chunks, "deflate", 1024 * 1024)) == PAGE
+    with pytest.raises(DecodeFailed, match="too short"):
+        list(decoded(iter([body[:1]]), "deflate", 1024))

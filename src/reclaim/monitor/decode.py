@@ -26,11 +26,15 @@ class _Zlib:
     def __init__(self, encoding: str) -> None:
         self._gzip = encoding in ("gzip", "x-gzip")
         self._inflate = zlib.decompressobj(zlib.MAX_WBITS | 16 if self._gzip else zlib.MAX_WBITS)
-        self._started = False
+        self._head: bytes | None = None if self._gzip else b""
+        """Deflate only: the first bytes, held until the two that tell zlib from raw."""
 
     def feed(self, data: bytes, room: int) -> bytes:
-        if not self._started and not self._gzip and data:
-            self._started = True
+        if self._head is not None:
+            self._head += data
+            if len(self._head) < 2:
+                return b""
+            data, self._head = self._head, None
             try:  # "deflate" is zlib-wrapped by the standard, raw by some servers
                 zlib.decompressobj().decompress(data[:2])
             except zlib.error:
@@ -44,6 +48,8 @@ class _Zlib:
         return out
 
     def flush(self, room: int) -> bytes:
+        if self._head:  # a body of one byte: no deflate stream
+            raise DecodeFailed("corrupt compressed body: too short")
         try:
             out = self._inflate.flush()
         except zlib.error as error:
