@@ -137,6 +137,17 @@ class Settings(BaseSettings):
     fetch_retries: int = Field(
         default=2, ge=0, description="Retries of a fetch that failed transiently (backoff)."
     )
+    monitor_workers: int = Field(
+        default=4, ge=1, le=64, description="Pages one crawl fetches at a time (threads)."
+    )
+    monitor_host_concurrency: int = Field(
+        default=2, ge=1, le=16, description="Requests at once to one site, across a crawl."
+    )
+    monitor_poll_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        description="How often `reclaim monitor run` (without --once) looks for due sources.",
+    )
 
     serve_host: str = Field(default="127.0.0.1", description="Address `reclaim serve` listens on.")
     serve_port: int = Field(

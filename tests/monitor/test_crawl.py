@@ -1,15 +1,19 @@
-"""Crawling a small site on loopback: scope, depth, page limits, robots, reported pages."""
+"""Crawling a small site on loopback through the frontier: scope, depth, page limits,
+robots.txt, reported pages, failures that do not stop a crawl."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
-from reclaim.monitor.crawl import MediaFound, PageVisit, Scope, crawl
-from reclaim.monitor.fetch import Fetcher, FetchLimits
-from reclaim.monitor.guard import parse_networks
-from reclaim.monitor.politeness import HostGate, RobotsCache
+from reclaim.cases import service as cases
+from reclaim.config import Settings
+from reclaim.monitor.crawl import Visit
+from reclaim.monitor.engine import Monitor
+from reclaim.monitor.media import MediaOutcome
+from reclaim.monitor.service import SourceOptions, add_source
 
 from .conftest import SITE_ADDRESS, Site, send
 
@@ -23,7 +27,6 @@ PAGES = {
     "/outside/x": [],
 }
 ROBOTS = b"User-agent: *\nDisallow: /site/private/\n"
-Tools = tuple[Fetcher, RobotsCache, HostGate]
 
 
 def _page(links: list[str], name: str) -> bytes:
@@ -45,80 +48,104 @@ def small_site(site: Site) -> Iterator[Site]:
 
 
 @pytest.fixture
-def tools() -> Iterator[Tools]:
-    limits = FetchLimits(allow=parse_networks(f"{SITE_ADDRESS}/32"), retries=0)
-    with Fetcher(limits) as fetcher:
-        yield fetcher, RobotsCache(fetcher, limits.user_agent), HostGate(delay=0.0)
+def settings(tmp_path: Path) -> Settings:
+    return Settings(
+        data_dir=tmp_path / "data", fetch_allow_networks=f"{SITE_ADDRESS}/32", fetch_retries=0
+    )
 
 
-def _run(scope: Scope, tools: Tools) -> list[PageVisit | MediaFound]:
-    return list(crawl(scope, *tools))
+class Crawled:
+    """Every page visit and media outcome of a crawl, keyed by path."""
+
+    def __init__(self, base: str) -> None:
+        self.base = base
+        self.pages: dict[str, Visit] = {}
+        self.media: dict[str, MediaOutcome] = {}
+
+    def __call__(self, what: str, event: object) -> None:
+        if isinstance(event, Visit):
+            self.pages[event.url.removeprefix(self.base)] = event
+        elif isinstance(event, MediaOutcome):
+            self.media[event.url.removeprefix(self.base)] = event
+
+    def outcomes(self) -> dict[str, str]:
+        return {path: visit.outcome for path, visit in self.pages.items()}
 
 
-def _visits(events: list[PageVisit | MediaFound], base: str) -> dict[str, str]:
-    return {e.url.removeprefix(base): e.outcome for e in events if isinstance(e, PageVisit)}
+def _crawl(
+    database, settings: Settings, site: Site, start: str, kind: str = "pages", **options
+) -> Crawled:
+    with database.session() as session:
+        org = cases.get_org(session)
+        case = cases.open_case(session, org=org, actor="test") if kind == "reported" else None
+        source = add_source(
+            session,
+            org=org,
+            kind=kind,
+            url=site.url(start),
+            actor="test",
+            case=case,
+            options=SourceOptions(min_delay=0.0, **options),
+        )
+        source_id = source.id
+    crawled = Crawled(site.url(""))
+    with Monitor(database, settings, listener=crawled) as monitor:
+        monitor.run_once([source_id])
+    return crawled
 
 
-def test_a_crawl_stays_in_scope_and_depth_and_obeys_robots(small_site: Site, tools: Tools) -> None:
-    base = small_site.url("")
-    events = _run(Scope(small_site.url("/site/"), path_prefix="/site/", max_depth=2), tools)
-    assert _visits(events, base) == {
+def test_a_crawl_stays_in_scope_and_depth_and_obeys_robots(
+    database, settings: Settings, small_site: Site
+) -> None:
+    crawled = _crawl(database, settings, small_site, "/site/", path_prefix="/site/", max_depth=2)
+    assert crawled.outcomes() == {
         "/site/": "fetched",
         "/site/a": "fetched",
         "/site/b": "fetched",
         "/site/private/p": "robots",
         "/site/c": "fetched",  # depth 2; /site/d at depth 3 is not followed
     }
-    media = [e for e in events if isinstance(e, MediaFound)]
-    assert [m.media.url.removeprefix(base) for m in media] == [
-        "/site/v.mp4",  # a link to a video file, named before the page's picture
+    assert set(crawled.media) == {
+        "/site/v.mp4",  # a link to a video file
         "/img/site.jpg",
         "/img/site-a.jpg",
         "/img/site-b.jpg",
         "/img/site-c.jpg",
-    ]
-    assert media[0].media.kind == "video"
-    assert {m.page.removeprefix(base) for m in media} == {"/site/", "/site/a", "/site/b", "/site/c"}
+    }
+    assert all(m.outcome == "failed" and "404" in m.detail for m in crawled.media.values())
 
 
-def test_page_limits_and_host_only_scope(small_site: Site, tools: Tools) -> None:
-    base = small_site.url("")
-    events = _run(Scope(small_site.url("/site/"), max_depth=5, max_pages=3), tools)
-    assert list(_visits(events, base)) == ["/site/", "/site/a", "/site/b"]
-    everything = _visits(_run(Scope(small_site.url("/site/"), max_depth=5), tools), base)
-    assert "/outside/x" in everything  # same host, no prefix
-    assert not any("other.example" in url for url in everything)
+def test_page_limits_and_host_only_scope(database, settings: Settings, small_site: Site) -> None:
+    limited = _crawl(database, settings, small_site, "/site/", max_depth=5, max_pages=3)
+    assert len(limited.pages) == 3
+    assert "/site/" in limited.pages
+    everything = _crawl(database, settings, small_site, "/site/a", max_depth=5)
+    assert "/outside/x" in everything.pages  # same host, no prefix
+    assert not any("other.example" in url for url in everything.pages)
 
 
-def test_a_reported_page_is_fetched_whatever_robots_says(small_site: Site, tools: Tools) -> None:
-    base = small_site.url("")
-    scope = Scope(small_site.url("/site/private/p"), max_depth=0, obey_robots=False)
-    events = _run(scope, tools)
-    assert _visits(events, base) == {"/site/private/p": "fetched"}
-    assert [e.media.url.removeprefix(base) for e in events if isinstance(e, MediaFound)] == [
-        "/img/site-private-p.jpg"
-    ]
+def test_a_reported_page_is_fetched_whatever_robots_says(
+    database, settings: Settings, small_site: Site
+) -> None:
+    crawled = _crawl(database, settings, small_site, "/site/private/p", kind="reported")
+    assert crawled.outcomes() == {"/site/private/p": "fetched"}
+    assert list(crawled.media) == ["/img/site-private-p.jpg"]
 
 
 def test_failures_are_reported_and_the_crawl_goes_on(
-    small_site: Site, tools: Tools, trap: Site
+    database, settings: Settings, small_site: Site, trap: Site
 ) -> None:
     small_site.routes["/site/b"] = lambda h: send(
         h, 302, b"", "text/plain", {"Location": trap.url("/", host="127.0.0.1")}
     )
     try:
-        events = _run(Scope(small_site.url("/site/"), path_prefix="/site/", max_depth=1), tools)
+        crawled = _crawl(
+            database, settings, small_site, "/site/", path_prefix="/site/", max_depth=1
+        )
     finally:
         small_site.routes["/site/b"] = lambda h: send(h, 200, _page([], "b"), "text/html")
-    visits = [e for e in events if isinstance(e, PageVisit)]
-    failed = [v for v in visits if v.outcome == "failed"]
-    assert [v.url.removeprefix(small_site.url("")) for v in failed] == ["/site/b"]
-    assert "loopback" in failed[0].detail
+    failed = {path: v for path, v in crawled.pages.items() if v.outcome == "failed"}
+    assert list(failed) == ["/site/b"]
+    assert "loopback" in failed["/site/b"].detail
     assert trap.hits == []
-    assert any(v.outcome == "fetched" and v.url.endswith("/site/a") for v in visits)
-
-
-def test_a_start_that_is_not_a_web_url_fails_clearly(tools: Tools) -> None:
-    (visit,) = _run(Scope("file:///etc/passwd"), tools)
-    assert isinstance(visit, PageVisit)
-    assert (visit.outcome, visit.detail) == ("failed", "not an http(s) URL")
+    assert crawled.pages["/site/a"].outcome == "fetched"

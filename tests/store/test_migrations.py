@@ -8,7 +8,8 @@ from sqlalchemy import inspect
 
 import reclaim.banks.models
 import reclaim.banks.platform_models
-import reclaim.cases.models  # noqa: F401 - registers the tables on the metadata
+import reclaim.cases.models
+import reclaim.monitor.models  # noqa: F401 - registers the tables on the metadata
 from reclaim.store import Base
 
 
@@ -23,6 +24,11 @@ def test_upgrade_downgrade_upgrade(database) -> None:
         "bank_items",
         "item_signals",
         "change_log",
+        "monitor_sources",
+        "monitor_frontier",
+        "monitor_media",
+        "monitor_media_urls",
+        "sightings",
     } <= tables
     database.downgrade("base")
     assert set(inspect(database.engine).get_table_names()) <= {"alembic_version"}

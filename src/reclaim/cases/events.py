@@ -54,8 +54,18 @@ class HashesWithdrawn(CaseEvent):
     deleted: bool
 
 
+@dataclass(frozen=True, kw_only=True)
+class SightingFound(CaseEvent):
+    """The monitor found a banked item on the web. Only the site's name is kept here: the
+    timeline is what a survivor reads, and it never shows media or full addresses."""
+
+    name = "sighting.found"
+    sighting: int
+    site: str
+
+
 EVENT_TYPES: dict[str, type[CaseEvent]] = {
-    cls.name: cls for cls in (CaseOpened, HashesRegistered, HashesWithdrawn)
+    cls.name: cls for cls in (CaseOpened, HashesRegistered, HashesWithdrawn, SightingFound)
 }
 
 

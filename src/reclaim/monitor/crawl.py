@@ -1,24 +1,23 @@
-"""One crawl of one source: pages in scope, breadth first, and the media they name.
+"""One visit of one crawl URL, and the scope that decides which links a crawl follows.
 
-A crawl starts at a URL and follows links that stay in its :class:`Scope` (the same host,
-under a path prefix, up to a depth and a number of pages), asking robots.txt first unless
-the source is a page someone reported, and taking turns at each host through the
-:class:`~reclaim.monitor.politeness.HostGate`. It reports what happened to every page it
-tried (fetched, skipped and why, failed and why) and every picture or video the pages
-name, each once; fetching, hashing and matching those is the next step's work.
+A visit asks robots.txt first (unless the source is a page someone reported), takes its
+turn at the host through the :class:`~reclaim.monitor.politeness.HostGate`, fetches the
+URL, and reads it in its role (:func:`reclaim.monitor.sources.read`). A link that answers
+with a picture instead of a page is handed back as that picture. Failures are outcomes,
+not exceptions: one bad page never stops a crawl. The frontier and the media belong to
+:mod:`reclaim.monitor.engine`.
 """
 
 from __future__ import annotations
 
-from collections import deque
-from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from reclaim.monitor.errors import FetchFailed
-from reclaim.monitor.extract import MediaRef, absolute, extract
-from reclaim.monitor.fetch import Fetcher, Kind
+from reclaim.monitor.extract import MediaRef
+from reclaim.monitor.fetch import Fetched, Fetcher, Kind
 from reclaim.monitor.politeness import HostGate, RobotsCache
+from reclaim.monitor.sources import Found, Role, read
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,7 +29,7 @@ class Scope:
     path_prefix: str | None = None
     """Only URLs whose path starts with this (default: anywhere on the host)."""
     max_depth: int = 2
-    """Links followed from the start page (0: the start page only)."""
+    """Links followed from the start URL (0: the start URL only)."""
     max_pages: int = 100
     obey_robots: bool = True
     """False only for a page someone reported: that one page is fetched regardless."""
@@ -43,74 +42,81 @@ class Scope:
 
 
 @dataclass(frozen=True, slots=True)
-class PageVisit:
-    """What became of one page."""
+class Visit:
+    """What became of one URL."""
 
     url: str
-    depth: int
     outcome: str
-    """``fetched``, ``robots`` (disallowed), ``failed`` or ``not-html``."""
+    """``fetched``, ``robots`` (disallowed), ``failed``, ``not-html`` or ``image`` (the
+    URL answered with a picture, in ``body``)."""
     status: int | None = None
     detail: str = ""
     final_url: str | None = None
     address: str | None = None
+    found: Found = field(default_factory=Found)
+    body: bytes | None = None
+    content_type: str = ""
 
 
-@dataclass(frozen=True, slots=True)
-class MediaFound:
-    """A picture or video a fetched page names."""
-
-    media: MediaRef
-    page: str
-    depth: int
+_ROLE_ACCEPTS = {
+    Role.PAGE: frozenset({Kind.PAGE, Kind.IMAGE}),
+    Role.LISTING: frozenset({Kind.PAGE, Kind.OTHER}),  # gzipped sitemaps come as octets
+    Role.CHANNEL: frozenset({Kind.PAGE}),
+}
 
 
-Event = PageVisit | MediaFound
+def visit(
+    url: str,
+    role: Role,
+    *,
+    fetcher: Fetcher,
+    robots: RobotsCache | None,
+    gate: HostGate,
+    delay: float = 0.0,
+) -> Visit:
+    """Fetch and read ``url`` (``robots`` None: a reported page, robots.txt not asked),
+    at least ``delay`` seconds (or the site's crawl-delay) after the last request there."""
+    try:
+        rules = robots.robots(url) if robots is not None else None
+        if rules is not None and not rules.allowed(url):
+            return Visit(url, "robots", detail="disallowed by robots.txt")
+        crawl_delay = rules.crawl_delay if rules is not None else None
+        with gate.turn(url, max(delay, crawl_delay or 0.0)):
+            fetched = fetcher.get(url, accept=_ROLE_ACCEPTS[role])
+    except FetchFailed as error:
+        return Visit(url, "failed", detail=str(error))
+    body = fetched.body or b""
+    if fetched.status != 200:
+        return _visited(url, fetched, "failed", detail=f"HTTP {fetched.status}")
+    if fetched.kind is Kind.IMAGE:
+        picture = Found(media=[MediaRef(fetched.final_url, "image", "link")])
+        return _visited(url, fetched, "image", found=picture, body=body)
+    if role is Role.PAGE and "html" not in fetched.content_type.lower() and fetched.content_type:
+        return _visited(url, fetched, "not-html")
+    try:
+        found = read(role, body, fetched.final_url, fetched.content_type)
+    except FetchFailed as error:  # a listing that would not decompress or parse
+        return _visited(url, fetched, "failed", detail=str(error))
+    return _visited(url, fetched, "fetched", found=found)
 
 
-def crawl(scope: Scope, fetcher: Fetcher, robots: RobotsCache, gate: HostGate) -> Iterator[Event]:
-    """Crawl ``scope``, yielding each page's visit and then the media it names."""
-    start = absolute(scope.start, scope.start)
-    if start is None:
-        yield PageVisit(scope.start, 0, "failed", detail="not an http(s) URL")
-        return
-    frontier: deque[tuple[str, int]] = deque([(start, 0)])
-    queued = {start}
-    seen_media: set[str] = set()
-    pages = 0
-    while frontier and pages < scope.max_pages:
-        url, depth = frontier.popleft()
-        pages += 1
-        try:
-            rules = robots.robots(url) if scope.obey_robots else None
-            if rules is not None and not rules.allowed(url):
-                yield PageVisit(url, depth, "robots", detail="disallowed by robots.txt")
-                continue
-            with gate.turn(url, rules.crawl_delay if rules is not None else None):
-                fetched = fetcher.get(url, accept={Kind.PAGE})
-        except FetchFailed as error:
-            yield PageVisit(url, depth, "failed", detail=str(error))
-            continue
-        html = "html" in fetched.content_type.lower() or not fetched.content_type
-        outcome = "fetched" if html else "not-html"
-        yield PageVisit(
-            url,
-            depth,
-            outcome,
-            fetched.status,
-            final_url=fetched.final_url,
-            address=fetched.address,
-        )
-        if fetched.status != 200 or not html or fetched.body is None:
-            continue
-        found = extract(fetched.body, fetched.final_url, fetched.content_type)
-        for media in found.media:
-            if media.url not in seen_media:
-                seen_media.add(media.url)
-                yield MediaFound(media, fetched.final_url, depth)
-        if depth >= scope.max_depth:
-            continue
-        for link in found.links:
-            if link not in queued and link not in seen_media and scope.contains(link):
-                queued.add(link)
-                frontier.append((link, depth + 1))
+def _visited(
+    url: str,
+    fetched: Fetched,
+    outcome: str,
+    *,
+    detail: str = "",
+    found: Found | None = None,
+    body: bytes | None = None,
+) -> Visit:
+    return Visit(
+        url,
+        outcome,
+        fetched.status,
+        detail,
+        fetched.final_url,
+        fetched.address,
+        found or Found(),
+        body,
+        fetched.content_type,
+    )

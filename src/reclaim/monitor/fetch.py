@@ -27,7 +27,7 @@ import http.cookiejar
 import io
 import ssl
 import time
-from collections.abc import Collection, Iterator
+from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -249,31 +249,45 @@ class Fetcher:
         self._client.close()
         self._backend.close()
 
-    def get(self, url: str, accept: Collection[Kind] | None = None) -> Fetched:
-        """Fetch ``url`` into memory (any kind in ``accept``, default every kind but video)."""
+    def get(
+        self,
+        url: str,
+        accept: Collection[Kind] | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> Fetched:
+        """Fetch ``url`` into memory (any kind in ``accept``, default every kind but video),
+        sending ``headers`` too (validators for a conditional request, say)."""
         wanted = frozenset(accept) if accept is not None else frozenset(Kind) - {Kind.VIDEO}
         sink = io.BytesIO()
-        fetched = self._fetch(url, wanted, sink)
+        fetched = self._fetch(url, wanted, sink, headers or {})
         return dataclasses.replace(fetched, body=sink.getvalue())
 
-    def download(self, url: str, path: Path, accept: Collection[Kind] | None = None) -> Fetched:
+    def download(
+        self,
+        url: str,
+        path: Path,
+        accept: Collection[Kind] | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> Fetched:
         """Fetch ``url`` into the file ``path`` (created or truncated; removed on failure)."""
         wanted = frozenset(accept) if accept is not None else frozenset(Kind)
         try:
             with path.open("wb") as sink:
-                return self._fetch(url, wanted, sink)
+                return self._fetch(url, wanted, sink, headers or {})
         except BaseException:
             path.unlink(missing_ok=True)
             raise
 
     # -- one fetch ---------------------------------------------------------------------
 
-    def _fetch(self, url: str, wanted: frozenset[Kind], sink: IO[bytes]) -> Fetched:
+    def _fetch(
+        self, url: str, wanted: frozenset[Kind], sink: IO[bytes], headers: Mapping[str, str]
+    ) -> Fetched:
         deadline = _Deadline(self.limits.total_timeout)
         current = checked_url(url)
         hops: list[Hop] = []
         for _ in range(self.limits.max_redirects + 1):
-            with contextlib.closing(self._send(current, deadline)) as response:
+            with contextlib.closing(self._send(current, deadline, headers)) as response:
                 address = _address(response)
                 location = response.headers.get("location")
                 if response.is_redirect and location:
@@ -287,7 +301,9 @@ class Fetcher:
                 return self._read(url, current, response, address, hops, wanted, sink, deadline)
         raise TooManyRedirects(f"{url}: more than {self.limits.max_redirects} redirects")
 
-    def _send(self, url: httpx.URL, deadline: _Deadline) -> httpx.Response:
+    def _send(
+        self, url: httpx.URL, deadline: _Deadline, headers: Mapping[str, str]
+    ) -> httpx.Response:
         """The (streamed) response to a GET of ``url``, retrying transient failures."""
         attempt = 0
         while True:
@@ -298,7 +314,7 @@ class Fetcher:
                 write=min(self.limits.read_timeout, left),
                 pool=min(self.limits.connect_timeout, left),
             )
-            request = self._client.build_request("GET", url, timeout=timeout)
+            request = self._client.build_request("GET", url, headers=headers, timeout=timeout)
             wait: float | None = None
             try:  # a FetchRefused from the guarded backend passes through untouched
                 response = self._client.send(request, stream=True)

@@ -59,8 +59,13 @@ def preview_url(channel_or_url: str) -> str:
 
 
 def parse_preview(body: bytes, url: str) -> ChannelPage:
-    """The posts of a channel preview page and the link to older ones."""
-    channel = urlsplit(preview_url(url)).path.rsplit("/", 1)[-1]
+    """The posts of a channel preview page and the link to older ones. The channel is
+    named by the URL (``t.me/s/<channel>``, or the last path segment of a preview served
+    elsewhere, such as an archive or the demo site)."""
+    try:
+        channel = urlsplit(preview_url(url)).path.rsplit("/", 1)[-1]
+    except ValueError:
+        channel = urlsplit(url).path.rstrip("/").rsplit("/", 1)[-1]
     parser = _Preview(url, channel)
     parser.feed(decode_page(body, "text/html; charset=utf-8"))
     parser.close()

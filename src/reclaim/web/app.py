@@ -10,9 +10,10 @@ from fastapi import FastAPI
 from reclaim import __version__
 from reclaim.banks.matcher import MatcherCache
 from reclaim.config import Settings
+from reclaim.signals.hasher import FileHasher
 from reclaim.store.db import open_database
 from reclaim.web.api import disputes, match, sync
-from reclaim.web.api.deps import AppState, FileHasher
+from reclaim.web.api.deps import AppState
 from reclaim.web.limits import BodyLimit
 from reclaim.web.ratelimit import RateLimiter
 

@@ -12,7 +12,8 @@ def _metadata() -> MetaData:
     # Every package's tables, for `alembic revision --autogenerate` during development.
     import reclaim.banks.models
     import reclaim.banks.platform_models
-    import reclaim.cases.models  # noqa: F401
+    import reclaim.cases.models
+    import reclaim.monitor.models  # noqa: F401
 
     return Base.metadata
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Annotated
@@ -15,39 +14,9 @@ from reclaim.banks.matcher import MatcherCache
 from reclaim.banks.platform_models import ApiKey
 from reclaim.banks.platforms import AuthError, authenticate
 from reclaim.config import Settings
-from reclaim.media.errors import MediaError
-from reclaim.media.frames import Sampling
-from reclaim.media.limits import MediaLimits
-from reclaim.media.sandbox import IsolatedPool
-from reclaim.signals.filehash import FileHashes, HashRequest, hash_file
-from reclaim.signals.source import HashOptions
+from reclaim.signals.hasher import FileHasher
 from reclaim.store.db import Database
 from reclaim.web.ratelimit import RateLimiter
-
-
-class FileHasher:
-    """Hashes uploads in the isolated decoding workers (one at a time per process)."""
-
-    def __init__(self, settings: Settings) -> None:
-        self._options = HashOptions(
-            sampling=Sampling(fps=settings.video_sample_fps),
-            limits=MediaLimits.from_settings(settings),
-            query_regions=True,
-        )
-        self._pool: IsolatedPool[HashRequest, FileHashes] = IsolatedPool(
-            hash_file,
-            workers=1,
-            memory_bytes=self._options.limits.memory_bytes,
-            timeout_seconds=self._options.limits.timeout_seconds,
-        )
-        self._lock = threading.Lock()
-
-    def hash(self, path: str) -> FileHashes | MediaError:
-        with self._lock:
-            return next(self._pool.map([HashRequest(path, self._options)]))
-
-    def close(self) -> None:
-        self._pool.close()
 
 
 @dataclass

@@ -1,0 +1,300 @@
+"""The monitor's engine: crawl each due source from its frontier, handle every medium met.
+
+A source is *due* when it was never crawled, when its recrawl time has come, or when its
+current round still has URLs queued (a crawl interrupted by a crash or a stop resumes).
+Each crawl runs a few worker threads; every one claims a frontier URL, visits it, queues
+the links that stay in scope, hands each medium to the :class:`MediaStep`, and records
+the outcome -- so a kill at any moment loses only the requests in flight.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from sqlalchemy import or_, select
+
+from reclaim.banks.matcher import MatcherCache
+from reclaim.config import Settings
+from reclaim.monitor import frontier
+from reclaim.monitor.crawl import Scope, Visit, visit
+from reclaim.monitor.fetch import Fetcher, FetchLimits
+from reclaim.monitor.guard import Resolver, system_resolver
+from reclaim.monitor.media import MediaOutcome, MediaStep, Where
+from reclaim.monitor.models import FrontierUrl, Source, UrlState
+from reclaim.monitor.politeness import HostGate, RobotsCache
+from reclaim.monitor.sources import Role
+from reclaim.signals.hasher import FileHasher
+from reclaim.store.base import utcnow
+from reclaim.store.db import Database
+
+log = logging.getLogger(__name__)
+
+IDLE_WAIT = 0.2
+"""Seconds a worker waits for a busy colleague's page to add more URLs."""
+
+
+@dataclass
+class Tally:
+    """Counts of one run, for progress displays and tests (updated from many threads)."""
+
+    pages: int = 0
+    page_failures: int = 0
+    skipped: int = 0
+    media: int = 0
+    hashed: int = 0
+    media_failures: int = 0
+    matches: int = 0
+    sightings: int = 0
+    """New sightings."""
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def add(self, **counts: int) -> None:
+        with self._lock:
+            for name, value in counts.items():
+                setattr(self, name, getattr(self, name) + value)
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """A source as one crawl round sees it (a plain copy, safe to share across threads)."""
+
+    id: int
+    org_id: int
+    round: int
+    started: datetime | None
+    scope: Scope
+    min_delay: float
+
+    @classmethod
+    def of(cls, source: Source) -> Plan:
+        scope = Scope(
+            start=source.url,
+            same_host=source.same_host,
+            path_prefix=source.path_prefix,
+            max_depth=source.max_depth,
+            max_pages=source.max_pages,
+            obey_robots=source.obey_robots,
+        )
+        return cls(
+            source.id, source.org_id, source.round, source.last_started, scope, source.min_delay
+        )
+
+
+Listener = Callable[[str, object], None]
+"""Told of each page visit (``"page"``, a :class:`Visit`) and medium (``"media"``, a
+:class:`MediaOutcome`)."""
+
+
+class Monitor:
+    """Crawls due sources. Close it (or use it as a context manager) to stop its workers."""
+
+    def __init__(
+        self,
+        database: Database,
+        settings: Settings,
+        *,
+        resolver: Resolver = system_resolver,
+        matchers: MatcherCache | None = None,
+        listener: Listener | None = None,
+    ) -> None:
+        self._database = database
+        self._settings = settings
+        limits = FetchLimits.from_settings(settings)
+        self._fetcher = Fetcher(limits, resolver=resolver)
+        self._robots = RobotsCache(self._fetcher, limits.user_agent)
+        self._gate = HostGate(concurrency=settings.monitor_host_concurrency, delay=0.0)
+        self._hasher = FileHasher(settings)
+        self._media = MediaStep(
+            database,
+            self._fetcher,
+            self._hasher,
+            matchers or MatcherCache(),
+            workdir=Path(settings.data_dir) / "tmp" / "monitor",
+            gate=self._gate,
+        )
+        self._listener = listener
+        self._stop = threading.Event()
+        self.worker = frontier.worker_id()
+
+    def __enter__(self) -> Monitor:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._stop.set()
+        self._hasher.close()
+        self._fetcher.close()
+
+    def stop(self) -> None:
+        """Ask running crawls to stop after the URLs in hand (they resume next run)."""
+        self._stop.set()
+
+    # -- runs ---------------------------------------------------------------------------
+
+    def run_once(self, source_ids: Sequence[int] | None = None) -> Tally:
+        """Crawl every due source (or just these) until its round is done."""
+        tally = Tally()
+        with self._database.session() as session:
+            released = frontier.release_abandoned(session, now=utcnow())
+        if released:
+            log.info("put back %d URLs claimed by workers that are gone", released)
+        for source_id in self.due(source_ids):
+            if self._stop.is_set():
+                break
+            self.crawl(source_id, tally)
+        return tally
+
+    def run_forever(self, poll_seconds: float | None = None) -> None:
+        """Crawl due sources, then look again every ``poll_seconds``, until :meth:`stop`."""
+        wait = poll_seconds if poll_seconds is not None else self._settings.monitor_poll_seconds
+        while not self._stop.is_set():
+            self.run_once()
+            self._stop.wait(wait)
+
+    def due(self, source_ids: Sequence[int] | None = None) -> list[int]:
+        """Sources to crawl now: never crawled, recrawl due, or a round left unfinished."""
+        now = utcnow()
+        with self._database.session() as session:
+            query = select(Source).where(Source.enabled.is_(True))
+            if source_ids is not None:
+                query = query.where(Source.id.in_(list(source_ids)))
+            query = query.where(
+                or_(
+                    Source.round == 0,
+                    Source.next_run <= now,
+                    Source.id.in_(
+                        select(FrontierUrl.source_id).where(
+                            FrontierUrl.state.in_((UrlState.QUEUED, UrlState.CLAIMED))
+                        )
+                    ),
+                )
+            )
+            return list(session.scalars(query.with_only_columns(Source.id).order_by(Source.id)))
+
+    def crawl(self, source_id: int, tally: Tally | None = None) -> Tally:
+        """Crawl one source: start a round unless one is open, and work until it is done."""
+        tally = tally or Tally()
+        with self._database.session() as session:
+            source = session.get(Source, source_id)
+            if source is None:
+                raise LookupError(f"no source {source_id}")
+            if not frontier.round_open(session, source=source):
+                frontier.start_round(session, source=source, now=utcnow())
+            plan = Plan.of(source)
+        log.info("crawling source %d (%s), round %d", plan.id, plan.scope.start, plan.round)
+        workers = [
+            threading.Thread(target=self._work, args=(plan, tally), name=f"crawl-{plan.id}-{n}")
+            for n in range(self._settings.monitor_workers)
+        ]
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join()
+        with self._database.session() as session:
+            source = session.get(Source, source_id)
+            if source is not None and not frontier.round_open(session, source=source):
+                now = utcnow()
+                source.last_finished = now
+                if source.recrawl_hours > 0:
+                    source.next_run = now + timedelta(hours=source.recrawl_hours)
+        return tally
+
+    # -- one worker ------------------------------------------------------------------
+
+    def _work(self, plan: Plan, tally: Tally) -> None:
+        while not self._stop.is_set():
+            with self._database.session() as session:
+                source = session.get(Source, plan.id)
+                assert source is not None
+                claimed = frontier.claim(session, source=source, worker=self.worker, now=utcnow())
+                busy = not claimed and frontier.round_open(session, source=source)
+            if not claimed:
+                if not busy:
+                    return
+                self._stop.wait(IDLE_WAIT)  # a colleague's page may still add URLs
+                continue
+            try:
+                self._visit(plan, claimed[0], tally)
+            except Exception:  # one page's bug must not end the crawl; it is recorded
+                log.exception("visiting %s failed", claimed[0].url)
+                with self._database.session() as session:
+                    row = session.get(FrontierUrl, claimed[0].id)
+                    if row is not None:
+                        frontier.finish(
+                            session, url=row, state=UrlState.FAILED, now=utcnow(), detail="error"
+                        )
+
+    def _visit(self, plan: Plan, url: FrontierUrl, tally: Tally) -> None:
+        robots = self._robots if plan.scope.obey_robots else None
+        result = visit(
+            url.url,
+            Role(url.role),
+            fetcher=self._fetcher,
+            robots=robots,
+            gate=self._gate,
+            delay=plan.min_delay,
+        )
+        self._tell("page", result)
+        if result.outcome in ("fetched", "image", "not-html"):
+            tally.add(pages=1)
+        elif result.outcome == "robots":
+            tally.add(skipped=1)
+        else:
+            tally.add(page_failures=1)
+            log.info("page %s failed: %s", url.url, result.detail)
+        if url.depth < plan.scope.max_depth and result.found.links:
+            links = [(u, r) for u, r in result.found.links if plan.scope.contains(u)]
+            with self._database.session() as session:
+                source = session.get(Source, plan.id)
+                assert source is not None
+                frontier.queue_links(session, source=source, parent=url, links=links, now=utcnow())
+        where = Where(
+            plan.org_id, plan.id, result.final_url or url.url, plan.started, plan.min_delay
+        )
+        for ref in result.found.media:
+            if self._stop.is_set():  # put the page back: it is visited again on resuming
+                with self._database.session() as session:
+                    frontier.requeue(session, url_id=url.id)
+                return
+            outcome = self._media.handle(ref, where, body=result.body)
+            self._count(outcome, tally)
+        state = {
+            "fetched": UrlState.DONE,
+            "image": UrlState.DONE,
+            "not-html": UrlState.DONE,
+            "robots": UrlState.SKIPPED,
+        }.get(result.outcome, UrlState.FAILED)
+        with self._database.session() as session:
+            row = session.get(FrontierUrl, url.id)
+            if row is not None:
+                frontier.finish(
+                    session,
+                    url=row,
+                    state=state,
+                    now=utcnow(),
+                    status=result.status,
+                    detail=result.detail,
+                )
+
+    def _count(self, outcome: MediaOutcome, tally: Tally) -> None:
+        self._tell("media", outcome)
+        tally.add(
+            media=1,
+            hashed=outcome.outcome == "hashed",
+            media_failures=outcome.outcome == "failed",
+            matches=outcome.matches,
+            sightings=outcome.new_sightings,
+        )
+        if outcome.new_sightings:
+            log.warning("new sighting: %s (%d banked item(s))", outcome.url, outcome.new_sightings)
+
+    def _tell(self, what: str, event: Visit | MediaOutcome) -> None:
+        if self._listener is not None:
+            self._listener(what, event)

@@ -1,0 +1,275 @@
+"""The media step: fetch a picture or video a page names, hash it, match it, record sightings.
+
+- A media URL already checked in this round of the crawl is not fetched again; one
+  checked in an earlier round is asked for with its validators (``If-None-Match``,
+  ``If-Modified-Since``), and a ``304`` reuses what is known.
+- A file already hashed (same SHA-256, at any URL) is not hashed again: its stored
+  signals are matched against the banks as they are now. The anchored-region part of
+  robust matching needs the pixels, so it runs when a file is first hashed.
+- A new file is hashed in an isolated decoding worker (a hostile file costs that
+  worker, never the crawl); its signals are stored whether or not anything matched, and
+  so is the reason when it could not be hashed.
+- Every banked item it matches (negative banks suppress, as everywhere) becomes or
+  refreshes a sighting.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import tempfile
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from reclaim.banks.matcher import Match, MatcherCache
+from reclaim.banks.models import BankItem
+from reclaim.cases.models import Organisation
+from reclaim.media.errors import MediaError
+from reclaim.monitor.errors import FetchFailed
+from reclaim.monitor.extract import MediaRef
+from reclaim.monitor.fetch import Fetcher
+from reclaim.monitor.models import MediaFile, MediaUrl
+from reclaim.monitor.politeness import HostGate
+from reclaim.monitor.sightings import Seen, record_sighting
+from reclaim.monitor.traps import normalise, url_key
+from reclaim.signals.base import HashFormatError, Signal, UnknownSignalType
+from reclaim.signals.hasher import FileHasher
+from reclaim.signals.registry import signal_from_json
+from reclaim.store.base import utcnow
+from reclaim.store.db import Database
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class MediaOutcome:
+    """What became of one media URL."""
+
+    url: str
+    outcome: str
+    """``hashed`` (a new file), ``known`` (a file hashed before), ``failed`` (not fetched,
+    or not a picture or video we could decode)."""
+    sha256: str | None = None
+    matches: int = 0
+    new_sightings: int = 0
+    detail: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Where:
+    """Which crawl met the media, and on which page."""
+
+    org_id: int
+    source_id: int | None
+    page_url: str
+    fresh_after: datetime | None
+    """A media URL checked after this (the round's start) is not fetched again."""
+    delay: float = 0.0
+    """Seconds between two requests to one host."""
+
+
+class MediaStep:
+    """Fetch, hash, match and record; thread-safe (hashing runs one file at a time)."""
+
+    def __init__(
+        self,
+        database: Database,
+        fetcher: Fetcher,
+        hasher: FileHasher,
+        matchers: MatcherCache,
+        workdir: Path,
+        gate: HostGate | None = None,
+    ) -> None:
+        self._database = database
+        self._fetcher = fetcher
+        self._hasher = hasher
+        self._matchers = matchers
+        self._workdir = workdir
+        self._gate = gate or HostGate(delay=0.0)
+        workdir.mkdir(parents=True, exist_ok=True)
+
+    def handle(self, ref: MediaRef, where: Where, body: bytes | None = None) -> MediaOutcome:
+        """Handle the media ``ref`` met at ``where`` (``body``: its bytes, when the page
+        fetch already got them)."""
+        url = normalise(ref.url)
+        if url is None:
+            return MediaOutcome(ref.url, "failed", detail="not a usable http(s) URL")
+        key = url_key(url)
+        with self._database.session() as session:
+            known = session.scalar(select(MediaUrl).where(MediaUrl.url_key == key))
+            if (
+                known is not None
+                and known.sha256 is not None
+                and where.fresh_after is not None
+                and known.checked >= where.fresh_after
+            ):
+                return self._match_known(url, known.sha256, where)
+            validators = _validators(known)
+        with tempfile.TemporaryDirectory(dir=self._workdir) as scratch:
+            path = Path(scratch) / "media"
+            try:
+                if body is not None:
+                    path.write_bytes(body)
+                    etag = modified = None
+                    status = 200
+                else:
+                    with self._gate.turn(url, where.delay):
+                        fetched = self._fetcher.download(url, path, headers=validators)
+                    status = fetched.status
+                    etag = fetched.headers.get("etag")
+                    modified = fetched.headers.get("last-modified")
+            except FetchFailed as error:
+                self._remember_url(url, key, None, None, None, str(error))
+                return MediaOutcome(url, "failed", detail=str(error))
+            if status == 304 and known is not None and known.sha256 is not None:
+                self._remember_url(url, key, known.sha256, etag or known.etag, modified, None)
+                return self._match_known(url, known.sha256, where)
+            if status != 200:
+                self._remember_url(url, key, None, None, None, f"HTTP {status}")
+                return MediaOutcome(url, "failed", detail=f"HTTP {status}")
+            sha256 = _sha256(path)
+            self._remember_url(url, key, sha256, etag, modified, None)
+            with self._database.session() as session:
+                stored = session.get(MediaFile, sha256)
+            if stored is not None:
+                return self._match_known(url, sha256, where)
+            result = self._hasher.hash(str(path))
+            size = path.stat().st_size
+        if isinstance(result, MediaError):
+            with self._database.session() as session:
+                _store_file(session, sha256, "unknown", size, [], f"{result.kind}: {result.reason}")
+            log.info("media %s could not be hashed: %s", url, result)
+            return MediaOutcome(url, "failed", sha256, detail=f"{result.kind}: {result.reason}")
+        signals = list(result.signals)
+        with self._database.session() as session:
+            _store_file(
+                session, sha256, result.kind.value, size, [s.to_json() for s in signals], None
+            )
+        matches, new = self._record(url, sha256, signals, where)
+        return MediaOutcome(url, "hashed", sha256, matches, new)
+
+    def _match_known(self, url: str, sha256: str, where: Where) -> MediaOutcome:
+        with self._database.session() as session:
+            stored = session.get(MediaFile, sha256)
+            if stored is None:
+                return MediaOutcome(url, "failed", sha256, detail="hashes of the file are gone")
+            if stored.error is not None:
+                return MediaOutcome(url, "failed", sha256, detail=stored.error)
+            signals = _signals(stored.signals)
+        matches, new = self._record(url, sha256, signals, where)
+        return MediaOutcome(url, "known", sha256, matches, new)
+
+    def _record(
+        self, url: str, sha256: str, signals: list[Signal], where: Where
+    ) -> tuple[int, int]:
+        """Match ``signals`` in the organisation's banks and record each sighting."""
+        with self._database.session() as session:
+            org = session.get(Organisation, where.org_id)
+            if org is None:
+                return 0, 0
+            found = [
+                m
+                for m in self._matchers.match(session, org=org, shared_only=False, signals=signals)
+                if not m.negative
+            ]
+            best = _best_per_item(found)
+            items = {
+                item.public_id: item
+                for item in session.scalars(
+                    select(BankItem).where(BankItem.public_id.in_(list(best)))
+                )
+            }
+            new = 0
+            now = utcnow()
+            for public_id, match in best.items():
+                item = items.get(public_id)
+                if item is None:
+                    continue
+                seen = Seen(
+                    item=item,
+                    page_url=where.page_url,
+                    media_url=url,
+                    media_sha256=sha256,
+                    match=match.to_json(with_label=False),
+                    when=now,
+                    source_id=where.source_id,
+                )
+                new += record_sighting(session, org=org, seen=seen)[1]
+        return len(best), new
+
+    def _remember_url(
+        self,
+        url: str,
+        key: str,
+        sha256: str | None,
+        etag: str | None,
+        modified: str | None,
+        error: str | None,
+    ) -> None:
+        with self._database.session() as session:
+            row = session.scalar(select(MediaUrl).where(MediaUrl.url_key == key))
+            if row is None:
+                row = MediaUrl(url_key=key, url=url)
+                session.add(row)
+            row.sha256 = sha256
+            row.etag = (etag or "")[:256] or None
+            row.last_modified = (modified or "")[:64] or None
+            row.checked = utcnow()
+            row.error = error[:2000] if error else None
+
+
+def _validators(known: MediaUrl | None) -> dict[str, str]:
+    if known is None or known.sha256 is None:
+        return {}
+    headers = {}
+    if known.etag:
+        headers["If-None-Match"] = known.etag
+    if known.last_modified:
+        headers["If-Modified-Since"] = known.last_modified
+    return headers
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _store_file(
+    session: Session,
+    sha256: str,
+    kind: str,
+    size: int,
+    signals: list[dict[str, Any]],
+    error: str | None,
+) -> None:
+    if session.get(MediaFile, sha256) is None:  # another worker may have stored it first
+        session.add(MediaFile(sha256=sha256, kind=kind, size=size, signals=signals, error=error))
+
+
+def _signals(stored: list[dict[str, Any]]) -> list[Signal]:
+    out = []
+    for data in stored:
+        try:
+            out.append(signal_from_json(data))
+        except (HashFormatError, UnknownSignalType) as error:
+            log.warning("a stored media signal could not be read: %s", error)
+    return out
+
+
+def _best_per_item(matches: list[Match]) -> dict[str, Match]:
+    """The closest match of each banked item (an item matched by several signals, say
+    PDQ and SHA-256, is one sighting)."""
+    best: dict[str, Match] = {}
+    for match in matches:
+        current = best.get(match.item_id)
+        if current is None or match.distance < current.distance:
+            best[match.item_id] = match
+    return best
