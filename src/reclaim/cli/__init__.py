@@ -1,6 +1,11 @@
 """The ``reclaim`` command. It parses arguments and prints; the work lives in the packages."""
 
-from reclaim.cli import banks, hashing, platforms  # noqa: F401 - importing registers the commands
+from reclaim.cli import (  # noqa: F401 - importing registers the commands
+    banks,
+    hashing,
+    monitor,
+    platforms,
+)
 from reclaim.cli.app import app
 
 

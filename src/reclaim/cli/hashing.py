@@ -16,6 +16,7 @@ from reclaim.cli.app import (
     WorkersOption,
     app,
     emit,
+    fail,
     failure_line,
     hash_options,
     hash_paths,
@@ -103,6 +104,36 @@ def demo_media_command(
 
     target = folder or Settings().data_dir / "demo-media"
     sys.stdout.write(f"{make_demo_folder(target)}\n")
+
+
+@demo_app.command("site")
+def demo_site_command(
+    host: Annotated[str, typer.Option(help="Loopback address to listen on.")] = "127.0.0.2",
+    port: Annotated[int, typer.Option(help="Port (0: any free one).")] = 8700,
+) -> None:
+    """Serve the demo forum, where altered copies of the demo media circulate, on
+    loopback; prints its address. Ctrl-C stops it."""
+    import ipaddress
+
+    from reclaim.demo.site import serve
+
+    try:
+        if not ipaddress.ip_address(host).is_loopback:
+            raise fail("the demo site listens on loopback addresses only (127.0.0.0/8, ::1)", 2)
+    except ValueError:
+        raise fail(f"not an IP address: {host!r}", 2) from None
+    try:
+        site = serve(host, port, background=False)
+    except OSError as error:
+        raise fail(f"cannot listen on {host}:{port}: {error.strerror}") from None
+    sys.stdout.write(f"{site.base_url}/\n")
+    sys.stdout.flush()
+    try:
+        site.server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        site.server.server_close()
 
 
 def describe(result: FileHashes) -> str:

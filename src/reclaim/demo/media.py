@@ -96,6 +96,10 @@ def make_video(
     return path
 
 
+DEMO_CLIP: dict[str, Any] = {"width": 640, "height": 360, "seconds": 5.0, "seed": 7}
+"""How ``clip.mp4`` of the demo folder is made (the demo site serves a copy of it)."""
+
+
 def make_demo_folder(folder: Path) -> Path:
     """A small folder of demo media: three photos, a re-saved mirrored copy, a video."""
     folder.mkdir(parents=True, exist_ok=True)
@@ -103,5 +107,5 @@ def make_demo_folder(folder: Path) -> Path:
         make_photo(folder / f"photo-{seed + 1}.jpg", 1600, 1200, seed=seed)
     mirrored = Image.open(folder / "photo-1.jpg").transpose(Image.Transpose.FLIP_LEFT_RIGHT)
     mirrored.resize((800, 600)).save(folder / "photo-1-mirrored-copy.jpg", quality=70)
-    make_video(folder / "clip.mp4", width=640, height=360, seconds=5.0, seed=7)
+    make_video(folder / "clip.mp4", **DEMO_CLIP)
     return folder

@@ -1,0 +1,218 @@
+"""``reclaim case``, ``reclaim source``, ``reclaim monitor`` and ``reclaim sightings``."""
+
+from __future__ import annotations
+
+import json
+import signal
+import sys
+from types import FrameType
+from typing import Annotated
+
+import typer
+
+from reclaim.cases import service as cases
+from reclaim.cases.models import Case
+from reclaim.cli.app import JsonOption, app, fail, load_settings
+from reclaim.cli.banks import OrgOption, actor, org_session
+from reclaim.monitor import frontier
+from reclaim.monitor.crawl import Visit
+from reclaim.monitor.engine import Monitor, Tally
+from reclaim.monitor.media import MediaOutcome
+from reclaim.monitor.service import SourceOptions, SourceRefused, add_source, list_sources
+from reclaim.monitor.sightings import list_sightings, sighting_json
+from reclaim.monitor.sources import SOURCE_KINDS
+from reclaim.store.db import open_database
+
+case_app = typer.Typer(help="Cases: open one, show its timeline.", no_args_is_help=True)
+source_app = typer.Typer(help="Where the monitor looks.", no_args_is_help=True)
+monitor_app = typer.Typer(help="Crawl the sources and match what they show.", no_args_is_help=True)
+app.add_typer(case_app, name="case")
+app.add_typer(source_app, name="source")
+app.add_typer(monitor_app, name="monitor")
+
+KINDS = ", ".join(f"{k.name} ({k.description})" for k in SOURCE_KINDS)
+
+
+@case_app.command("open")
+def case_open(org: OrgOption = None) -> None:
+    """Open a case (for a survivor who phoned in, say) and print its number."""
+    with org_session(load_settings(), org) as (session, organisation):
+        case = cases.open_case(session, org=organisation, actor=actor())
+        sys.stdout.write(f"{case.number}\n")
+
+
+@case_app.command("show")
+def case_show(number: str, org: OrgOption = None, as_json: JsonOption = False) -> None:
+    """Print a case's timeline, oldest first."""
+    with org_session(load_settings(), org) as (session, organisation):
+        case = cases.get_case(session, org=organisation, number=number)
+        for event in cases.timeline(session, case=case):
+            row = {"event": event.name, "at": event.created.isoformat(), "actor": event.actor}
+            row.update(event.data())
+            if as_json:
+                sys.stdout.write(json.dumps(row, ensure_ascii=False) + "\n")
+            else:
+                details = " ".join(f"{k}={v}" for k, v in event.data().items())
+                sys.stdout.write(f"{row['at']}\t{event.name}\t{details}\n")
+
+
+@source_app.command("add")
+def source_add(
+    url: str,
+    kind: Annotated[str, typer.Option(help=f"What the URL is: {KINDS}.")] = "pages",
+    case: Annotated[str | None, typer.Option(help="Case the URL was reported in.")] = None,
+    depth: Annotated[int | None, typer.Option(help="Links followed from the start.")] = None,
+    max_pages: Annotated[int | None, typer.Option(help="URLs crawled per round.")] = None,
+    prefix: Annotated[str | None, typer.Option(help="Only paths starting with this.")] = None,
+    any_host: Annotated[bool, typer.Option("--any-host", help="Follow links off-site.")] = False,
+    render: Annotated[bool, typer.Option("--render", help="Pages need JavaScript.")] = False,
+    recrawl_hours: Annotated[
+        float | None, typer.Option(help="Crawl again after (0: once).")
+    ] = None,
+    delay: Annotated[float, typer.Option(help="Seconds between requests to a host.")] = 1.0,
+    org: OrgOption = None,
+) -> None:
+    """Watch a URL. A URL reported in a case (``--case``) is one page unless --kind says
+    otherwise; it is fetched even where robots.txt says no."""
+    chosen = "reported" if case is not None and kind == "pages" and depth is None else kind
+    options = SourceOptions(
+        max_depth=depth,
+        max_pages=max_pages,
+        path_prefix=prefix,
+        same_host=not any_host,
+        render=render,
+        recrawl_hours=recrawl_hours,
+        min_delay=delay,
+    )
+    with org_session(load_settings(), org) as (session, organisation):
+        the_case = cases.get_case(session, org=organisation, number=case) if case else None
+        try:
+            source = add_source(
+                session,
+                org=organisation,
+                kind=chosen,
+                url=url,
+                actor=actor(),
+                case=the_case,
+                options=options,
+            )
+        except SourceRefused as error:
+            raise fail(str(error), 2) from None
+        sys.stdout.write(f"{source.id}\t{source.kind}\t{source.url}\n")
+
+
+@source_app.command("list")
+def source_list(org: OrgOption = None, as_json: JsonOption = False) -> None:
+    """List the sources with their crawl state."""
+    with org_session(load_settings(), org) as (session, organisation):
+        for source in list_sources(session, org=organisation):
+            state = frontier.counts(session, source=source)
+            case = session.get(Case, source.case_id) if source.case_id else None
+            row = {
+                "id": source.id,
+                "kind": source.kind,
+                "url": source.url,
+                "case": case.number if case else None,
+                "depth": source.max_depth,
+                "max_pages": source.max_pages,
+                "round": source.round,
+                "last_finished": _iso(source.last_finished),
+                "next_run": _iso(source.next_run),
+                "urls": state,
+            }
+            if as_json:
+                sys.stdout.write(json.dumps(row) + "\n")
+            else:
+                done = sum(state.values()) - state.get("queued", 0) - state.get("claimed", 0)
+                when = row["next_run"] or ("never again" if source.round else "now")
+                sys.stdout.write(
+                    f"{source.id}\t{source.kind}\t{source.url}\tround {source.round}: "
+                    f"{done}/{sum(state.values())} URLs\tnext {when}\n"
+                )
+
+
+@monitor_app.command("run")
+def monitor_run(
+    once: Annotated[bool, typer.Option("--once", help="Crawl what is due, then stop.")] = False,
+    source: Annotated[list[int] | None, typer.Option(help="Only these source ids.")] = None,
+) -> None:
+    """Crawl due sources (a round left unfinished resumes), hash and match every picture
+    and video, record sightings. Without --once, keeps looking for due sources; Ctrl-C
+    stops after the pages in hand."""
+    settings = load_settings()
+    database = open_database(settings)
+    progress = _Progress()
+    monitor = Monitor(database, settings, listener=progress)
+
+    def stop(signum: int, frame: FrameType | None) -> None:
+        sys.stderr.write("reclaim: stopping after the pages in hand\n")
+        monitor.stop()
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+    try:
+        if once:
+            tally = monitor.run_once(source)
+            progress.summary(tally)
+        else:
+            monitor.run_forever()
+    finally:
+        monitor.close()
+        database.dispose()
+
+
+@app.command("sightings")
+def sightings(
+    case: Annotated[str | None, typer.Option(help="Only this case's sightings.")] = None,
+    org: OrgOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Banked items the monitor found: where, when, and the match evidence."""
+    with org_session(load_settings(), org) as (session, organisation):
+        the_case = cases.get_case(session, org=organisation, number=case) if case else None
+        numbers: dict[int, str] = {}
+        for found in list_sightings(session, org=organisation, case=the_case):
+            number = None
+            if found.case_id is not None:
+                if found.case_id not in numbers:
+                    owner = session.get(Case, found.case_id)
+                    numbers[found.case_id] = owner.number if owner else ""
+                number = numbers[found.case_id]
+            row = sighting_json(found, number)
+            if as_json:
+                sys.stdout.write(json.dumps(row, ensure_ascii=False) + "\n")
+            else:
+                match = row["match"]
+                sys.stdout.write(
+                    f"{found.id}\t{number or '-'}\t{found.status.value}\t{found.media_url}\t"
+                    f"on {found.page_url}\t{match.get('signal')} distance {match.get('distance')}"
+                    f"\tlast seen {row['last_seen']}\n"
+                )
+
+
+class _Progress:
+    """One line per page and medium on stderr, and a summary at the end."""
+
+    def __call__(self, what: str, event: object) -> None:
+        if isinstance(event, Visit):
+            detail = f"\t{event.detail}" if event.detail else ""
+            sys.stderr.write(f"page\t{event.outcome}\t{event.url}{detail}\n")
+        elif isinstance(event, MediaOutcome):
+            found = f"\t{event.new_sightings} new sighting(s)" if event.new_sightings else ""
+            detail = f"\t{event.detail}" if event.detail else ""
+            sys.stderr.write(f"media\t{event.outcome}\t{event.url}{found}{detail}\n")
+        sys.stderr.flush()
+
+    def summary(self, tally: Tally) -> None:
+        sys.stdout.write(
+            f"pages {tally.pages} (failed {tally.page_failures}, skipped {tally.skipped}), "
+            f"media {tally.media} (hashed {tally.hashed}, failed {tally.media_failures}), "
+            f"matches {tally.matches}, new sightings {tally.sightings}\n"
+        )
+
+
+def _iso(value: object) -> str | None:
+    return value.isoformat() if hasattr(value, "isoformat") else None
+
+
+__all__ = ["case_app", "monitor_app", "source_app"]
