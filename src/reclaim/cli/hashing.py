@@ -1,10 +1,9 @@
-"""``reclaim hash``, ``reclaim settings`` and ``reclaim demo``."""
+"""``reclaim hash`` and ``reclaim settings``."""
 
 from __future__ import annotations
 
 import json
 import sys
-from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -16,7 +15,6 @@ from reclaim.cli.app import (
     WorkersOption,
     app,
     emit,
-    fail,
     failure_line,
     hash_options,
     hash_paths,
@@ -26,11 +24,6 @@ from reclaim.config import Settings, env_var
 from reclaim.signals.base import UnknownSignalType
 from reclaim.signals.filehash import FileFailure, FileHashes, FileResult
 from reclaim.signals.registry import parse_signal_names
-
-demo_app = typer.Typer(
-    help="The local demo: generated, freely licensed media.", no_args_is_help=True
-)
-app.add_typer(demo_app, name="demo")
 
 
 @app.command("hash")
@@ -91,49 +84,6 @@ def settings_command(
             sys.stdout.write(f"| `{env_var(name)}` | {default} | {field.description} |\n")
         else:
             sys.stdout.write(f"{env_var(name)}={getattr(settings, name)}\t# {field.description}\n")
-
-
-@demo_app.command("media")
-def demo_media_command(
-    folder: Annotated[
-        Path | None, typer.Argument(help="Where to write (default: DATA_DIR/demo-media).")
-    ] = None,
-) -> None:
-    """Write a folder of generated demo photos and a video; print its path."""
-    from reclaim.demo.media import make_demo_folder
-
-    target = folder or Settings().data_dir / "demo-media"
-    sys.stdout.write(f"{make_demo_folder(target)}\n")
-
-
-@demo_app.command("site")
-def demo_site_command(
-    host: Annotated[str, typer.Option(help="Loopback address to listen on.")] = "127.0.0.2",
-    port: Annotated[int, typer.Option(help="Port (0: any free one).")] = 8700,
-) -> None:
-    """Serve the demo forum, where altered copies of the demo media circulate, on
-    loopback; prints its address. Ctrl-C stops it."""
-    import ipaddress
-
-    from reclaim.demo.site import serve
-
-    try:
-        if not ipaddress.ip_address(host).is_loopback:
-            raise fail("the demo site listens on loopback addresses only (127.0.0.0/8, ::1)", 2)
-    except ValueError:
-        raise fail(f"not an IP address: {host!r}", 2) from None
-    try:
-        site = serve(host, port, background=False)
-    except OSError as error:
-        raise fail(f"cannot listen on {host}:{port}: {error.strerror}") from None
-    sys.stdout.write(f"{site.base_url}/\n")
-    sys.stdout.flush()
-    try:
-        site.server.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        site.server.server_close()
 
 
 def describe(result: FileHashes) -> str:

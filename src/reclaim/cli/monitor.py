@@ -6,7 +6,7 @@ import json
 import signal
 import sys
 from types import FrameType
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -141,7 +141,7 @@ def monitor_run(
     stops after the pages in hand."""
     settings = load_settings()
     database = open_database(settings)
-    progress = _Progress()
+    progress = Progress()
     monitor = Monitor(database, settings, listener=progress)
 
     def stop(signum: int, frame: FrameType | None) -> None:
@@ -178,19 +178,23 @@ def sightings(
                     owner = session.get(Case, found.case_id)
                     numbers[found.case_id] = owner.number if owner else ""
                 number = numbers[found.case_id]
-            row = sighting_json(found, number)
-            if as_json:
-                sys.stdout.write(json.dumps(row, ensure_ascii=False) + "\n")
-            else:
-                match = row["match"]
-                sys.stdout.write(
-                    f"{found.id}\t{number or '-'}\t{found.status.value}\t{found.media_url}\t"
-                    f"on {found.page_url}\t{match.get('signal')} distance {match.get('distance')}"
-                    f"\tlast seen {row['last_seen']}\n"
-                )
+            print_sighting(sighting_json(found, number), as_json=as_json)
 
 
-class _Progress:
+def print_sighting(row: dict[str, Any], *, as_json: bool) -> None:
+    """One sighting as a JSON line, or as a tab-separated line for people."""
+    if as_json:
+        sys.stdout.write(json.dumps(row, ensure_ascii=False) + "\n")
+        return
+    match = row["match"]
+    sys.stdout.write(
+        f"{row['id']}\t{row['case'] or '-'}\t{row['status']}\t{row['media_url']}\t"
+        f"on {row['page_url']}\t{match.get('signal')} distance {match.get('distance')}"
+        f"\tlast seen {row['last_seen']}\n"
+    )
+
+
+class Progress:
     """One line per page and medium on stderr, and a summary at the end."""
 
     def __call__(self, what: str, event: object) -> None:
@@ -215,4 +219,4 @@ def _iso(value: object) -> str | None:
     return value.isoformat() if hasattr(value, "isoformat") else None
 
 
-__all__ = ["case_app", "monitor_app", "source_app"]
+__all__ = ["Progress", "case_app", "monitor_app", "print_sighting", "source_app"]

@@ -1,0 +1,89 @@
+"""The monitor through the CLI: the demo end to end, sources, sightings as JSON lines."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+
+@pytest.fixture
+def reclaim(tmp_path: Path):
+    def run(*args: str, data: Path | None = None) -> subprocess.CompletedProcess[str]:
+        env = {**os.environ, "RECLAIM_DATA_DIR": str(data or tmp_path / "data")}
+        return subprocess.run(
+            [sys.executable, "-m", "reclaim.cli", *args],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=600,
+        )
+
+    return run
+
+
+def test_the_demo_finds_every_planted_copy(reclaim, tmp_path: Path) -> None:
+    folder = tmp_path / "demo"
+    done = reclaim("demo", "run", "--folder", str(folder))
+    assert done.returncode == 0, done.stderr
+    assert "5 sightings" in done.stdout
+    listed = reclaim("sightings", "--json", data=folder)
+    assert listed.returncode == 0, listed.stderr
+    rows = [json.loads(line) for line in listed.stdout.splitlines()]
+    assert len(rows) == 5
+    for row in rows:
+        assert set(row) >= {
+            "id",
+            "case",
+            "page_url",
+            "media_url",
+            "first_seen",
+            "last_seen",
+            "status",
+            "match",
+        }
+        assert row["status"] == "new"
+        assert row["match"]["bank"] == "survivors"
+        assert row["match"]["distance"] <= 31
+    assert {row["match"]["signal"] for row in rows} == {"pdq", "vpdq"}
+    again = reclaim("demo", "run", "--folder", str(folder))  # a demo folder is emptied first
+    assert again.returncode == 0, again.stderr
+
+
+def test_the_demo_never_empties_a_folder_it_did_not_make(reclaim, tmp_path: Path) -> None:
+    precious = tmp_path / "precious"
+    precious.mkdir()
+    (precious / "evidence.txt").write_text("keep me")
+    done = reclaim("demo", "run", "--folder", str(precious))
+    assert done.returncode == 2
+    assert "not a demo folder" in done.stderr
+    assert (precious / "evidence.txt").read_text() == "keep me"
+
+
+def test_sources_through_the_cli(reclaim) -> None:
+    for bad in (["file:///etc/passwd"], ["http://user:pw@example.com/"], ["--kind", "x", "a"]):
+        done = reclaim("source", "add", *bad)
+        assert done.returncode == 2, (bad, done.stderr)
+        assert done.stderr.startswith("reclaim: ")
+    refused = reclaim("source", "add", "--kind", "reported", "https://example.com/p/1")
+    assert refused.returncode == 2
+    assert "case" in refused.stderr
+    number = reclaim("case", "open").stdout.strip()
+    reported = reclaim("source", "add", "https://example.com/p/1", "--case", number)
+    assert reported.returncode == 0, reported.stderr
+    assert "\treported\t" in reported.stdout
+    site = reclaim("source", "add", "https://Example.com:443/board", "--depth", "3")
+    assert site.returncode == 0, site.stderr
+    listed = [json.loads(line) for line in reclaim("source", "list", "--json").stdout.splitlines()]
+    assert [(s["kind"], s["url"], s["case"]) for s in listed] == [
+        ("reported", "https://example.com/p/1", number),
+        ("pages", "https://example.com/board", None),
+    ]
+    assert listed[1]["depth"] == 3
+    assert listed[1]["round"] == 0
+    timeline = reclaim("case", "show", number, "--json")
+    assert [json.loads(line)["event"] for line in timeline.stdout.splitlines()] == ["case.opened"]
