@@ -148,6 +148,12 @@ class Settings(BaseSettings):
         gt=0,
         description="How often `reclaim monitor run` (without --once) looks for due sources.",
     )
+    jobs_workers: int = Field(
+        default=2,
+        ge=1,
+        le=64,
+        description="Task threads of `reclaim worker` (and of `reclaim serve`'s own worker).",
+    )
 
     serve_host: str = Field(default="127.0.0.1", description="Address `reclaim serve` listens on.")
     serve_port: int = Field(

@@ -219,4 +219,68 @@ def _iso(value: object) -> str | None:
     return value.isoformat() if hasattr(value, "isoformat") else None
 
 
-__all__ = ["Progress", "case_app", "monitor_app", "print_sighting", "source_app"]
+jobs_app = typer.Typer(help="The task queue: failed tasks.", no_args_is_help=True)
+app.add_typer(jobs_app, name="jobs")
+
+
+@app.command("worker")
+def worker() -> None:
+    """Run background tasks (the monitor's scheduled crawls, with retries) until Ctrl-C or
+    SIGTERM; tasks still running are let finish."""
+    from reclaim.jobs.queue import Jobs
+    from reclaim.monitor.jobs import SCHEDULE
+
+    settings = load_settings()
+    jobs = Jobs(settings)
+    try:
+        jobs.enqueue(SCHEDULE)  # look for due sources now, not at the next full minute
+        jobs.run(settings.jobs_workers)
+    finally:
+        jobs.close()
+
+
+@jobs_app.command("failed")
+def jobs_failed(as_json: JsonOption = False) -> None:
+    """Tasks that failed after their last retry (the dead-letter list)."""
+    from reclaim.jobs.queue import Jobs
+
+    jobs = Jobs(load_settings())
+    try:
+        for letter in jobs.dead_letters():
+            last_line = letter.error.strip().splitlines()[-1] if letter.error.strip() else ""
+            row = {
+                "id": letter.id,
+                "task": letter.task,
+                "args": letter.args,
+                "failed": letter.failed.isoformat(),
+                "retried": _iso(letter.retried),
+                "error": letter.error if as_json else last_line,
+            }
+            if as_json:
+                sys.stdout.write(json.dumps(row) + "\n")
+            else:
+                retried = f"\tretried {row['retried']}" if row["retried"] else ""
+                sys.stdout.write(
+                    f"{letter.id}\t{letter.task}{tuple(letter.args)}\t{row['failed']}\t"
+                    f"{last_line}{retried}\n"
+                )
+    finally:
+        jobs.close()
+
+
+@jobs_app.command("retry")
+def jobs_retry(letter_id: int) -> None:
+    """Send a failed task back to the queue (a worker runs it)."""
+    from reclaim.jobs.queue import Jobs
+
+    jobs = Jobs(load_settings())
+    try:
+        letter = jobs.retry(letter_id)
+    except LookupError as error:
+        raise fail(str(error), 2) from None
+    finally:
+        jobs.close()
+    sys.stdout.write(f"{letter.id}\t{letter.task}\tqueued again\n")
+
+
+__all__ = ["Progress", "case_app", "jobs_app", "monitor_app", "print_sighting", "source_app"]

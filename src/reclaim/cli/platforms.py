@@ -80,16 +80,28 @@ def dispute_resolve(
 def serve(
     host: Annotated[str | None, typer.Option(help="Default from RECLAIM_SERVE_HOST.")] = None,
     port: Annotated[int | None, typer.Option(help="Default from RECLAIM_SERVE_PORT.")] = None,
+    worker: Annotated[
+        bool, typer.Option(help="Also run the task queue's worker in this process.")
+    ] = True,
 ) -> None:
-    """Run the HTTP API (OpenAPI documentation at /docs)."""
+    """Run the HTTP API (OpenAPI documentation at /docs) and, unless --no-worker, the
+    background tasks (the monitor's scheduled crawls) on threads of the same process."""
     import uvicorn
 
+    from reclaim.jobs.queue import Jobs
     from reclaim.web.app import create_app
 
     settings = load_settings()
-    uvicorn.run(
-        create_app(settings),
-        host=host or settings.serve_host,
-        port=port or settings.serve_port,
-        log_level="warning",
-    )
+    jobs = Jobs(settings) if worker else None
+    if jobs is not None:
+        jobs.start(settings.jobs_workers)
+    try:
+        uvicorn.run(
+            create_app(settings),
+            host=host or settings.serve_host,
+            port=port or settings.serve_port,
+            log_level="warning",
+        )
+    finally:
+        if jobs is not None:
+            jobs.close()

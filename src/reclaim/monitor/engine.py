@@ -9,6 +9,7 @@ the outcome -- so a kill at any moment loses only the requests in flight.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 from collections.abc import Callable, Sequence
@@ -17,6 +18,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import or_, select
+from sqlalchemy.exc import DBAPIError
 
 from reclaim.banks.matcher import MatcherCache
 from reclaim.config import Settings
@@ -179,57 +181,96 @@ class Monitor:
             return list(session.scalars(query.with_only_columns(Source.id).order_by(Source.id)))
 
     def crawl(self, source_id: int, tally: Tally | None = None) -> Tally:
-        """Crawl one source: start a round unless one is open, and work until it is done."""
+        """Crawl one source with a few threads: start a round unless one is open, and work
+        until it is done."""
         tally = tally or Tally()
-        with self._database.session() as session:
-            source = session.get(Source, source_id)
-            if source is None:
-                raise LookupError(f"no source {source_id}")
-            if not frontier.round_open(session, source=source):
-                frontier.start_round(session, source=source, now=utcnow())
-            plan = Plan.of(source)
+        plan = self.open_round(source_id)
         log.info("crawling source %d (%s), round %d", plan.id, plan.scope.start, plan.round)
         workers = [
-            threading.Thread(target=self._work, args=(plan, tally), name=f"crawl-{plan.id}-{n}")
+            threading.Thread(
+                target=self.work, args=(plan, tally), kwargs={"wait": True}, name=f"crawl-{n}"
+            )
             for n in range(self._settings.monitor_workers)
         ]
         for worker in workers:
             worker.start()
         for worker in workers:
             worker.join()
+        self.close_round(source_id)
+        return tally
+
+    def open_round(self, source_id: int) -> Plan:
+        """The source's open round, started now if it has none."""
         with self._database.session() as session:
             source = session.get(Source, source_id)
-            if source is not None and not frontier.round_open(session, source=source):
+            if source is None:
+                raise LookupError(f"no source {source_id}")
+            if not frontier.round_open(session, source=source):
+                frontier.start_round(session, source=source, now=utcnow())
+            return Plan.of(source)
+
+    def plan(self, source_id: int) -> Plan | None:
+        """The source's current round as a plan (None: no such source, or it is paused)."""
+        with self._database.session() as session:
+            source = session.get(Source, source_id)
+            return Plan.of(source) if source is not None and source.enabled else None
+
+    def close_round(self, source_id: int) -> bool:
+        """End the source's round if nothing is left in it, scheduling the next; whether
+        it ended."""
+        with self._database.session() as session:
+            source = session.get(Source, source_id)
+            if source is None or source.round == 0 or frontier.round_open(session, source=source):
+                return False
+            if source.last_finished is None or source.last_finished < (
+                source.last_started or source.created
+            ):
                 now = utcnow()
                 source.last_finished = now
                 if source.recrawl_hours > 0:
                     source.next_run = now + timedelta(hours=source.recrawl_hours)
-        return tally
+            return True
 
     # -- one worker ------------------------------------------------------------------
 
-    def _work(self, plan: Plan, tally: Tally) -> None:
-        while not self._stop.is_set():
+    def work(self, plan: Plan, tally: Tally, *, wait: bool, limit: int | None = None) -> bool:
+        """Claim and visit the plan's URLs one at a time, up to ``limit``; with ``wait``,
+        wait while colleagues' pages may still add URLs. Whether URLs are left queued."""
+        done = 0
+        while not self._stop.is_set() and (limit is None or done < limit):
             with self._database.session() as session:
                 source = session.get(Source, plan.id)
-                assert source is not None
+                if source is None:
+                    return False
                 claimed = frontier.claim(session, source=source, worker=self.worker, now=utcnow())
                 busy = not claimed and frontier.round_open(session, source=source)
             if not claimed:
-                if not busy:
-                    return
+                if not busy or not wait:
+                    return False
                 self._stop.wait(IDLE_WAIT)  # a colleague's page may still add URLs
                 continue
-            try:
-                self._visit(plan, claimed[0], tally)
-            except Exception:  # one page's bug must not end the crawl; it is recorded
-                log.exception("visiting %s failed", claimed[0].url)
-                with self._database.session() as session:
-                    row = session.get(FrontierUrl, claimed[0].id)
-                    if row is not None:
-                        frontier.finish(
-                            session, url=row, state=UrlState.FAILED, now=utcnow(), detail="error"
-                        )
+            self._visit_safely(plan, claimed[0], tally)
+            done += 1
+        return True
+
+    def _visit_safely(self, plan: Plan, url: FrontierUrl, tally: Tally) -> None:
+        try:
+            self._visit(plan, url, tally)
+        except DBAPIError:
+            # The database is unreachable or refused: give the URL back and let the caller
+            # (a retried job, the next run) try again rather than lose the page.
+            with contextlib.suppress(DBAPIError), self._database.session() as session:
+                frontier.requeue(session, url_id=url.id)
+            raise
+        except Exception as error:  # one page's bug must not end the crawl; it is recorded
+            log.exception("visiting %s failed", url.url)
+            with self._database.session() as session:
+                row = session.get(FrontierUrl, url.id)
+                if row is not None:
+                    detail = f"internal error: {type(error).__name__}: {error}"
+                    frontier.finish(
+                        session, url=row, state=UrlState.FAILED, now=utcnow(), detail=detail
+                    )
 
     def _visit(self, plan: Plan, url: FrontierUrl, tally: Tally) -> None:
         robots = self._robots if plan.scope.obey_robots else None

@@ -1,0 +1,1 @@
+"""The task queue: the same task code in-process (Huey on SQLite) or on workers elsewhere."""

@@ -1,0 +1,10 @@
+"""Every package's task provider, in one list: a worker runs all of them."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from reclaim.jobs.queue import Provider
+from reclaim.monitor.jobs import monitor_tasks
+
+PROVIDERS: Sequence[Provider] = (monitor_tasks,)
