@@ -250,3 +250,43 @@ def test_sources_are_checked_when_added(database, case_with_items: str) -> None:
             add_source(session, org=org, kind="pages", url="https://example.com/a", actor="t")
         channel = add_source(session, org=org, kind="telegram", url="@leakroom_kr", actor="t")
         assert channel.url == "https://t.me/s/leakroom_kr"
+
+
+def test_content_types_that_lie_are_contained(
+    database, settings: Settings, site: Site, case_with_items: str
+) -> None:
+    page = _html(
+        '<img src="/lies/photo-called-html">'  # a JPEG labelled text/html
+        '<img src="/lies/page-called.jpg">'  # HTML labelled image/jpeg
+        '<a href="/lies/pic">a link without a suffix that answers with a picture</a>'
+    )
+    routes = {
+        "/lies/": (page, "text/html"),
+        "/lies/photo-called-html": (A_SMALL, "text/html; charset=utf-8"),
+        "/lies/page-called.jpg": (_html("<p>not a picture</p>"), "image/jpeg"),
+        "/lies/pic": (B_MIRRORED, "image/jpeg"),
+    }
+    for path, (body, content_type) in routes.items():
+        site.routes[path] = lambda h, b=body, t=content_type: send(h, 200, b, t)
+    try:
+        with database.session() as session:
+            add_source(
+                session,
+                org=cases.get_org(session),
+                kind="pages",
+                url=site.url("/lies/"),
+                actor="test",
+                options=SourceOptions(min_delay=0.0, max_depth=1),
+            )
+        with Monitor(database, settings) as monitor:
+            tally = monitor.run_once()
+    finally:
+        for path in routes:
+            site.routes.pop(path, None)
+    assert tally.media_failures == 1  # the page that called itself a JPEG: refused, recorded
+    with database.session() as session:
+        found = {s.media_url.removeprefix(site.url("")) for s in session.scalars(select(Sighting))}
+        failed = session.scalars(select(MediaFile.error).where(MediaFile.error.is_not(None))).all()
+    assert found == {"/lies/photo-called-html", "/lies/pic"}
+    assert len(failed) == 1
+    assert "unsupported" in (failed[0] or "")

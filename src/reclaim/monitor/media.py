@@ -102,6 +102,10 @@ class MediaStep:
         key = url_key(url)
         with self._database.session() as session:
             known = session.scalar(select(MediaUrl).where(MediaUrl.url_key == key))
+            if known is not None and (
+                known.sha256 is None or session.get(MediaFile, known.sha256) is None
+            ):
+                known = None  # nothing usable is known of it: fetch it afresh
             if (
                 known is not None
                 and known.sha256 is not None
@@ -133,23 +137,33 @@ class MediaStep:
                 self._remember_url(url, key, None, None, None, f"HTTP {status}")
                 return MediaOutcome(url, "failed", detail=f"HTTP {status}")
             sha256 = _sha256(path)
-            self._remember_url(url, key, sha256, etag, modified, None)
             with self._database.session() as session:
                 stored = session.get(MediaFile, sha256)
             if stored is not None:
+                self._remember_url(url, key, sha256, etag, modified, None)
                 return self._match_known(url, sha256, where)
             result = self._hasher.hash(str(path))
             size = path.stat().st_size
+            # The reason names the scratch file: say "the file" instead of a temporary path.
+            reason = (
+                result.reason.replace(str(path), "the file")
+                if isinstance(result, MediaError)
+                else ""
+            )
+        # The file's hashes are stored before its URL is remembered: a crash in between
+        # leaves the URL unknown, so it is fetched and hashed again, never lost.
         if isinstance(result, MediaError):
             with self._database.session() as session:
-                _store_file(session, sha256, "unknown", size, [], f"{result.kind}: {result.reason}")
-            log.info("media %s could not be hashed: %s", url, result)
-            return MediaOutcome(url, "failed", sha256, detail=f"{result.kind}: {result.reason}")
+                _store_file(session, sha256, "unknown", size, [], f"{result.kind}: {reason}")
+            self._remember_url(url, key, sha256, etag, modified, None)
+            log.info("media %s could not be hashed: %s: %s", url, result.kind, reason)
+            return MediaOutcome(url, "failed", sha256, detail=f"{result.kind}: {reason}")
         signals = list(result.signals)
         with self._database.session() as session:
             _store_file(
                 session, sha256, result.kind.value, size, [s.to_json() for s in signals], None
             )
+        self._remember_url(url, key, sha256, etag, modified, None)
         matches, new = self._record(url, sha256, signals, where)
         return MediaOutcome(url, "hashed", sha256, matches, new)
 
