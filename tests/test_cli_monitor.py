@@ -30,11 +30,11 @@ def test_the_demo_finds_every_planted_copy(reclaim, tmp_path: Path) -> None:
     folder = tmp_path / "demo"
     done = reclaim("demo", "run", "--folder", str(folder))
     assert done.returncode == 0, done.stderr
-    assert "5 sightings" in done.stdout
+    assert "6 sightings" in done.stdout
     listed = reclaim("sightings", "--json", data=folder)
     assert listed.returncode == 0, listed.stderr
     rows = [json.loads(line) for line in listed.stdout.splitlines()]
-    assert len(rows) == 5
+    assert len(rows) == 6
     for row in rows:
         assert set(row) >= {
             "id",

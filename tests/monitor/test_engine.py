@@ -290,3 +290,48 @@ def test_content_types_that_lie_are_contained(
     assert found == {"/lies/photo-called-html", "/lies/pic"}
     assert len(failed) == 1
     assert "unsupported" in (failed[0] or "")
+
+
+@pytest.mark.parametrize(
+    "segment",
+    [
+        "http://127.0.0.1:{trap}/secret.ts",
+        "http://169.254.169.254/latest/meta-data/x.ts",
+        "http://[::ffff:127.0.0.1]:{trap}/y.ts",
+        "http://2130706433:{trap}/z.ts",
+        "file:///etc/passwd",
+    ],
+)
+def test_a_playlist_pointing_at_forbidden_places_fetches_nothing_there(
+    database, settings: Settings, site: Site, trap: Site, segment: str
+) -> None:
+    playlist = f"#EXTM3U\n#EXTINF:2,\n{segment.format(trap=trap.port)}\n#EXT-X-ENDLIST\n"
+    routes = {
+        "/evil/": (_html('<video src="/evil/p.m3u8"></video>'), "text/html"),
+        "/evil/p.m3u8": (playlist.encode(), "application/vnd.apple.mpegurl"),
+    }
+    for path, (body, content_type) in routes.items():
+        site.routes[path] = lambda h, b=body, t=content_type: send(h, 200, b, t)
+    outcomes = []
+    try:
+        with database.session() as session:
+            add_source(
+                session,
+                org=cases.get_org(session),
+                kind="pages",
+                url=site.url("/evil/"),
+                actor="test",
+                options=SourceOptions(min_delay=0.0, max_depth=0),
+            )
+        listener = lambda what, event: outcomes.append(event) if what == "media" else None  # noqa: E731
+        with Monitor(database, settings, listener=listener) as monitor:
+            tally = monitor.run_once()
+    finally:
+        for path in routes:
+            site.routes.pop(path, None)
+    assert tally.media_failures == 1
+    (outcome,) = outcomes
+    assert outcome.outcome == "failed"
+    assert outcome.detail.startswith("a segment of the stream ")
+    assert "forbidden address" in outcome.detail or "only http and https" in outcome.detail
+    assert trap.hits == []

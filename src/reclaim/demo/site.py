@@ -59,6 +59,7 @@ PLANTED = (
     Planted("photo-3.jpg", "cropped", "/img/full/t3.jpg", "/thread/3"),
     Planted("photo-1.jpg", "inside a phone screenshot", "/img/full/t4-screen.png", "/s/demo_leaks"),
     Planted("clip.mp4", "re-encoded smaller", "/media/t5.mp4", "/thread/5"),
+    Planted("clip.mp4", "streamed as HLS", "/hls/master.m3u8", "/thread/7"),
 )
 
 
@@ -112,7 +113,35 @@ def _media() -> dict[str, tuple[bytes, str]]:
         original = make_video(Path(scratch) / "clip.mp4", **DEMO_CLIP)
         copy = _transcoded(original, Path(scratch) / "t5.mp4", 480, 270)
         media["/media/t5.mp4"] = (copy.read_bytes(), "video/mp4")
+        for name, body in _hls(copy, Path(scratch) / "hls").items():
+            kind = "application/vnd.apple.mpegurl" if name.endswith(".m3u8") else "video/mp2t"
+            media[f"/hls/{name}"] = (body, kind)
+    media["/hls/master.m3u8"] = (
+        b"#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=400000,RESOLUTION=480x270\nindex.m3u8\n",
+        "application/vnd.apple.mpegurl",
+    )
     return media
+
+
+def _hls(video: Path, folder: Path) -> dict[str, bytes]:
+    """``video`` cut into two-second MPEG-TS segments with their playlist (``index.m3u8``)."""
+    folder.mkdir()
+    options = {
+        "hls_time": "2",
+        "hls_list_size": "0",
+        "hls_playlist_type": "vod",
+        "hls_segment_filename": str(folder / "seg%03d.ts"),
+    }
+    with av.open(str(video)) as reading:
+        stream_in = reading.streams.video[0]
+        with av.open(str(folder / "index.m3u8"), "w", format="hls", options=options) as writing:
+            stream = writing.add_stream_from_template(stream_in)
+            for packet in reading.demux(stream_in):
+                if packet.dts is None:
+                    continue
+                packet.stream = stream
+                writing.mux(packet)
+    return {path.name: path.read_bytes() for path in sorted(folder.iterdir())}
 
 
 def _transcoded(source: Path, target: Path, width: int, height: int) -> Path:
@@ -158,6 +187,10 @@ def _thread(number: int) -> bytes:
         parts.append('<img src="/img/full/broken.jpg" alt="broken">')
     elif number == 5:
         parts.append('<video controls poster="/img/thumb/u5.jpg" src="/media/t5.mp4"></video>')
+    elif number == 7:
+        parts.append(
+            '<video controls><source src="/hls/master.m3u8" type="application/x-mpegURL"></video>'
+        )
     elif number == 6:
         parts.append('<p><a href="/private/archive">비공개 자료실</a></p>')
         parts.append('<p style="background-image: url(/img/full/u7.jpg)">배경</p>')

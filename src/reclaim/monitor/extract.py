@@ -22,7 +22,7 @@ MAX_MEDIA = 2000
 MAX_URL_LENGTH = 8192
 
 _IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".gif", ".webp", ".bmp", ".avif", ".heic", ".jfif")
-_VIDEO_SUFFIXES = (".mp4", ".webm", ".mov", ".m4v", ".mkv", ".avi", ".3gp", ".ts", ".m3u8")
+_VIDEO_SUFFIXES = (".mp4", ".webm", ".mov", ".m4v", ".mkv", ".avi", ".3gp", ".ts", ".m3u8", ".mpd")
 _LAZY = ("data-src", "data-original", "data-lazy-src", "data-lazy", "data-url", "data-full")
 _LAZY_SETS = ("data-srcset", "data-lazy-srcset")
 _META_MEDIA = {

@@ -30,12 +30,13 @@ from reclaim.banks.matcher import Match, MatcherCache
 from reclaim.banks.models import BankItem
 from reclaim.cases.models import Organisation
 from reclaim.media.errors import MediaError
-from reclaim.monitor.errors import FetchFailed
+from reclaim.monitor.errors import FetchFailed, TooLarge, Unreachable
 from reclaim.monitor.extract import MediaRef
-from reclaim.monitor.fetch import Fetcher
+from reclaim.monitor.fetch import Fetcher, Kind
 from reclaim.monitor.models import MediaFile, MediaUrl
 from reclaim.monitor.politeness import HostGate
 from reclaim.monitor.sightings import Seen, record_sighting
+from reclaim.monitor.streams import assemble, is_dash, is_hls
 from reclaim.monitor.traps import normalise, url_key
 from reclaim.signals.base import HashFormatError, Signal, UnknownSignalType
 from reclaim.signals.hasher import FileHasher
@@ -127,6 +128,8 @@ class MediaStep:
                     status = fetched.status
                     etag = fetched.headers.get("etag")
                     modified = fetched.headers.get("last-modified")
+                    if status == 200 and _is_stream(path):
+                        path = self._assemble(path, fetched.final_url, where)
             except FetchFailed as error:
                 self._remember_url(url, key, None, None, None, str(error))
                 return MediaOutcome(url, "failed", detail=str(error))
@@ -166,6 +169,40 @@ class MediaStep:
         self._remember_url(url, key, sha256, etag, modified, None)
         matches, new = self._record(url, sha256, signals, where)
         return MediaOutcome(url, "hashed", sha256, matches, new)
+
+    def _assemble(self, manifest: Path, url: str, where: Where) -> Path:
+        """The first segments of the stream ``manifest`` describes, joined into one file."""
+        if manifest.stat().st_size > self._fetcher.limits.page_bytes:
+            raise TooLarge(f"{url}: the playlist is larger than a page may be")
+
+        def download(part: str, target: Path) -> int:
+            try:
+                with self._gate.turn(part, where.delay):
+                    fetched = self._fetcher.download(part, target)
+            except FetchFailed as error:  # say which stream the segment belongs to
+                raise type(error)(f"a segment of the stream {url}: {error}") from None
+            if fetched.status != 200:
+                raise Unreachable(f"{part}: HTTP {fetched.status}")
+            return fetched.size
+
+        def fetch_text(playlist: str) -> bytes:
+            with self._gate.turn(playlist, where.delay):
+                fetched = self._fetcher.get(playlist, accept={Kind.PAGE, Kind.VIDEO, Kind.OTHER})
+            if fetched.status != 200 or fetched.body is None:
+                raise Unreachable(f"{playlist}: HTTP {fetched.status}")
+            return fetched.body
+
+        video = manifest.with_name("stream")
+        count = assemble(
+            manifest.read_bytes(),
+            url,
+            video,
+            download,
+            max_bytes=self._fetcher.limits.video_bytes,
+            fetch_text=fetch_text,
+        )
+        log.info("joined %d segments of the stream %s", count, url)
+        return video
 
     def _match_known(self, url: str, sha256: str, where: Where) -> MediaOutcome:
         with self._database.session() as session:
@@ -246,6 +283,12 @@ def _validators(known: MediaUrl | None) -> dict[str, str]:
     if known.last_modified:
         headers["If-Modified-Since"] = known.last_modified
     return headers
+
+
+def _is_stream(path: Path) -> bool:
+    with path.open("rb") as handle:
+        head = handle.read(2048)
+    return is_hls(head) or is_dash(head)
 
 
 def _sha256(path: Path) -> str:
