@@ -148,6 +148,13 @@ class Settings(BaseSettings):
         gt=0,
         description="How often `reclaim monitor run` (without --once) looks for due sources.",
     )
+    chromium_path: str = Field(
+        default="/usr/bin/chromium",
+        description="The Chromium that renders pages needing JavaScript (Debian's package).",
+    )
+    render_timeout: float = Field(
+        default=30.0, gt=0, le=600, description="Seconds one page may take to render."
+    )
     jobs_workers: int = Field(
         default=2,
         ge=1,

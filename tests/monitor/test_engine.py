@@ -236,15 +236,20 @@ def test_sources_are_checked_when_added(database, case_with_items: str) -> None:
         ):
             with pytest.raises(SourceRefused):
                 add_source(session, org=org, kind=kind, url=url, actor="test")
-        with pytest.raises(SourceRefused, match="JavaScript"):
-            add_source(
-                session,
-                org=org,
-                kind="pages",
-                url="https://example.com/",
-                actor="test",
-                options=SourceOptions(render=True),
-            )
+        for options in (
+            SourceOptions(max_depth=-1),
+            SourceOptions(max_pages=0),
+            SourceOptions(min_delay=-1.0),
+        ):
+            with pytest.raises(SourceRefused):
+                add_source(
+                    session,
+                    org=org,
+                    kind="pages",
+                    url="https://example.com/",
+                    actor="test",
+                    options=options,
+                )
         add_source(session, org=org, kind="pages", url="https://EXAMPLE.com:443/a", actor="t")
         with pytest.raises(SourceRefused, match="already"):
             add_source(session, org=org, kind="pages", url="https://example.com/a", actor="t")

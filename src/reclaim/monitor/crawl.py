@@ -17,6 +17,7 @@ from reclaim.monitor.errors import FetchFailed
 from reclaim.monitor.extract import MediaRef
 from reclaim.monitor.fetch import Fetched, Fetcher, Kind
 from reclaim.monitor.politeness import HostGate, RobotsCache
+from reclaim.monitor.render import Renderer
 from reclaim.monitor.sources import Found, Role, read
 
 
@@ -73,9 +74,13 @@ def visit(
     robots: RobotsCache | None,
     gate: HostGate,
     delay: float = 0.0,
+    renderer: Renderer | None = None,
 ) -> Visit:
     """Fetch and read ``url`` (``robots`` None: a reported page, robots.txt not asked),
-    at least ``delay`` seconds (or the site's crawl-delay) after the last request there."""
+    at least ``delay`` seconds (or the site's crawl-delay) after the last request there.
+    With a ``renderer``, an HTML page is read as the browser shows it after JavaScript
+    (and the pictures and videos it loaded are added); if rendering fails, the page's
+    own HTML is read and the failure noted."""
     try:
         rules = robots.robots(url) if robots is not None else None
         if rules is not None and not rules.allowed(url):
@@ -93,6 +98,21 @@ def visit(
         return _visited(url, fetched, "image", found=picture, body=body)
     if role is Role.PAGE and "html" not in fetched.content_type.lower() and fetched.content_type:
         return _visited(url, fetched, "not-html")
+    if role is Role.PAGE and renderer is not None:
+        try:
+            with gate.turn(url, delay):
+                rendered = renderer.render(fetched.final_url)
+        except FetchFailed as error:
+            found = read(role, body, fetched.final_url, fetched.content_type)
+            return _visited(url, fetched, "fetched", detail=f"not rendered: {error}", found=found)
+        found = read(role, rendered.html, rendered.final_url, "text/html; charset=utf-8")
+        named = {ref.url for ref in found.media}
+        found.media.extend(
+            MediaRef(media_url, kind, "render")
+            for media_url, kind in rendered.media
+            if media_url not in named
+        )
+        return _visited(url, fetched, "fetched", found=found)
     try:
         found = read(role, body, fetched.final_url, fetched.content_type)
     except FetchFailed as error:  # a listing that would not decompress or parse

@@ -29,6 +29,7 @@ from reclaim.monitor.guard import Resolver, system_resolver
 from reclaim.monitor.media import MediaOutcome, MediaStep, Where
 from reclaim.monitor.models import FrontierUrl, Source, UrlState
 from reclaim.monitor.politeness import HostGate, RobotsCache
+from reclaim.monitor.render import Renderer
 from reclaim.monitor.sources import Role
 from reclaim.signals.hasher import FileHasher
 from reclaim.store.base import utcnow
@@ -71,6 +72,7 @@ class Plan:
     started: datetime | None
     scope: Scope
     min_delay: float
+    render: bool = False
 
     @classmethod
     def of(cls, source: Source) -> Plan:
@@ -83,7 +85,13 @@ class Plan:
             obey_robots=source.obey_robots,
         )
         return cls(
-            source.id, source.org_id, source.round, source.last_started, scope, source.min_delay
+            source.id,
+            source.org_id,
+            source.round,
+            source.last_started,
+            scope,
+            source.min_delay,
+            source.render,
         )
 
 
@@ -120,6 +128,9 @@ class Monitor:
             gate=self._gate,
         )
         self._listener = listener
+        self._resolver = resolver
+        self._renderer: Renderer | None = None
+        self._renderer_lock = threading.Lock()
         self._stop = threading.Event()
         self.worker = frontier.worker_id()
 
@@ -131,8 +142,22 @@ class Monitor:
 
     def close(self) -> None:
         self._stop.set()
+        if self._renderer is not None:
+            self._renderer.close()
         self._hasher.close()
         self._fetcher.close()
+
+    def renderer(self) -> Renderer:
+        """The browser for pages that need JavaScript, started on first use."""
+        with self._renderer_lock:
+            if self._renderer is None:
+                self._renderer = Renderer(
+                    self._fetcher.limits,
+                    resolver=self._resolver,
+                    executable=self._settings.chromium_path,
+                    timeout=self._settings.render_timeout,
+                )
+            return self._renderer
 
     def stop(self) -> None:
         """Ask running crawls to stop after the URLs in hand (they resume next run)."""
@@ -281,6 +306,7 @@ class Monitor:
             robots=robots,
             gate=self._gate,
             delay=plan.min_delay,
+            renderer=self.renderer() if plan.render and Role(url.role) is Role.PAGE else None,
         )
         self._tell("page", result)
         if result.outcome in ("fetched", "image", "not-html"):

@@ -56,11 +56,6 @@ def add_source(
         raise SourceRefused(f"a {chosen.name} source belongs to a case: name the case")
     if case is not None and case.org_id != org.id:
         raise SourceRefused("the case belongs to another organisation")
-    if options.render:
-        raise SourceRefused(
-            "rendering pages with JavaScript is not available yet: add the source without "
-            "--render (its static HTML is crawled)"
-        )
     defaults = chosen.defaults
     depth = defaults.max_depth if options.max_depth is None else options.max_depth
     pages = defaults.max_pages if options.max_pages is None else options.max_pages

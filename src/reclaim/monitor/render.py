@@ -1,0 +1,200 @@
+"""Rendering pages that need JavaScript: Debian's Chromium, driven by Playwright, with the
+guarding proxy as its only way out.
+
+The browser is launched once (lazily, by the first page that needs it) with the flags the
+project requires, every connection forced through :class:`~reclaim.monitor.proxy.GuardingProxy`
+(loopback included), QUIC and WebRTC's direct UDP off. Each page gets a fresh context:
+no cookies from earlier pages, service workers blocked, downloads refused, popups closed,
+dialogs dismissed, no permissions. The page is loaded, given a moment to settle and
+scrolled to the end so lazy loaders fire, within one time limit. What comes back is the
+DOM after rendering and the pictures and videos the page actually loaded.
+
+Playwright's synchronous API belongs to the thread that started it, so the browser lives
+on one thread of its own and :meth:`Renderer.render` hands pages to it.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import contextlib
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from reclaim.monitor.errors import FetchFailed, TimedOut, TooLarge
+from reclaim.monitor.fetch import FetchLimits
+from reclaim.monitor.guard import AddressPolicy, GuardedBackend, Resolver, system_resolver
+from reclaim.monitor.proxy import GuardingProxy, ProxyLimits
+
+log = logging.getLogger(__name__)
+
+CHROMIUM = "/usr/bin/chromium"
+BASE_FLAGS = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+)
+GUARD_FLAGS = (
+    "--proxy-bypass-list=<-loopback>",  # loopback too goes through the proxy
+    "--disable-quic",
+    "--force-webrtc-ip-handling-policy=disable_non_proxied_udp",
+    "--webrtc-ip-handling-policy=disable_non_proxied_udp",
+    "--dns-prefetch-disable",
+    "--disable-features=MediaRouter,DialMediaRouteProvider,Prerender2",
+)
+NO_WEBRTC = """
+for (const name of ["RTCPeerConnection", "webkitRTCPeerConnection", "RTCDataChannel"]) {
+  try { delete window[name]; } catch (e) {}
+}
+"""
+SCROLL_STEPS = 6
+
+
+class RenderFailed(FetchFailed):
+    """The browser could not render the page (missing, crashed, or the page failed)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Rendered:
+    """A page after JavaScript ran."""
+
+    url: str
+    final_url: str
+    html: bytes
+    media: list[tuple[str, str]] = field(default_factory=list)
+    """(URL, ``image`` or ``video``) of every picture and video the page loaded."""
+
+
+class Renderer:
+    """One headless Chromium behind the guarding proxy; thread-safe (pages queue up)."""
+
+    def __init__(
+        self,
+        limits: FetchLimits,
+        *,
+        resolver: Resolver = system_resolver,
+        executable: str = CHROMIUM,
+        timeout: float = 30.0,
+    ) -> None:
+        self.limits = limits
+        self.timeout = timeout
+        self._executable = executable
+        self._backend = GuardedBackend(AddressPolicy(limits.allow), resolver)
+        self.proxy = GuardingProxy(
+            self._backend,
+            ProxyLimits(
+                connect_timeout=limits.connect_timeout,
+                idle_timeout=limits.read_timeout,
+                total_timeout=limits.total_timeout,
+                max_bytes=limits.video_bytes,
+            ),
+        )
+        self._thread = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="reclaim-render")
+        self._playwright: Any = None
+        self._browser: Any = None
+
+    def render(self, url: str) -> Rendered:
+        """Render ``url``; :class:`RenderFailed` or :class:`TimedOut` when it cannot be."""
+        future = self._thread.submit(self._render, url)
+        try:
+            return future.result(timeout=self.timeout + 30)
+        except concurrent.futures.TimeoutError:
+            raise TimedOut(f"{url}: rendering took longer than {self.timeout:g} s") from None
+
+    def close(self) -> None:
+        if self._browser is not None or self._playwright is not None:
+            self._thread.submit(self._shut).result(timeout=60)
+        self._thread.shutdown(wait=True)
+        self.proxy.close()
+        self._backend.close()
+
+    # -- on the browser's thread ------------------------------------------------------------
+
+    def _start(self) -> None:
+        if self._browser is not None:
+            return
+        if not Path(self._executable).exists():
+            raise RenderFailed(
+                f"rendering needs Chromium at {self._executable} (Debian package chromium)"
+            )
+        from playwright.sync_api import Error as PlaywrightError
+        from playwright.sync_api import sync_playwright
+
+        self._playwright = sync_playwright().start()
+        try:
+            self._browser = self._playwright.chromium.launch(
+                executable_path=self._executable,
+                args=[*BASE_FLAGS, *GUARD_FLAGS, f"--proxy-server={self.proxy.url}"],
+                timeout=60_000,
+            )
+        except PlaywrightError as error:
+            self._playwright.stop()
+            self._playwright = None
+            raise RenderFailed(f"Chromium did not start: {error}") from None
+
+    def _shut(self) -> None:
+        try:
+            if self._browser is not None:
+                self._browser.close()
+        finally:
+            self._browser = None
+            if self._playwright is not None:
+                self._playwright.stop()
+            self._playwright = None
+
+    def _render(self, url: str) -> Rendered:
+        from playwright.sync_api import Error as PlaywrightError
+
+        self._start()
+        deadline = time.monotonic() + self.timeout
+        media: dict[str, str] = {}
+        context = self._browser.new_context(
+            user_agent=self.limits.user_agent,
+            service_workers="block",
+            accept_downloads=False,
+            viewport={"width": 1280, "height": 1600},
+            java_script_enabled=True,
+        )
+        try:
+            context.add_init_script(NO_WEBRTC)
+            page = context.new_page()
+            context.on("page", lambda other: other.close() if other != page else None)
+            page.on("dialog", lambda dialog: dialog.dismiss())
+
+            def loaded(response: Any) -> None:
+                kind = response.request.resource_type
+                if kind in ("image", "media") and response.status == 200:
+                    media.setdefault(response.url, "image" if kind == "image" else "video")
+
+            page.on("response", loaded)
+            try:
+                page.goto(url, wait_until="load", timeout=_ms(deadline))
+                for _ in range(SCROLL_STEPS):
+                    if _ms(deadline) < 500:
+                        break
+                    page.evaluate("window.scrollBy(0, window.innerHeight)")
+                    page.wait_for_timeout(150)
+                with contextlib.suppress(PlaywrightError):  # a page never quiet is read as is
+                    page.wait_for_load_state("networkidle", timeout=min(3000, _ms(deadline)))
+                html = page.content().encode("utf-8")
+                final_url = page.url
+            except PlaywrightError as error:
+                message = str(error).splitlines()[0]
+                if "Timeout" in message:
+                    raise TimedOut(f"{url}: rendering timed out ({message})") from None
+                raise RenderFailed(f"{url}: rendering failed: {message}") from None
+        finally:
+            context.close()
+        if len(html) > self.limits.page_bytes:
+            raise TooLarge(f"{url}: the rendered page is over {self.limits.page_bytes} bytes")
+        return Rendered(url, final_url, html, list(media.items()))
+
+
+def _ms(deadline: float) -> float:
+    return max(0.0, (deadline - time.monotonic()) * 1000)
