@@ -28,6 +28,8 @@ class Site:
     routes: dict[str, Route]
     hits: list[tuple[str, dict[str, str]]] = field(default_factory=list)
     counters: dict[str, int] = field(default_factory=dict)
+    accepted: int = 0
+    """Connections accepted (a connection that never sends a request counts too)."""
 
     @property
     def port(self) -> int:
@@ -55,7 +57,12 @@ def _serve(address: str, routes: dict[str, Route]) -> Site:
         def log_message(self, format: str, *args: object) -> None:
             pass
 
-    server = ThreadingHTTPServer((address, 0), Handler)
+    class Server(ThreadingHTTPServer):
+        def verify_request(self, request: object, client_address: object) -> bool:
+            site.accepted += 1
+            return True
+
+    server = Server((address, 0), Handler)
     server.daemon_threads = True
     site = Site(server, routes)
     threading.Thread(target=server.serve_forever, daemon=True).start()
