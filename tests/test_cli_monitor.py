@@ -50,6 +50,23 @@ def test_the_demo_finds_every_planted_copy(reclaim, tmp_path: Path) -> None:
         assert row["match"]["bank"] == "survivors"
         assert row["match"]["distance"] <= 31
     assert {row["match"]["signal"] for row in rows} == {"pdq", "vpdq"}
+    first = rows[0]
+    reviewed = reclaim("sighting", "review", str(first["id"]), "confirmed", data=folder)
+    assert reviewed.returncode == 0, reviewed.stderr
+    assert reviewed.stdout == f"{first['id']}\tconfirmed\n"
+    for bad, code in ((["99999", "confirmed"], 2), ([str(first["id"]), "bogus"], 2)):
+        assert reclaim("sighting", "review", *bad, data=folder).returncode == code
+    assert reclaim("sighting", "review", str(first["id"]), "new", data=folder).returncode == 1
+    timeline = reclaim("case", "show", first["case"], "--json", data=folder)
+    events = [json.loads(line) for line in timeline.stdout.splitlines()]
+    assert [e["event"] for e in events].count("sighting.found") == 6
+    assert events[-1]["event"] == "sighting.reviewed"
+    assert events[-1]["status"] == "confirmed"
+    statuses = [
+        json.loads(line)["status"]
+        for line in reclaim("sightings", "--json", data=folder).stdout.splitlines()
+    ]
+    assert statuses.count("confirmed") == 1
     again = reclaim("demo", "run", "--folder", str(folder))  # a demo folder is emptied first
     assert again.returncode == 0, again.stderr
 

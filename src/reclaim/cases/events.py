@@ -64,8 +64,19 @@ class SightingFound(CaseEvent):
     site: str
 
 
+@dataclass(frozen=True, kw_only=True)
+class SightingReviewed(CaseEvent):
+    """A person looked at a sighting: under review, confirmed (it is her picture or video)
+    or rejected (a false match)."""
+
+    name = "sighting.reviewed"
+    sighting: int
+    status: str
+
+
 EVENT_TYPES: dict[str, type[CaseEvent]] = {
-    cls.name: cls for cls in (CaseOpened, HashesRegistered, HashesWithdrawn, SightingFound)
+    cls.name: cls
+    for cls in (CaseOpened, HashesRegistered, HashesWithdrawn, SightingFound, SightingReviewed)
 }
 
 

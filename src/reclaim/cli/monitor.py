@@ -18,8 +18,9 @@ from reclaim.monitor import frontier
 from reclaim.monitor.crawl import Visit
 from reclaim.monitor.engine import Monitor, Tally
 from reclaim.monitor.media import MediaOutcome
+from reclaim.monitor.models import SightingStatus
 from reclaim.monitor.service import SourceOptions, SourceRefused, add_source, list_sources
-from reclaim.monitor.sightings import list_sightings, sighting_json
+from reclaim.monitor.sightings import list_sightings, review_sighting, sighting_json
 from reclaim.monitor.sources import SOURCE_KINDS
 from reclaim.store.db import open_database
 
@@ -192,6 +193,36 @@ def print_sighting(row: dict[str, Any], *, as_json: bool) -> None:
         f"on {row['page_url']}\t{match.get('signal')} distance {match.get('distance')}"
         f"\tlast seen {row['last_seen']}\n"
     )
+
+
+sighting_app = typer.Typer(help="One sighting: review it.", no_args_is_help=True)
+app.add_typer(sighting_app, name="sighting")
+
+
+@sighting_app.command("review")
+def sighting_review(
+    sighting_id: int,
+    status: Annotated[
+        str,
+        typer.Argument(help="under_review, confirmed (it is hers) or rejected (a false match)."),
+    ],
+    org: OrgOption = None,
+) -> None:
+    """Record a person's review of a sighting (the case timeline keeps each change)."""
+    try:
+        chosen = SightingStatus(status)
+    except ValueError:
+        raise fail(
+            f"status must be under_review, confirmed or rejected, not {status!r}", 2
+        ) from None
+    with org_session(load_settings(), org) as (session, organisation):
+        try:
+            found = review_sighting(
+                session, org=organisation, sighting_id=sighting_id, status=chosen, actor=actor()
+            )
+        except LookupError as error:
+            raise fail(str(error), 2) from None
+        sys.stdout.write(f"{found.id}\t{found.status.value}\n")
 
 
 class Progress:

@@ -17,7 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from reclaim.banks.models import BankItem
-from reclaim.cases.events import SightingFound
+from reclaim.cases.events import SightingFound, SightingReviewed
 from reclaim.cases.models import Case, Organisation
 from reclaim.cases.service import record_event
 from reclaim.monitor.models import Sighting, SightingStatus
@@ -78,6 +78,28 @@ def record_sighting(session: Session, *, org: Organisation, seen: Seen) -> tuple
                 event=SightingFound(actor="monitor", sighting=sighting.id, site=site),
             )
     return sighting, True
+
+
+def review_sighting(
+    session: Session, *, org: Organisation, sighting_id: int, status: SightingStatus, actor: str
+) -> Sighting:
+    """Set a sighting's review status (never back to ``new``); the case timeline records
+    each change. ``LookupError`` for another organisation's sighting."""
+    sighting = session.get(Sighting, sighting_id)
+    if sighting is None or sighting.org_id != org.id:
+        raise LookupError(f"no sighting {sighting_id}")
+    if status is SightingStatus.NEW:
+        raise ValueError("a sighting cannot be made new again")
+    if sighting.status is status:
+        return sighting
+    sighting.status = status
+    session.flush()
+    if sighting.case_id is not None:
+        case = session.get(Case, sighting.case_id)
+        if case is not None:
+            event = SightingReviewed(actor=actor, sighting=sighting.id, status=status.value)
+            record_event(session, case=case, event=event)
+    return sighting
 
 
 def list_sightings(
