@@ -29,6 +29,7 @@ from reclaim.monitor.traps import (
     trap_reason,
     url_key,
 )
+from reclaim.store.upsert import insert_ignoring_conflicts
 
 BATCH = 500
 """Rows looked up or written per statement."""
@@ -97,6 +98,7 @@ def _queue(
         unique.setdefault(url_key(row[0]), row)
     room = source.max_pages - _round_size(session, source)
     queued = over = 0
+    fresh: list[dict[str, object]] = []
     keys = list(unique)
     for start in range(0, len(keys), BATCH):
         chunk = keys[start : start + BATCH]
@@ -131,23 +133,26 @@ def _queue(
                     )
                 )
             else:
-                session.add(
-                    FrontierUrl(
-                        source_id=source.id,
-                        url=url,
-                        url_key=key,
-                        role=role.value,
-                        depth=depth,
-                        chain=chain,
-                        state=UrlState.QUEUED,
-                        round=source.round,
-                        attempts=0,
-                        detail="",
-                    )
+                fresh.append(
+                    {
+                        "source_id": source.id,
+                        "url": url,
+                        "url_key": key,
+                        "role": role.value,
+                        "depth": depth,
+                        "chain": chain,
+                        "state": UrlState.QUEUED,
+                        "round": source.round,
+                        "attempts": 0,
+                        "detail": "",
+                    }
                 )
             room -= 1
             queued += 1
-        session.flush()
+        # A colleague may queue the same new URL at this moment: the first insert wins.
+        inserted = insert_ignoring_conflicts(session, FrontierUrl, fresh)
+        queued -= len(fresh) - inserted
+        fresh.clear()
     return queued, over
 
 

@@ -23,7 +23,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from reclaim.banks.matcher import Match, MatcherCache
@@ -43,6 +43,7 @@ from reclaim.signals.hasher import FileHasher
 from reclaim.signals.registry import signal_from_json
 from reclaim.store.base import utcnow
 from reclaim.store.db import Database
+from reclaim.store.upsert import insert_ignoring_conflicts
 
 log = logging.getLogger(__name__)
 
@@ -262,16 +263,17 @@ class MediaStep:
         modified: str | None,
         error: str | None,
     ) -> None:
-        with self._database.session() as session:
-            row = session.scalar(select(MediaUrl).where(MediaUrl.url_key == key))
-            if row is None:
-                row = MediaUrl(url_key=key, url=url)
-                session.add(row)
-            row.sha256 = sha256
-            row.etag = (etag or "")[:256] or None
-            row.last_modified = (modified or "")[:64] or None
-            row.checked = utcnow()
-            row.error = error[:2000] if error else None
+        values = {
+            "sha256": sha256,
+            "etag": (etag or "")[:256] or None,
+            "last_modified": (modified or "")[:64] or None,
+            "checked": utcnow(),
+            "error": error[:2000] if error else None,
+        }
+        with self._database.session() as session:  # insert, or update what another wrote
+            row = {"url_key": key, "url": url, **values}
+            if not insert_ignoring_conflicts(session, MediaUrl, [row]):
+                session.execute(update(MediaUrl).where(MediaUrl.url_key == key).values(values))
 
 
 def _validators(known: MediaUrl | None) -> dict[str, str]:
@@ -307,8 +309,16 @@ def _store_file(
     signals: list[dict[str, Any]],
     error: str | None,
 ) -> None:
-    if session.get(MediaFile, sha256) is None:  # another worker may have stored it first
-        session.add(MediaFile(sha256=sha256, kind=kind, size=size, signals=signals, error=error))
+    row = {
+        "sha256": sha256,
+        "kind": kind,
+        "size": size,
+        "signals": signals,
+        "error": error,
+        "hashed": utcnow(),
+    }
+    # Another worker may have hashed the same file a moment ago: its row stands.
+    insert_ignoring_conflicts(session, MediaFile, [row])
 
 
 def _signals(stored: list[dict[str, Any]]) -> list[Signal]:

@@ -22,6 +22,7 @@ from reclaim.cases.models import Case, Organisation
 from reclaim.cases.service import record_event
 from reclaim.monitor.models import Sighting, SightingStatus
 from reclaim.monitor.traps import url_key
+from reclaim.store.upsert import insert_ignoring_conflicts
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,33 +42,32 @@ def record_sighting(session: Session, *, org: Organisation, seen: Seen) -> tuple
     """The sighting for ``seen`` (created, or its ``last_seen`` moved on) and whether it
     is new."""
     key = url_key(seen.media_url)
-    existing = session.scalar(
-        select(Sighting).where(
-            Sighting.item_id == seen.item.id,
-            Sighting.media_sha256 == seen.media_sha256,
-            Sighting.media_url_key == key,
-        )
+    mine = (
+        Sighting.item_id == seen.item.id,
+        Sighting.media_sha256 == seen.media_sha256,
+        Sighting.media_url_key == key,
     )
-    if existing is not None:
-        existing.last_seen = max(existing.last_seen, seen.when)
+    row = {
+        "org_id": org.id,
+        "case_id": seen.item.case_id,
+        "item_id": seen.item.id,
+        "source_id": seen.source_id,
+        "page_url": seen.page_url,
+        "media_url": seen.media_url,
+        "media_url_key": key,
+        "media_sha256": seen.media_sha256,
+        "match": seen.match,
+        "first_seen": seen.when,
+        "last_seen": seen.when,
+        "status": SightingStatus.NEW,
+    }
+    # Two workers meeting the same file at the same URL at once make one sighting.
+    created = insert_ignoring_conflicts(session, Sighting, [row])
+    sighting = session.scalars(select(Sighting).where(*mine)).one()
+    if not created:
+        sighting.last_seen = max(sighting.last_seen, seen.when)
         session.flush()
-        return existing, False
-    sighting = Sighting(
-        org_id=org.id,
-        case_id=seen.item.case_id,
-        item_id=seen.item.id,
-        source_id=seen.source_id,
-        page_url=seen.page_url,
-        media_url=seen.media_url,
-        media_url_key=key,
-        media_sha256=seen.media_sha256,
-        match=seen.match,
-        first_seen=seen.when,
-        last_seen=seen.when,
-        status=SightingStatus.NEW,
-    )
-    session.add(sighting)
-    session.flush()
+        return sighting, False
     if seen.item.case_id is not None:
         case = session.get(Case, seen.item.case_id)
         if case is not None:
