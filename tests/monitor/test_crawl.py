@@ -149,3 +149,15 @@ def test_failures_are_reported_and_the_crawl_goes_on(
     assert "loopback" in failed["/site/b"].detail
     assert trap.accepted == 0  # not one connection reached it
     assert crawled.pages["/site/a"].outcome == "fetched"
+
+
+def test_a_cap_per_host_and_a_choice_of_media(
+    database, settings: Settings, small_site: Site
+) -> None:
+    capped = _crawl(database, settings, small_site, "/site/", max_depth=5, max_per_host=3)
+    assert len(capped.pages) == 3
+    images_only = _crawl(database, settings, small_site, "/site/?i", max_depth=0, media="images")
+    assert set(images_only.media) == {"/img/site.jpg"}  # the link to v.mp4 is left alone
+    assert "/site/v.mp4" in capped.media
+    videos_only = _crawl(database, settings, small_site, "/site/a", max_depth=0, media="videos")
+    assert videos_only.media == {}

@@ -71,6 +71,10 @@ def source_add(
         float | None, typer.Option(help="Crawl again after (0: once).")
     ] = None,
     delay: Annotated[float, typer.Option(help="Seconds between requests to a host.")] = 1.0,
+    max_per_host: Annotated[
+        int | None, typer.Option(help="URLs of one host per crawl (with --any-host).")
+    ] = None,
+    media: Annotated[str, typer.Option(help="Media to fetch: any, images or videos.")] = "any",
     org: OrgOption = None,
 ) -> None:
     """Watch a URL. A URL reported in a case (``--case``) is one page unless --kind says
@@ -84,6 +88,8 @@ def source_add(
         render=render,
         recrawl_hours=recrawl_hours,
         min_delay=delay,
+        max_per_host=max_per_host,
+        media=media,
     )
     with org_session(load_settings(), org) as (session, organisation):
         the_case = cases.get_case(session, org=organisation, number=case) if case else None
@@ -116,6 +122,8 @@ def source_list(org: OrgOption = None, as_json: JsonOption = False) -> None:
                 "case": case.number if case else None,
                 "depth": source.max_depth,
                 "max_pages": source.max_pages,
+                "max_per_host": source.max_per_host,
+                "media": source.media,
                 "round": source.round,
                 "last_finished": _iso(source.last_finished),
                 "next_run": _iso(source.next_run),

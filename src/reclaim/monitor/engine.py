@@ -73,6 +73,7 @@ class Plan:
     scope: Scope
     min_delay: float
     render: bool = False
+    media: str = "any"
 
     @classmethod
     def of(cls, source: Source) -> Plan:
@@ -92,6 +93,7 @@ class Plan:
             scope,
             source.min_delay,
             source.render,
+            source.media,
         )
 
 
@@ -325,7 +327,10 @@ class Monitor:
         where = Where(
             plan.org_id, plan.id, result.final_url or url.url, plan.started, plan.min_delay
         )
+        unwanted = {"images": "video", "videos": "image"}.get(plan.media)
         for ref in result.found.media:
+            if ref.kind == unwanted:
+                continue
             if self._stop.is_set():  # put the page back: it is visited again on resuming
                 with self._database.session() as session:
                     frontier.requeue(session, url_id=url.id)

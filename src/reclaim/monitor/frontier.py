@@ -16,6 +16,7 @@ import socket
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from urllib.parse import urlsplit
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
@@ -100,6 +101,7 @@ def _queue(
     queued = over = 0
     fresh: list[dict[str, object]] = []
     keys = list(unique)
+    per_host = _per_host(session, source, {_host(row[0]) for row in unique.values()})
     for start in range(0, len(keys), BATCH):
         chunk = keys[start : start + BATCH]
         known = dict(
@@ -112,10 +114,14 @@ def _queue(
         for key in chunk:
             if key in known and known[key] >= source.round:
                 continue  # already met in this round
-            if room <= 0:
+            url, role, depth, chain = unique[key]
+            host = _host(url)
+            if room <= 0 or (
+                source.max_per_host is not None and per_host.get(host, 0) >= source.max_per_host
+            ):
                 over += 1
                 continue
-            url, role, depth, chain = unique[key]
+            per_host[host] = per_host.get(host, 0) + 1
             if key in known:
                 session.execute(
                     update(FrontierUrl)
@@ -124,6 +130,7 @@ def _queue(
                         state=UrlState.QUEUED,
                         round=source.round,
                         role=role.value,
+                        host=host,
                         depth=depth,
                         chain=chain,
                         claimed_by=None,
@@ -138,6 +145,7 @@ def _queue(
                         "source_id": source.id,
                         "url": url,
                         "url_key": key,
+                        "host": host,
                         "role": role.value,
                         "depth": depth,
                         "chain": chain,
@@ -154,6 +162,29 @@ def _queue(
         queued -= len(fresh) - inserted
         fresh.clear()
     return queued, over
+
+
+def _host(url: str) -> str:
+    return urlsplit(url).netloc[:255]
+
+
+def _per_host(session: Session, source: Source, hosts: set[str]) -> dict[str, int]:
+    """URLs already in this round for each of ``hosts`` (only when the source caps them)."""
+    if source.max_per_host is None:
+        return {}
+    ordered, counts = sorted(hosts), {}
+    for start in range(0, len(ordered), BATCH):
+        rows = session.execute(
+            select(FrontierUrl.host, func.count())
+            .where(
+                FrontierUrl.source_id == source.id,
+                FrontierUrl.round == source.round,
+                FrontierUrl.host.in_(ordered[start : start + BATCH]),
+            )
+            .group_by(FrontierUrl.host)
+        ).all()
+        counts.update({str(host): int(count) for host, count in rows})
+    return counts
 
 
 def _round_size(session: Session, source: Source) -> int:

@@ -45,6 +45,10 @@ class Source(Base):
     path_prefix: Mapped[str | None] = mapped_column(Text, nullable=True)
     max_depth: Mapped[int] = mapped_column(Integer)
     max_pages: Mapped[int] = mapped_column(Integer)
+    max_per_host: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    """URLs of one host per round (a crawl that leaves its start host; None: no cap)."""
+    media: Mapped[str] = mapped_column(String(16), default="any", server_default="any")
+    """Which media to fetch: ``any``, ``images`` or ``videos``."""
     obey_robots: Mapped[bool] = mapped_column(Boolean, default=True)
     render: Mapped[bool] = mapped_column(Boolean, default=False)
     """Pages need a JavaScript render before their media can be read."""
@@ -80,6 +84,7 @@ class FrontierUrl(Base):
     __table_args__ = (
         UniqueConstraint("source_id", "url_key"),
         Index("ix_monitor_frontier_source_state", "source_id", "state", "depth"),
+        Index("ix_monitor_frontier_source_host", "source_id", "round", "host"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -87,6 +92,8 @@ class FrontierUrl(Base):
     url: Mapped[str] = mapped_column(Text)
     url_key: Mapped[str] = mapped_column(String(64))
     """SHA-256 of the URL: a fixed-width key however long the URL."""
+    host: Mapped[str] = mapped_column(String(255), default="", server_default="")
+    """``host[:port]`` of the URL, for the per-host cap."""
     role: Mapped[str] = mapped_column(String(16))
     """How to read it: ``page``, ``listing`` (sitemap or feed) or ``channel``."""
     depth: Mapped[int] = mapped_column(Integer)

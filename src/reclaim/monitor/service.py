@@ -13,6 +13,7 @@ from reclaim.monitor.sources import source_kind
 from reclaim.monitor.traps import normalise
 
 MAX_PAGES = 1_000_000
+MEDIA_CHOICES = ("any", "images", "videos")
 MAX_DEPTH = 100
 
 
@@ -31,6 +32,9 @@ class SourceOptions:
     render: bool = False
     recrawl_hours: float | None = None
     min_delay: float = 1.0
+    max_per_host: int | None = None
+    media: str = "any"
+    """``any``, ``images`` or ``videos``: which media the crawl fetches."""
 
 
 def add_source(
@@ -63,6 +67,12 @@ def add_source(
         raise SourceRefused(f"depth must be 0-{MAX_DEPTH}, not {depth}")
     if not 1 <= pages <= MAX_PAGES:
         raise SourceRefused(f"max pages must be 1-{MAX_PAGES}, not {pages}")
+    if options.media not in MEDIA_CHOICES:
+        raise SourceRefused(
+            f"media must be one of {', '.join(MEDIA_CHOICES)}, not {options.media!r}"
+        )
+    if options.max_per_host is not None and options.max_per_host < 1:
+        raise SourceRefused("the cap per host must be at least 1")
     if options.min_delay < 0 or (options.recrawl_hours or 0) < 0:
         raise SourceRefused("delays and recrawl intervals cannot be negative")
     same_case = Source.case_id == case.id if case is not None else Source.case_id.is_(None)
@@ -82,6 +92,8 @@ def add_source(
         path_prefix=options.path_prefix,
         max_depth=depth,
         max_pages=pages,
+        max_per_host=options.max_per_host,
+        media=options.media,
         obey_robots=defaults.obey_robots,
         render=options.render,
         recrawl_hours=(
