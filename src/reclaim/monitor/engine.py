@@ -120,7 +120,9 @@ class Monitor:
         self._fetcher = Fetcher(limits, resolver=resolver)
         self._robots = RobotsCache(self._fetcher, limits.user_agent)
         self._gate = HostGate(concurrency=settings.monitor_host_concurrency, delay=0.0)
-        self._hasher = FileHasher(settings)
+        self._hasher = FileHasher(
+            settings, workers=max(1, min(settings.worker_count, settings.monitor_workers))
+        )
         self._media = MediaStep(
             database,
             self._fetcher,

@@ -8,7 +8,7 @@ the robust matcher looks up.
 
 from __future__ import annotations
 
-import threading
+import queue
 
 from reclaim.config import Settings
 from reclaim.media.errors import MediaError
@@ -20,26 +20,38 @@ from reclaim.signals.source import HashOptions
 
 
 class FileHasher:
-    """Hashes files as queries in an isolated decoding worker (one file at a time)."""
+    """Hashes files as queries in isolated decoding workers: up to ``workers`` files at
+    once, each in a worker process of its own; callers beyond that wait their turn."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, workers: int = 1) -> None:
+        if workers < 1:
+            raise ValueError("a hasher needs at least one worker")
         self._options = HashOptions(
             sampling=Sampling(fps=settings.video_sample_fps),
             limits=MediaLimits.from_settings(settings),
             query_regions=True,
         )
-        self._pool: IsolatedPool[HashRequest, FileHashes] = IsolatedPool(
-            hash_file,
-            workers=1,
-            memory_bytes=self._options.limits.memory_bytes,
-            timeout_seconds=self._options.limits.timeout_seconds,
-        )
-        self._lock = threading.Lock()
+        self._pools: list[IsolatedPool[HashRequest, FileHashes]] = [
+            IsolatedPool(
+                hash_file,
+                workers=1,
+                memory_bytes=self._options.limits.memory_bytes,
+                timeout_seconds=self._options.limits.timeout_seconds,
+            )
+            for _ in range(workers)
+        ]
+        self._free: queue.Queue[IsolatedPool[HashRequest, FileHashes]] = queue.Queue()
+        for pool in self._pools:
+            self._free.put(pool)
 
     def hash(self, path: str) -> FileHashes | MediaError:
         """The signals of the file at ``path``, or why it could not be hashed."""
-        with self._lock:
-            return next(self._pool.map([HashRequest(path, self._options)]))
+        pool = self._free.get()  # one pool (one worker process) per file at a time
+        try:
+            return next(pool.map([HashRequest(path, self._options)]))
+        finally:
+            self._free.put(pool)
 
     def close(self) -> None:
-        self._pool.close()
+        for pool in self._pools:
+            pool.close()
