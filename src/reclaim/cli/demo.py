@@ -143,8 +143,10 @@ def demo_run(
                 options=quick,
             )
         say("4. The monitor crawls the forum and its channel preview:")
-        with Monitor(database, settings, listener=Progress()) as monitor:
+        progress = Progress()
+        with Monitor(database, settings, listener=progress) as monitor:
             tally = monitor.run_once()
+        progress.close()
         say(
             f"   {tally.pages} pages, {tally.media} pictures and videos "
             f"({tally.hashed} hashed), {tally.sightings} sightings"

@@ -5,10 +5,14 @@ from __future__ import annotations
 import json
 import signal
 import sys
+import threading
 from types import FrameType
 from typing import Annotated, Any
 
 import typer
+from rich.console import Console
+from rich.progress import Progress as RichProgress
+from rich.progress import SpinnerColumn, TextColumn
 
 from reclaim.cases import service as cases
 from reclaim.cases.models import Case
@@ -166,6 +170,7 @@ def monitor_run(
         else:
             monitor.run_forever()
     finally:
+        progress.close()
         monitor.close()
         database.dispose()
 
@@ -234,24 +239,68 @@ def sighting_review(
 
 
 class Progress:
-    """One line per page and medium on stderr, and a summary at the end."""
+    """What the crawl is doing, on stderr. For a person at a terminal: a live line of
+    counts (pages, media, matches, errors), and a line for each new sighting and each
+    failure. Otherwise (a log file, a pipe): one line per page and medium."""
+
+    def __init__(self, live: bool | None = None) -> None:
+        self._live = sys.stderr.isatty() if live is None else live
+        self._counts = {"pages": 0, "media": 0, "hashed": 0, "matches": 0, "errors": 0}
+        self._lock = threading.Lock()
+        self._display: RichProgress | None = None
+        if self._live:
+            self._display = RichProgress(
+                SpinnerColumn(), TextColumn("{task.description}"), console=Console(stderr=True)
+            )
+            self._display.add_task(self._describe(), total=None)
+            self._display.start()
 
     def __call__(self, what: str, event: object) -> None:
+        with self._lock:
+            line = self._count(event)
+            if self._display is None:
+                sys.stderr.write(line + "\n")
+                sys.stderr.flush()
+                return
+            if "sighting" in line or "\tfailed\t" in line:
+                self._display.console.print(line, markup=False, highlight=False)
+            self._display.update(self._display.task_ids[0], description=self._describe())
+
+    def _count(self, event: object) -> str:
         if isinstance(event, Visit):
+            self._counts["pages"] += 1
+            self._counts["errors"] += event.outcome == "failed"
             detail = f"\t{event.detail}" if event.detail else ""
-            sys.stderr.write(f"page\t{event.outcome}\t{event.url}{detail}\n")
-        elif isinstance(event, MediaOutcome):
+            return f"page\t{event.outcome}\t{event.url}{detail}"
+        if isinstance(event, MediaOutcome):
+            self._counts["media"] += 1
+            self._counts["hashed"] += event.outcome == "hashed"
+            self._counts["matches"] += event.matches
+            self._counts["errors"] += event.outcome == "failed"
             found = f"\t{event.new_sightings} new sighting(s)" if event.new_sightings else ""
             detail = f"\t{event.detail}" if event.detail else ""
-            sys.stderr.write(f"media\t{event.outcome}\t{event.url}{found}{detail}\n")
-        sys.stderr.flush()
+            return f"media\t{event.outcome}\t{event.url}{found}{detail}"
+        return str(event)
+
+    def _describe(self) -> str:
+        c = self._counts
+        return (
+            f"pages {c['pages']}  media {c['media']} (hashed {c['hashed']})  "
+            f"matches {c['matches']}  errors {c['errors']}"
+        )
 
     def summary(self, tally: Tally) -> None:
+        self.close()
         sys.stdout.write(
             f"pages {tally.pages} (failed {tally.page_failures}, skipped {tally.skipped}), "
             f"media {tally.media} (hashed {tally.hashed}, failed {tally.media_failures}), "
             f"matches {tally.matches}, new sightings {tally.sightings}\n"
         )
+
+    def close(self) -> None:
+        if self._display is not None:
+            self._display.stop()
+            self._display = None
 
 
 def _iso(value: object) -> str | None:
