@@ -367,7 +367,7 @@ class Monitor:
             sightings=outcome.new_sightings,
         )
         if outcome.new_sightings:
-            log.warning("new sighting: %s (%d banked item(s))", outcome.url, outcome.new_sightings)
+            log.info("new sighting: %s (%d banked item(s))", outcome.url, outcome.new_sightings)
 
     def _tell(self, what: str, event: Visit | MediaOutcome) -> None:
         if self._listener is not None:
