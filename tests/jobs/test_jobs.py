@@ -15,16 +15,15 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from reclaim.banks import service as banks
 from reclaim.cases import service as cases
 from reclaim.config import Settings
 from reclaim.demo.media import make_demo_folder
 from reclaim.demo.site import PLANTED, DemoSite, serve
+from reclaim.demo.story import register_originals
 from reclaim.jobs.queue import Jobs, TaskSpec
 from reclaim.monitor.jobs import SCHEDULE
 from reclaim.monitor.models import Sighting, Source
 from reclaim.monitor.service import SourceOptions, add_source
-from reclaim.signals.filehash import HashRequest, hash_file
 from reclaim.store import open_database
 
 ADDRESS = "127.0.0.2"
@@ -98,14 +97,8 @@ def test_the_monitor_runs_as_tasks(settings: Settings, demo: DemoSite, tmp_path:
     try:
         database = jobs.database()
         with database.session() as session:
+            register_originals(session, folder=originals, actor="test")
             org = cases.get_org(session)
-            case = cases.open_case(session, org=org, actor="test")
-            bank = banks.create_bank(session, org=org, name="survivors")
-            items = [
-                banks.NewItem(hash_file(HashRequest(str(originals / n))).signals, n, "demo")
-                for n in ("photo-1.jpg", "photo-2.jpg", "photo-3.jpg", "clip.mp4")
-            ]
-            banks.add_items(session, bank=bank, items=items, actor="test", case=case)
             source = add_source(
                 session,
                 org=org,

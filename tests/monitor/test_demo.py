@@ -15,17 +15,16 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from reclaim.banks import service as banks
 from reclaim.cases import service as cases
 from reclaim.config import Settings
 from reclaim.demo.media import make_demo_folder
 from reclaim.demo.site import PLANTED, DemoSite, serve
+from reclaim.demo.story import register_originals
 from reclaim.monitor.engine import Monitor
 from reclaim.monitor.models import FrontierUrl, MediaUrl, Sighting, UrlState
 from reclaim.monitor.service import SourceOptions, add_source
 from reclaim.monitor.sightings import list_sightings
 from reclaim.monitor.traps import DEFAULT_MAX_CHAIN
-from reclaim.signals.filehash import HashRequest, hash_file
 from reclaim.store import open_database
 
 from .conftest import SITE_ADDRESS
@@ -51,15 +50,7 @@ def _bank_originals(settings: Settings, originals: Path) -> str:
     database = open_database(settings)
     try:
         with database.session() as session:
-            org = cases.get_org(session)
-            case = cases.open_case(session, org=org, actor="test")
-            bank = banks.create_bank(session, org=org, name="survivors")
-            items = [
-                banks.NewItem(hash_file(HashRequest(str(originals / name))).signals, name, "demo")
-                for name in ("photo-1.jpg", "photo-2.jpg", "photo-3.jpg", "clip.mp4")
-            ]
-            banks.add_items(session, bank=bank, items=items, actor="test", case=case)
-            return case.number
+            return register_originals(session, folder=originals, actor="test").number
     finally:
         database.dispose()
 

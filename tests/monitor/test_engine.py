@@ -257,6 +257,35 @@ def test_sources_are_checked_when_added(database, case_with_items: str) -> None:
         assert channel.url == "https://t.me/s/leakroom_kr"
 
 
+def _crawl_served(
+    database,
+    settings: Settings,
+    site: Site,
+    routes: dict[str, tuple[bytes, str]],
+    start: str,
+    listener=None,
+    **options,
+):
+    """Serve ``routes`` on the site, crawl from ``start`` once, take the routes away."""
+    for path, (body, content_type) in routes.items():
+        site.routes[path] = lambda h, b=body, t=content_type: send(h, 200, b, t)
+    try:
+        with database.session() as session:
+            add_source(
+                session,
+                org=cases.get_org(session),
+                kind="pages",
+                url=site.url(start),
+                actor="test",
+                options=SourceOptions(min_delay=0.0, **options),
+            )
+        with Monitor(database, settings, listener=listener) as monitor:
+            return monitor.run_once()
+    finally:
+        for path in routes:
+            site.routes.pop(path, None)
+
+
 def test_content_types_that_lie_are_contained(
     database, settings: Settings, site: Site, case_with_items: str
 ) -> None:
@@ -271,23 +300,7 @@ def test_content_types_that_lie_are_contained(
         "/lies/page-called.jpg": (_html("<p>not a picture</p>"), "image/jpeg"),
         "/lies/pic": (B_MIRRORED, "image/jpeg"),
     }
-    for path, (body, content_type) in routes.items():
-        site.routes[path] = lambda h, b=body, t=content_type: send(h, 200, b, t)
-    try:
-        with database.session() as session:
-            add_source(
-                session,
-                org=cases.get_org(session),
-                kind="pages",
-                url=site.url("/lies/"),
-                actor="test",
-                options=SourceOptions(min_delay=0.0, max_depth=1),
-            )
-        with Monitor(database, settings) as monitor:
-            tally = monitor.run_once()
-    finally:
-        for path in routes:
-            site.routes.pop(path, None)
+    tally = _crawl_served(database, settings, site, routes, "/lies/", max_depth=1)
     assert tally.media_failures == 1  # the page that called itself a JPEG: refused, recorded
     with database.session() as session:
         found = {s.media_url.removeprefix(site.url("")) for s in session.scalars(select(Sighting))}
@@ -315,25 +328,16 @@ def test_a_playlist_pointing_at_forbidden_places_fetches_nothing_there(
         "/evil/": (_html('<video src="/evil/p.m3u8"></video>'), "text/html"),
         "/evil/p.m3u8": (playlist.encode(), "application/vnd.apple.mpegurl"),
     }
-    for path, (body, content_type) in routes.items():
-        site.routes[path] = lambda h, b=body, t=content_type: send(h, 200, b, t)
-    outcomes = []
-    try:
-        with database.session() as session:
-            add_source(
-                session,
-                org=cases.get_org(session),
-                kind="pages",
-                url=site.url("/evil/"),
-                actor="test",
-                options=SourceOptions(min_delay=0.0, max_depth=0),
-            )
-        listener = lambda what, event: outcomes.append(event) if what == "media" else None  # noqa: E731
-        with Monitor(database, settings, listener=listener) as monitor:
-            tally = monitor.run_once()
-    finally:
-        for path in routes:
-            site.routes.pop(path, None)
+    outcomes: list[object] = []
+    tally = _crawl_served(
+        database,
+        settings,
+        site,
+        routes,
+        "/evil/",
+        max_depth=0,
+        listener=lambda what, event: outcomes.append(event) if what == "media" else None,
+    )
     assert tally.media_failures == 1
     (outcome,) = outcomes
     assert outcome.outcome == "failed"

@@ -77,15 +77,14 @@ def demo_run(
     """The whole story on this machine: a survivor's originals are registered by their
     hashes, the demo forum serves altered copies among unrelated pictures, the monitor
     crawls it and records each copy it finds as a sighting on her case."""
-    from reclaim.banks import service as banks
     from reclaim.cases import service as cases
     from reclaim.cli.monitor import Progress, print_sighting
     from reclaim.demo.media import make_demo_folder
     from reclaim.demo.site import serve
+    from reclaim.demo.story import ORIGINALS, register_originals
     from reclaim.monitor.engine import Monitor
     from reclaim.monitor.service import SourceOptions, add_source
     from reclaim.monitor.sightings import list_sightings, sighting_json
-    from reclaim.signals.filehash import HashRequest, hash_file
     from reclaim.store.db import open_database
 
     base = load_settings()
@@ -111,21 +110,11 @@ def demo_run(
     site = serve(DEMO_HOST, 0)
     try:
         with database.session() as session:
-            org = cases.get_org(session)
-            case = cases.open_case(session, org=org, actor="demo", channel="portal")
-            bank = banks.create_bank(session, org=org, name="survivors")
-            names = ("photo-1.jpg", "photo-2.jpg", "photo-3.jpg", "clip.mp4")
-            items = [
-                banks.NewItem(hash_file(HashRequest(str(originals / n))).signals, n, "demo")
-                for n in names
-            ]
-            banks.add_items(session, bank=bank, items=items, actor="demo", case=case)
-            number = case.number
-        say(f"2. Registered by their hashes only, as case {number} ({len(names)} items)")
+            number = register_originals(session, folder=originals, actor="demo").number
+        say(f"2. Registered by their hashes only, as case {number} ({len(ORIGINALS)} items)")
         say(f"3. The demo forum is up at {site.base_url}/ (loopback only)")
         with database.session() as session:
             org = cases.get_org(session)
-            quick = SourceOptions(min_delay=0.0)
             add_source(
                 session,
                 org=org,
@@ -140,7 +129,7 @@ def demo_run(
                 kind="telegram",
                 url=f"{site.base_url}/s/demo_leaks",
                 actor="demo",
-                options=quick,
+                options=SourceOptions(min_delay=0.0),
             )
         say("4. The monitor crawls the forum and its channel preview:")
         progress = Progress()
