@@ -1,0 +1,1 @@
+"""Evidence: capture, seal, the custody log, export and offline verification."""
