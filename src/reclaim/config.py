@@ -96,6 +96,15 @@ class Settings(BaseSettings):
     def _expand(cls, value: Path) -> Path:
         return Path(os.path.expanduser(value))
 
+    master_key_file: Path | None = Field(
+        default=None,
+        description=(
+            "File holding the master key that wraps signing keys and data keys at rest "
+            "(default: DATA_DIR/keys/master.key, made by `reclaim keys init`). Keep a copy "
+            "offline: without it, sealed evidence can be verified but nothing new signed."
+        ),
+    )
+
     case_item_limit: int = Field(
         default=2000,
         gt=0,
@@ -188,6 +197,11 @@ class Settings(BaseSettings):
     def resolved_database_url(self) -> str:
         """The database URL in force (the embedded SQLite file unless one is configured)."""
         return self.database_url or f"sqlite:///{self.data_dir / 'reclaim.db'}"
+
+    @property
+    def resolved_master_key_file(self) -> Path:
+        """The master key file in force."""
+        return self.master_key_file or self.data_dir / "keys" / "master.key"
 
     @property
     def worker_count(self) -> int:

@@ -9,6 +9,7 @@ from sqlalchemy import inspect
 import reclaim.banks.models
 import reclaim.banks.platform_models
 import reclaim.cases.models
+import reclaim.evidence.models
 import reclaim.jobs.models
 import reclaim.monitor.models  # noqa: F401 - registers the tables on the metadata
 from reclaim.store import Base

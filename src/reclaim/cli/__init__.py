@@ -3,6 +3,7 @@
 from reclaim.cli import (  # noqa: F401 - importing registers the commands
     banks,
     demo,
+    evidence,
     hashing,
     monitor,
     platforms,

@@ -13,6 +13,7 @@ def _metadata() -> MetaData:
     import reclaim.banks.models
     import reclaim.banks.platform_models
     import reclaim.cases.models
+    import reclaim.evidence.models
     import reclaim.jobs.models
     import reclaim.monitor.models  # noqa: F401
 

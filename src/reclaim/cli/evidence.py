@@ -1,0 +1,118 @@
+"""``reclaim keys`` (the master key and signing keys) and ``reclaim log`` (custody log)."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import typer
+
+from reclaim.cli.app import JsonOption, app, fail, load_settings
+from reclaim.cli.banks import OrgOption, org_session
+from reclaim.config import Settings
+from reclaim.evidence import custody
+from reclaim.evidence.keys import NoSigningKey, create_key, org_keys
+from reclaim.store.envelope import KeyProblem, MasterKey
+
+keys_app = typer.Typer(
+    help="The master key and each organisation's signing keys.", no_args_is_help=True
+)
+log_app = typer.Typer(help="The custody log of evidence events.", no_args_is_help=True)
+app.add_typer(keys_app, name="keys")
+app.add_typer(log_app, name="log")
+
+
+def master_key(settings: Settings, *, create: bool = False) -> MasterKey:
+    """The master key; with ``create``, made first when there is none."""
+    path = settings.resolved_master_key_file
+    try:
+        if create and not path.exists():
+            sys.stderr.write(
+                f"reclaim: made a new master key at {path}; keep a copy of it somewhere safe "
+                "and offline\n"
+            )
+            return MasterKey.create(path)
+        return MasterKey.load(path)
+    except KeyProblem as error:
+        raise fail(str(error)) from None
+
+
+@keys_app.command("init")
+def keys_init(org: OrgOption = None) -> None:
+    """Make the master key (if there is none) and the organisation's first signing key
+    (if it has none); print the signing key's id."""
+    settings = load_settings()
+    master = master_key(settings, create=True)
+    with org_session(settings, org) as (session, organisation):
+        active = [k for k in org_keys(session, org=organisation) if k.retired is None]
+        key = active[-1] if active else create_key(session, org=organisation, master=master)
+        sys.stdout.write(f"{key.key_id}\t{key.public_key.hex()}\n")
+
+
+@keys_app.command("rotate")
+def keys_rotate(org: OrgOption = None) -> None:
+    """Retire the active signing key (it stays, to verify what it signed) and make a new one."""
+    settings = load_settings()
+    master = master_key(settings)
+    with org_session(settings, org) as (session, organisation):
+        key = create_key(session, org=organisation, master=master)
+        sys.stdout.write(f"{key.key_id}\t{key.public_key.hex()}\n")
+
+
+@keys_app.command("list")
+def keys_list(org: OrgOption = None, as_json: JsonOption = False) -> None:
+    """The organisation's signing keys, oldest first (public halves only)."""
+    with org_session(load_settings(), org) as (session, organisation):
+        for key in org_keys(session, org=organisation):
+            row = {
+                "key_id": key.key_id,
+                "public_key": key.public_key.hex(),
+                "created": key.created.isoformat(),
+                "retired": key.retired.isoformat() if key.retired else None,
+            }
+            if as_json:
+                sys.stdout.write(json.dumps(row) + "\n")
+            else:
+                state = f"retired {row['retired']}" if key.retired else "active"
+                sys.stdout.write(f"{key.key_id}\t{state}\t{row['public_key']}\n")
+
+
+@log_app.command("head")
+def log_head(org: OrgOption = None) -> None:
+    """Sign the custody log's current size and root (a tree head) and print it."""
+    settings = load_settings()
+    master = master_key(settings)
+    with org_session(settings, org) as (session, organisation):
+        try:
+            head = custody.sign_head(session, org=organisation, master=master)
+        except NoSigningKey as error:
+            raise fail(str(error)) from None
+        sys.stdout.write(
+            json.dumps(
+                {
+                    "log": organisation.slug,
+                    "size": head.size,
+                    "root": head.root.hex(),
+                    "timestamp": head.timestamp.isoformat(),
+                    "key_id": head.key_id,
+                    "signature": head.signature.hex(),
+                }
+            )
+            + "\n"
+        )
+
+
+@log_app.command("verify")
+def log_verify(org: OrgOption = None) -> None:
+    """Recompute the whole custody log from its entries and check every stored hash, every
+    signed tree head and that heads only ever grew; exit 0 only when all holds."""
+    with org_session(load_settings(), org) as (session, organisation):
+        report = custody.verify_log(session, org=organisation)
+    sys.stdout.write(f"entries checked: {report.entries}\ntree heads checked: {report.heads}\n")
+    for problem in report.problems:
+        sys.stdout.write(f"PROBLEM: {problem}\n")
+    sys.stdout.write("verdict: " + ("the log holds\n" if report.ok else "the log does NOT hold\n"))
+    raise typer.Exit(0 if report.ok else 1)
+
+
+__all__ = ["keys_app", "log_app", "master_key"]
