@@ -19,9 +19,10 @@ import concurrent.futures
 import contextlib
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from reclaim.monitor.errors import FetchFailed, TimedOut, TooLarge
 from reclaim.monitor.fetch import FetchLimits
@@ -54,6 +55,8 @@ for (const name of ["RTCPeerConnection", "webkitRTCPeerConnection", "RTCDataChan
 }
 """
 SCROLL_STEPS = 6
+VIEWPORT = {"width": 1280, "height": 1600}
+T = TypeVar("T")
 
 
 class RenderFailed(FetchFailed):
@@ -71,8 +74,9 @@ class Rendered:
     """(URL, ``image`` or ``video``) of every picture and video the page loaded."""
 
 
-class Renderer:
-    """One headless Chromium behind the guarding proxy; thread-safe (pages queue up)."""
+class GuardedBrowser:
+    """One headless Chromium behind the guarding proxy, on a thread of its own. Jobs run
+    there one at a time (:meth:`run`); each makes its pages in :meth:`new_context`."""
 
     def __init__(
         self,
@@ -81,6 +85,7 @@ class Renderer:
         resolver: Resolver = system_resolver,
         executable: str = CHROMIUM,
         timeout: float = 30.0,
+        max_bytes: int | None = None,
     ) -> None:
         self.limits = limits
         self.timeout = timeout
@@ -91,21 +96,50 @@ class Renderer:
             ProxyLimits(
                 connect_timeout=limits.connect_timeout,
                 idle_timeout=limits.read_timeout,
-                total_timeout=limits.total_timeout,
-                max_bytes=limits.video_bytes,
+                total_timeout=max(limits.total_timeout, timeout),
+                max_bytes=max_bytes or limits.video_bytes,
             ),
         )
-        self._thread = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="reclaim-render")
+        self._thread = concurrent.futures.ThreadPoolExecutor(
+            1, thread_name_prefix="reclaim-browser"
+        )
         self._playwright: Any = None
         self._browser: Any = None
 
-    def render(self, url: str) -> Rendered:
-        """Render ``url``; :class:`RenderFailed` or :class:`TimedOut` when it cannot be."""
-        future = self._thread.submit(self._render, url)
+    def run(self, job: Callable[[], T], what: str) -> T:
+        """Run ``job`` on the browser's thread (starting Chromium first if needed)."""
+
+        def started() -> T:
+            self._start()
+            return job()
+
+        future = self._thread.submit(started)
         try:
-            return future.result(timeout=self.timeout + 30)
+            return future.result(timeout=self.timeout + 60)
         except concurrent.futures.TimeoutError:
-            raise TimedOut(f"{url}: rendering took longer than {self.timeout:g} s") from None
+            raise TimedOut(f"{what}: took longer than {self.timeout:g} s") from None
+
+    def new_context(self, **options: Any) -> Any:
+        """A fresh context with the guards on (call on the browser's thread)."""
+        context = self._browser.new_context(
+            user_agent=self.limits.user_agent,
+            service_workers="block",
+            accept_downloads=False,
+            java_script_enabled=True,
+            **{"viewport": VIEWPORT, **options},
+        )
+        context.add_init_script(NO_WEBRTC)
+        pages: list[Any] = []
+
+        def opened(page: Any) -> None:
+            if pages:  # a popup or a window.open: closed at once
+                page.close()
+            else:
+                pages.append(page)
+                page.on("dialog", lambda dialog: dialog.dismiss())
+
+        context.on("page", opened)
+        return context
 
     def close(self) -> None:
         if self._browser is not None or self._playwright is not None:
@@ -114,14 +148,12 @@ class Renderer:
         self.proxy.close()
         self._backend.close()
 
-    # -- on the browser's thread ------------------------------------------------------------
-
     def _start(self) -> None:
         if self._browser is not None:
             return
         if not Path(self._executable).exists():
             raise RenderFailed(
-                f"rendering needs Chromium at {self._executable} (Debian package chromium)"
+                f"the browser needs Chromium at {self._executable} (Debian package chromium)"
             )
         from playwright.sync_api import Error as PlaywrightError
         from playwright.sync_api import sync_playwright
@@ -148,24 +180,40 @@ class Renderer:
                 self._playwright.stop()
             self._playwright = None
 
+
+class Renderer:
+    """Renders pages for the monitor: the DOM after JavaScript and the media it loaded."""
+
+    def __init__(
+        self,
+        limits: FetchLimits,
+        *,
+        resolver: Resolver = system_resolver,
+        executable: str = CHROMIUM,
+        timeout: float = 30.0,
+    ) -> None:
+        self.limits = limits
+        self.timeout = timeout
+        self.browser = GuardedBrowser(
+            limits, resolver=resolver, executable=executable, timeout=timeout
+        )
+        self.proxy = self.browser.proxy
+
+    def render(self, url: str) -> Rendered:
+        """Render ``url``; :class:`RenderFailed` or :class:`TimedOut` when it cannot be."""
+        return self.browser.run(lambda: self._render(url), f"rendering {url}")
+
+    def close(self) -> None:
+        self.browser.close()
+
     def _render(self, url: str) -> Rendered:
         from playwright.sync_api import Error as PlaywrightError
 
-        self._start()
         deadline = time.monotonic() + self.timeout
         media: dict[str, str] = {}
-        context = self._browser.new_context(
-            user_agent=self.limits.user_agent,
-            service_workers="block",
-            accept_downloads=False,
-            viewport={"width": 1280, "height": 1600},
-            java_script_enabled=True,
-        )
+        context = self.browser.new_context()
         try:
-            context.add_init_script(NO_WEBRTC)
             page = context.new_page()
-            context.on("page", lambda other: other.close() if other != page else None)
-            page.on("dialog", lambda dialog: dialog.dismiss())
 
             def loaded(response: Any) -> None:
                 kind = response.request.resource_type
@@ -175,25 +223,37 @@ class Renderer:
             page.on("response", loaded)
             try:
                 page.goto(url, wait_until="load", timeout=_ms(deadline))
-                for _ in range(SCROLL_STEPS):
-                    if _ms(deadline) < 500:
-                        break
-                    page.evaluate("window.scrollBy(0, window.innerHeight)")
-                    page.wait_for_timeout(150)
-                with contextlib.suppress(PlaywrightError):  # a page never quiet is read as is
-                    page.wait_for_load_state("networkidle", timeout=min(3000, _ms(deadline)))
+                settle(page, deadline)
                 html = page.content().encode("utf-8")
                 final_url = page.url
             except PlaywrightError as error:
-                message = str(error).splitlines()[0]
-                if "Timeout" in message:
-                    raise TimedOut(f"{url}: rendering timed out ({message})") from None
-                raise RenderFailed(f"{url}: rendering failed: {message}") from None
+                raise _failure(url, "rendering", error) from None
         finally:
             context.close()
         if len(html) > self.limits.page_bytes:
             raise TooLarge(f"{url}: the rendered page is over {self.limits.page_bytes} bytes")
         return Rendered(url, final_url, html, list(media.items()))
+
+
+def settle(page: Any, deadline: float) -> None:
+    """Scroll a loaded page to its end (lazy loaders fire) and let the network go quiet,
+    within ``deadline``; an endless page is taken as it is when time is up."""
+    from playwright.sync_api import Error as PlaywrightError
+
+    for _ in range(SCROLL_STEPS):
+        if _ms(deadline) < 500:
+            break
+        page.evaluate("window.scrollBy(0, window.innerHeight)")
+        page.wait_for_timeout(150)
+    with contextlib.suppress(PlaywrightError):  # a page never quiet is read as it is
+        page.wait_for_load_state("networkidle", timeout=min(3000, _ms(deadline)))
+
+
+def _failure(url: str, doing: str, error: Exception) -> FetchFailed:
+    message = str(error).splitlines()[0]
+    if "Timeout" in message:
+        return TimedOut(f"{url}: {doing} timed out ({message})")
+    return RenderFailed(f"{url}: {doing} failed: {message}")
 
 
 def _ms(deadline: float) -> float:
