@@ -55,6 +55,11 @@ class GuardingProxy:
         self.limits = limits or ProxyLimits()
         self.refused: list[tuple[str, str]] = []
         """(host, reason) of every refusal, in order."""
+        self._refused_at: list[float] = []
+        self.connections: list[tuple[float, str, int, str]] = []
+        """(time.time(), host, port, address) of every connection made, in order: the
+        addresses the browser's requests really went to (the browser itself only ever
+        sees the proxy's)."""
         self._lock = threading.Lock()
         proxy = self
 
@@ -134,17 +139,33 @@ class GuardingProxy:
         last: Exception | None = None
         for address in self._backend.resolve(host, port, self.limits.connect_timeout):
             try:
-                return socket.create_connection(
+                connection = socket.create_connection(
                     (str(address), port), timeout=self.limits.connect_timeout
                 )
             except OSError as error:
                 last = error
+                continue
+            with self._lock:
+                self.connections.append((time.time(), host.lower(), port, str(address)))
+                del self.connections[:-10_000]  # the recent past is all anyone asks about
+            return connection
         raise OSError(f"{host}:{port}: {last}")
+
+    def addresses_since(self, since: float) -> dict[tuple[str, int], str]:
+        """(host, port) -> the address last connected to for it, since ``since``."""
+        with self._lock:
+            return {(h, p): a for t, h, p, a in self.connections if t >= since}
+
+    def refused_since(self, since: float) -> list[tuple[str, str]]:
+        """(host[:port], reason) of the refusals since ``since``."""
+        with self._lock:
+            return [r for r, t in zip(self.refused, self._refused_at, strict=True) if t >= since]
 
     def _refuse(self, client: socket.socket, target: str, reason: str) -> None:
         host = target.split("/")[2] if "://" in target else target
         with self._lock:
             self.refused.append((host, reason))
+            self._refused_at.append(time.time())
         log.info("proxy refused %s: %s", host, reason)
         _answer(client, 403, reason)
 

@@ -222,12 +222,12 @@ class Renderer:
 
             page.on("response", loaded)
             try:
-                page.goto(url, wait_until="load", timeout=_ms(deadline))
+                page.goto(url, wait_until="load", timeout=ms_left(deadline))
                 settle(page, deadline)
                 html = page.content().encode("utf-8")
                 final_url = page.url
             except PlaywrightError as error:
-                raise _failure(url, "rendering", error) from None
+                raise failure_of(url, "rendering", error) from None
         finally:
             context.close()
         if len(html) > self.limits.page_bytes:
@@ -241,20 +241,20 @@ def settle(page: Any, deadline: float) -> None:
     from playwright.sync_api import Error as PlaywrightError
 
     for _ in range(SCROLL_STEPS):
-        if _ms(deadline) < 500:
+        if ms_left(deadline) < 500:
             break
         page.evaluate("window.scrollBy(0, window.innerHeight)")
         page.wait_for_timeout(150)
     with contextlib.suppress(PlaywrightError):  # a page never quiet is read as it is
-        page.wait_for_load_state("networkidle", timeout=min(3000, _ms(deadline)))
+        page.wait_for_load_state("networkidle", timeout=min(3000, ms_left(deadline)))
 
 
-def _failure(url: str, doing: str, error: Exception) -> FetchFailed:
+def failure_of(url: str, doing: str, error: Exception) -> FetchFailed:
     message = str(error).splitlines()[0]
     if "Timeout" in message:
         return TimedOut(f"{url}: {doing} timed out ({message})")
     return RenderFailed(f"{url}: {doing} failed: {message}")
 
 
-def _ms(deadline: float) -> float:
+def ms_left(deadline: float) -> float:
     return max(0.0, (deadline - time.monotonic()) * 1000)

@@ -1,0 +1,3 @@
+"""The evidence tests use the monitor's loopback site and canary server."""
+
+from tests.monitor.conftest import site, trap  # noqa: F401 - fixtures shared with the monitor
