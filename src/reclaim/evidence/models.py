@@ -77,3 +77,29 @@ class TreeHead(Base):
     timestamp: Mapped[datetime] = mapped_column(UtcDateTime)
     key_id: Mapped[str] = mapped_column(String(32))
     signature: Mapped[bytes] = mapped_column(LargeBinary(64))
+
+
+class Evidence(Base):
+    """One capture of a page: sealed in a package kept in the blob store, or why not."""
+
+    __tablename__ = "evidence"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"), index=True)
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"), index=True, nullable=True)
+    sighting_id: Mapped[int | None] = mapped_column(
+        ForeignKey("sightings.id"), index=True, nullable=True
+    )
+    url: Mapped[str] = mapped_column(Text)
+    final_url: Mapped[str | None] = mapped_column(Text, nullable=True)
+    status: Mapped[str] = mapped_column(String(16))
+    """``sealed`` or ``failed``."""
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    captured: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    blob_id: Mapped[str | None] = mapped_column(ForeignKey("blobs.id"), nullable=True)
+    package_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    datapackage_hash: Mapped[str | None] = mapped_column(String(80), nullable=True)
+    key_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    signature: Mapped[bytes | None] = mapped_column(LargeBinary(64), nullable=True)
+    log_position: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    """The custody-log entry that records the seal."""

@@ -15,7 +15,8 @@ def _metadata() -> MetaData:
     import reclaim.cases.models
     import reclaim.evidence.models
     import reclaim.jobs.models
-    import reclaim.monitor.models  # noqa: F401
+    import reclaim.monitor.models
+    import reclaim.store.blobs  # noqa: F401
 
     return Base.metadata
 
