@@ -164,6 +164,14 @@ class Settings(BaseSettings):
     render_timeout: float = Field(
         default=30.0, gt=0, le=600, description="Seconds one page may take to render."
     )
+    capture_timeout: float = Field(
+        default=60.0, gt=0, le=900, description="Seconds one evidence capture may take."
+    )
+    capture_max_bytes: int = Field(
+        default=200 * MiB,
+        gt=0,
+        description="Bytes one connection of an evidence capture may carry (page, media).",
+    )
     jobs_workers: int = Field(
         default=2,
         ge=1,

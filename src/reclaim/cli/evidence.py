@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 import sys
+from typing import Annotated
 
 import typer
 
+from reclaim.cases import service as cases
 from reclaim.cli.app import JsonOption, app, fail, load_settings
 from reclaim.cli.banks import OrgOption, org_session
 from reclaim.config import Settings
@@ -14,6 +16,10 @@ from reclaim.evidence import custody
 from reclaim.evidence.keys import NoSigningKey, create_key, org_keys
 from reclaim.store.envelope import KeyProblem, MasterKey
 
+evidence_app = typer.Typer(
+    help="Evidence: capture pages, list what was kept.", no_args_is_help=True
+)
+app.add_typer(evidence_app, name="evidence")
 keys_app = typer.Typer(
     help="The master key and each organisation's signing keys.", no_args_is_help=True
 )
@@ -115,4 +121,70 @@ def log_verify(org: OrgOption = None) -> None:
     raise typer.Exit(0 if report.ok else 1)
 
 
-__all__ = ["keys_app", "log_app", "master_key"]
+@evidence_app.command("capture")
+def evidence_capture(
+    url: str,
+    case: Annotated[str | None, typer.Option(help="The case the page belongs to.")] = None,
+    org: OrgOption = None,
+) -> None:
+    """Capture a page now with the guarded browser, seal it, store it encrypted, and
+    record it in the custody log; exit 1 if the capture failed."""
+    from reclaim.cli.banks import actor
+    from reclaim.evidence.service import EvidenceDesk
+    from reclaim.store.db import open_database
+
+    settings = load_settings()
+    master = master_key(settings)
+    database = open_database(settings)
+    try:
+        with org_session(settings, org) as (session, organisation):
+            org_id = organisation.id
+            case_id = cases.get_case(session, org=organisation, number=case).id if case else None
+        with EvidenceDesk(database, settings, master) as desk:
+            try:
+                kept = desk.capture(org_id=org_id, url=url, actor=actor(), case_id=case_id)
+            except NoSigningKey as error:
+                raise fail(str(error)) from None
+    finally:
+        database.dispose()
+    if kept.status != "sealed":
+        raise fail(f"capture failed: {kept.error}")
+    sys.stdout.write(
+        f"{kept.id}\tsealed\t{kept.final_url}\tpackage sha256 {kept.package_sha256}\t"
+        f"custody log entry {kept.log_position}\n"
+    )
+
+
+@evidence_app.command("list")
+def evidence_list(
+    case: Annotated[str | None, typer.Option(help="Only this case's evidence.")] = None,
+    org: OrgOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Evidence kept (and captures that failed), oldest first."""
+    from reclaim.evidence.service import list_evidence
+
+    with org_session(load_settings(), org) as (session, organisation):
+        the_case = cases.get_case(session, org=organisation, number=case) if case else None
+        for item in list_evidence(session, org=organisation, case=the_case):
+            row = {
+                "id": item.id,
+                "case": case,
+                "sighting": item.sighting_id,
+                "url": item.url,
+                "final_url": item.final_url,
+                "status": item.status,
+                "error": item.error,
+                "captured": item.captured.isoformat(),
+                "package_sha256": item.package_sha256,
+                "key_id": item.key_id,
+                "log_position": item.log_position,
+            }
+            if as_json:
+                sys.stdout.write(json.dumps(row) + "\n")
+            else:
+                what = item.package_sha256 if item.status == "sealed" else item.error
+                sys.stdout.write(f"{item.id}\t{item.status}\t{item.url}\t{what}\n")
+
+
+__all__ = ["evidence_app", "keys_app", "log_app", "master_key"]

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from reclaim.evidence.jobs import evidence_tasks
 from reclaim.jobs.queue import Provider
 from reclaim.monitor.jobs import monitor_tasks
 
-PROVIDERS: Sequence[Provider] = (monitor_tasks,)
+PROVIDERS: Sequence[Provider] = (monitor_tasks, evidence_tasks)
