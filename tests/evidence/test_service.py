@@ -4,20 +4,33 @@ custody log; shredding the case leaves the log whole."""
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import select
 
 from reclaim.cases import service as cases
+from reclaim.cases.models import ConsentPurpose
 from reclaim.config import Settings
 from reclaim.demo.media import make_demo_folder
 from reclaim.demo.site import DemoSite, serve
 from reclaim.demo.story import register_originals
 from reclaim.evidence import custody
-from reclaim.evidence.keys import create_key, org_keys
+from reclaim.evidence.export import (
+    MANIFEST_PREFIX,
+    ExportInvalid,
+    ExportRefused,
+    export_case,
+    verify_export,
+)
+from reclaim.evidence.keys import create_key, org_keys, raw_public
 from reclaim.evidence.merkle import leaf_hash, verify_inclusion
 from reclaim.evidence.models import CustodyEntry
 from reclaim.evidence.service import EvidenceDesk, list_evidence
@@ -101,9 +114,101 @@ def test_a_confirmed_sighting_becomes_sealed_logged_evidence(
         assert kept.package_sha256 in entries[kept.log_position].body
         assert [e.status for e in list_evidence(session, org=org)] == ["sealed", "failed"]
         case = cases.get_case(session, org=org, number=number)
+        out = tmp_path / "export"
+        with EvidenceDesk(database, settings, master) as desk:
+            with pytest.raises(ExportRefused):  # no consent, no legal basis
+                export_case(
+                    session,
+                    org=org,
+                    case=case,
+                    blobs=desk.blobs,
+                    master=master,
+                    out=out,
+                    actor="staff",
+                )
+            cases.record_consent(
+                session,
+                case=case,
+                purpose=ConsentPurpose.POLICE_EVIDENCE,
+                granted=True,
+                actor="staff",
+                note="by phone",
+            )
+            manifest = export_case(
+                session,
+                org=org,
+                case=case,
+                blobs=desk.blobs,
+                master=master,
+                out=out,
+                actor="staff",
+            )
+        assert manifest["basis"]["consent"] == "recorded"
+    _check_export_and_its_mutations(out, tmp_path)
+    with database.session() as session:
+        org = cases.get_org(session)
+        case = cases.get_case(session, org=org, number=number)
         with EvidenceDesk(database, settings, master) as desk:
             desk.blobs.shred(session, case_id=case.id)
     with EvidenceDesk(database, settings, master) as desk, pytest.raises(Shredded):
         desk.package_bytes(kept)
     with database.session() as session:
         assert custody.verify_log(session, org=cases.get_org(session)).ok  # hashes remain
+
+
+def _check_export_and_its_mutations(out: Path, tmp_path: Path) -> None:
+    fresh = tmp_path / "elsewhere" / "export"  # verified from a fresh folder, by itself
+    shutil.copytree(out, fresh)
+    report = verify_export(fresh)
+    assert any("custody-log entry" in line for line in report.checked)
+    command = [sys.executable, "-m", "reclaim.cli", "evidence", "verify", str(fresh)]
+    held = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    assert held.returncode == 0, held.stdout + held.stderr
+    assert held.stdout.endswith("verdict: the evidence holds\n")
+    garbage = tmp_path / "garbage"
+    garbage.mkdir()
+    (garbage / "manifest.json").write_bytes(b"\x00not json")
+    (garbage / "manifest.sig").write_text("{}")
+    refused = subprocess.run([*command[:-1], str(garbage)], capture_output=True, text=True)
+    assert refused.returncode == 1
+    assert "does NOT hold" in refused.stdout
+    files = sorted(p for p in fresh.rglob("*") if p.is_file())
+    assert {p.name for p in files} >= {"manifest.json", "manifest.sig", "VERIFY.txt"}
+    caught = 0
+    for path in files:
+        original = path.read_bytes()
+        step = max(1, len(original) // 40)
+        for offset in [*range(0, len(original), step), len(original) - 1]:
+            changed = bytearray(original)
+            changed[offset] ^= 0x01
+            path.write_bytes(bytes(changed))
+            with pytest.raises(ExportInvalid) as failure:
+                verify_export(fresh)
+            assert path.name in str(failure.value) or "signature" in str(failure.value)
+            caught += 1
+        path.write_bytes(original)
+        path.unlink()  # a file dropped
+        with pytest.raises(ExportInvalid, match="missing"):
+            verify_export(fresh)
+        path.write_bytes(original)
+    (fresh / "packages" / "extra.wacz").write_bytes(b"more")  # a file added
+    with pytest.raises(ExportInvalid, match="not in the manifest"):
+        verify_export(fresh)
+    (fresh / "packages" / "extra.wacz").unlink()
+    manifest = json.loads((fresh / "manifest.json").read_bytes())
+    stranger = Ed25519PrivateKey.generate()
+    for key_id in manifest["public_keys"]:  # the public key replaced, everything re-signed
+        manifest["public_keys"][key_id] = raw_public(stranger.public_key()).hex()
+    forged = json.dumps(manifest).encode()
+    (fresh / "manifest.json").write_bytes(forged)
+    (fresh / "manifest.sig").write_text(
+        json.dumps(
+            {
+                "key_id": manifest["manifest_key_id"],
+                "signature": stranger.sign(MANIFEST_PREFIX + forged).hex(),
+            }
+        )
+    )
+    with pytest.raises(ExportInvalid):
+        verify_export(fresh)
+    assert caught > 100

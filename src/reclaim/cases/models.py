@@ -6,7 +6,7 @@ import enum
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Enum, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import JSON, Boolean, Enum, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from reclaim.store.base import Base, UtcDateTime, enum_values, utcnow
@@ -57,3 +57,31 @@ class CaseEventRow(Base):
     actor: Mapped[str] = mapped_column(String(200))
     created: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class ConsentPurpose(enum.StrEnum):
+    SEARCH = "search"
+    """Search the web for her images."""
+    TAKEDOWN = "takedown"
+    """Send takedown notices."""
+    SHARE_HASHES = "share_hashes"
+    """Share her hashes with platforms."""
+    POLICE_EVIDENCE = "police_evidence"
+    """Prepare evidence for the police."""
+
+
+class Consent(Base):
+    """A survivor's decision about one purpose, as recorded (latest row wins). Rows are
+    only inserted: the history of her decisions is kept."""
+
+    __tablename__ = "case_consents"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    purpose: Mapped[ConsentPurpose] = mapped_column(
+        Enum(ConsentPurpose, native_enum=False, length=32, values_callable=enum_values)
+    )
+    granted: Mapped[bool] = mapped_column(Boolean)
+    recorded_by: Mapped[str] = mapped_column(String(200))
+    recorded: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    note: Mapped[str] = mapped_column(Text, default="")

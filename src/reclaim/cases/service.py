@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from reclaim.cases.events import CaseEvent, CaseOpened, check_registered, event_from_row
-from reclaim.cases.models import Case, CaseEventRow, Organisation
+from reclaim.cases.models import Case, CaseEventRow, Consent, ConsentPurpose, Organisation
 
 DEFAULT_ORG = "default"
 # Case numbers avoid look-alike characters (0/O, 1/I/L, U/V) so they survive being read aloud.
@@ -111,3 +111,31 @@ def timeline(session: Session, *, case: Case) -> list[CaseEvent]:
         select(CaseEventRow).where(CaseEventRow.case_id == case.id).order_by(CaseEventRow.seq)
     )
     return [event_from_row(r.name, r.actor, r.created, r.data) for r in rows]
+
+
+def record_consent(
+    session: Session,
+    *,
+    case: Case,
+    purpose: ConsentPurpose,
+    granted: bool,
+    actor: str,
+    note: str = "",
+) -> Consent:
+    """Record the survivor's decision about ``purpose`` (a new row; history is kept)."""
+    consent = Consent(
+        case_id=case.id, purpose=purpose, granted=granted, recorded_by=actor, note=note
+    )
+    session.add(consent)
+    session.flush()
+    return consent
+
+
+def consent_given(session: Session, *, case: Case, purpose: ConsentPurpose) -> Consent | None:
+    """Her latest decision about ``purpose`` if it is a yes, else None."""
+    latest = session.scalar(
+        select(Consent)
+        .where(Consent.case_id == case.id, Consent.purpose == purpose)
+        .order_by(Consent.id.desc())
+    )
+    return latest if latest is not None and latest.granted else None

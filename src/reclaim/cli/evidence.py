@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -185,6 +186,60 @@ def evidence_list(
             else:
                 what = item.package_sha256 if item.status == "sealed" else item.error
                 sys.stdout.write(f"{item.id}\t{item.status}\t{item.url}\t{what}\n")
+
+
+@evidence_app.command("export")
+def evidence_export(
+    case: str,
+    out: Annotated[Path, typer.Option("--out", help="A new (or empty) folder to write.")],
+    legal_basis: Annotated[
+        str | None,
+        typer.Option(help="The legal basis, when the survivor has not consented to this."),
+    ] = None,
+    org: OrgOption = None,
+) -> None:
+    """Write a case's sealed evidence, with proofs and keys, for the police or a lawyer:
+    only with the survivor's consent to police evidence or a recorded legal basis."""
+    from reclaim.cli.banks import actor
+    from reclaim.evidence.export import ExportRefused, export_case
+    from reclaim.store.blobs import BlobStore
+
+    settings = load_settings()
+    master = master_key(settings)
+    with org_session(settings, org) as (session, organisation):
+        the_case = cases.get_case(session, org=organisation, number=case)
+        try:
+            manifest = export_case(
+                session,
+                org=organisation,
+                case=the_case,
+                blobs=BlobStore(settings.data_dir / "blobs", master),
+                master=master,
+                out=out,
+                actor=actor(),
+                legal_basis=legal_basis,
+            )
+        except (ExportRefused, FileExistsError, LookupError) as error:
+            raise fail(str(error)) from None
+    sys.stdout.write(f"{len(manifest['packages'])} package(s) written to {out}\n")
+
+
+@evidence_app.command("verify")
+def evidence_verify(path: Path) -> None:
+    """Check an export folder offline: signatures, every file's digest, every package's
+    seal, every custody-log proof. Exit 0 only when all holds."""
+    from reclaim.evidence.export import ExportInvalid, verify_export
+
+    try:
+        report = verify_export(path)
+    except ExportInvalid as error:
+        sys.stdout.write(f"FAILED: {error}\nverdict: the evidence does NOT hold\n")
+        raise typer.Exit(1) from None
+    except OSError as error:
+        raise fail(f"cannot read {path}: {error}", 2) from None
+    for line in report.checked:
+        sys.stdout.write(f"ok: {line}\n")
+    sys.stdout.write("verdict: the evidence holds\n")
 
 
 __all__ = ["evidence_app", "keys_app", "log_app", "master_key"]

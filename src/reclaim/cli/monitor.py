@@ -61,6 +61,35 @@ def case_show(number: str, org: OrgOption = None, as_json: JsonOption = False) -
                 sys.stdout.write(f"{row['at']}\t{event.name}\t{details}\n")
 
 
+@case_app.command("consent")
+def case_consent(
+    number: str,
+    purpose: Annotated[
+        str, typer.Argument(help="search, takedown, share_hashes or police_evidence.")
+    ],
+    decision: Annotated[str, typer.Argument(help="yes or no.")],
+    note: Annotated[str, typer.Option(help="How she gave it (phone call, form).")] = "",
+    org: OrgOption = None,
+) -> None:
+    """Record the survivor's decision about one purpose (every decision is kept)."""
+    from reclaim.cases.models import ConsentPurpose
+
+    try:
+        chosen = ConsentPurpose(purpose)
+    except ValueError:
+        raise fail(
+            f"purpose must be one of {', '.join(p.value for p in ConsentPurpose)}", 2
+        ) from None
+    if decision not in ("yes", "no"):
+        raise fail("the decision is yes or no", 2)
+    with org_session(load_settings(), org) as (session, organisation):
+        case = cases.get_case(session, org=organisation, number=number)
+        cases.record_consent(
+            session, case=case, purpose=chosen, granted=decision == "yes", actor=actor(), note=note
+        )
+        sys.stdout.write(f"{case.number}\t{chosen.value}\t{decision}\n")
+
+
 @source_app.command("add")
 def source_add(
     url: str,
