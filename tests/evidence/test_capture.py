@@ -219,3 +219,36 @@ def test_hostile_pages_fail_clearly_and_reach_nothing(
         for path in routes:
             site.routes.pop(path, None)
     assert trap.accepted == 0
+
+
+def test_a_minors_case_keeps_no_picture(
+    capturer: Capturer, demo: DemoSite, captured: Capture
+) -> None:
+    kept = capturer.capture(
+        f"{demo.base_url}/thread/2", [f"{demo.base_url}/img/full/t2-mirror.jpg"], redact=True
+    )
+    assert kept.redacted
+    assert kept.facts()["redacted"] is True
+    assert kept.media == [{"url": f"{demo.base_url}/img/full/t2-mirror.jpg", "kept": False}]
+    pictures = 0
+    for record in ArchiveIterator(io.BytesIO(kept.warc)):
+        if record.rec_type != "response":
+            continue
+        kind = record.http_headers.get_header("Content-Type") or ""
+        body = record.content_stream().read()
+        if kind.startswith("image/"):
+            pictures += 1
+            assert body == b""
+            assert record.http_headers.get_header("X-Reclaim-Redacted").startswith("sha256=")
+        else:
+            assert not body.startswith((b"\xff\xd8\xff", b"\x89PNG"))
+    assert pictures >= 1
+    import numpy as np
+    from PIL import Image
+
+    def detail(png: bytes) -> float:
+        shot = np.asarray(Image.open(io.BytesIO(png)).convert("L"), dtype=np.int16)
+        return float(np.abs(np.diff(shot, axis=1)).mean())
+
+    assert detail(kept.screenshot) < 1.5  # nothing but soft blobs of colour
+    assert detail(captured.screenshot) > 3 * detail(kept.screenshot)  # unlike the page

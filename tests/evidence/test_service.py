@@ -33,14 +33,20 @@ from reclaim.evidence.export import (
 from reclaim.evidence.keys import create_key, org_keys, raw_public
 from reclaim.evidence.merkle import leaf_hash, verify_inclusion
 from reclaim.evidence.models import CustodyEntry
-from reclaim.evidence.service import EvidenceDesk, list_evidence
+from reclaim.evidence.service import (
+    EvidenceDesk,
+    destroy_case_data,
+    hold_case,
+    list_evidence,
+    release_case,
+)
 from reclaim.evidence.wacz import check_package
 from reclaim.monitor.engine import Monitor
 from reclaim.monitor.models import Sighting, SightingStatus
 from reclaim.monitor.render import CHROMIUM
 from reclaim.monitor.service import SourceOptions, add_source
 from reclaim.monitor.sightings import review_sighting
-from reclaim.store.blobs import Shredded
+from reclaim.store.blobs import HoldActive, Shredded
 from reclaim.store.envelope import MasterKey
 
 from ..monitor.conftest import SITE_ADDRESS, Site
@@ -149,11 +155,17 @@ def test_a_confirmed_sighting_becomes_sealed_logged_evidence(
         org = cases.get_org(session)
         case = cases.get_case(session, org=org, number=number)
         with EvidenceDesk(database, settings, master) as desk:
-            desk.blobs.shred(session, case_id=case.id)
+            hold_case(session, org=org, case=case, actor="staff", reason="police case 2026-17")
+            with pytest.raises(HoldActive):
+                destroy_case_data(session, org=org, case=case, blobs=desk.blobs, actor="her")
+            release_case(session, org=org, case=case, actor="staff")
+            assert destroy_case_data(session, org=org, case=case, blobs=desk.blobs, actor="her")
     with EvidenceDesk(database, settings, master) as desk, pytest.raises(Shredded):
         desk.package_bytes(kept)
     with database.session() as session:
         assert custody.verify_log(session, org=cases.get_org(session)).ok  # hashes remain
+        events = [json.loads(b)["event"] for b in session.scalars(select(CustodyEntry.body))]
+        assert events == ["captured", "sealed", "exported", "held", "released", "deleted"]
 
 
 def _check_export_and_its_mutations(out: Path, tmp_path: Path) -> None:

@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import JSON, Boolean, Enum, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.sql.expression import false as sa_false
 
 from reclaim.store.base import Base, UtcDateTime, enum_values, utcnow
 
@@ -42,6 +43,9 @@ class Case(Base):
         default=CaseStatus.OPEN,
     )
     created: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    minor: Mapped[bool] = mapped_column(Boolean, default=False, server_default=sa_false())
+    """She was under 18 when filmed: no media of this case is ever kept (hashes, URLs,
+    headers and a heavily blurred screenshot only), and reports go to a hotline."""
 
 
 class CaseEventRow(Base):

@@ -188,6 +188,35 @@ def evidence_list(
                 sys.stdout.write(f"{item.id}\t{item.status}\t{item.url}\t{what}\n")
 
 
+@evidence_app.command("hold")
+def evidence_hold(
+    case: str,
+    reason: Annotated[str, typer.Option(help="Why (e.g. the police case number).")],
+    org: OrgOption = None,
+) -> None:
+    """Keep a case's evidence even if the survivor withdraws (an open police case). She is
+    told; the custody log records it."""
+    from reclaim.cli.banks import actor
+    from reclaim.evidence.service import hold_case
+
+    with org_session(load_settings(), org) as (session, organisation):
+        the_case = cases.get_case(session, org=organisation, number=case)
+        hold_case(session, org=organisation, case=the_case, actor=actor(), reason=reason)
+        sys.stdout.write(f"{the_case.number}\theld\n")
+
+
+@evidence_app.command("release")
+def evidence_release(case: str, org: OrgOption = None) -> None:
+    """Release a case's legal hold."""
+    from reclaim.cli.banks import actor
+    from reclaim.evidence.service import release_case
+
+    with org_session(load_settings(), org) as (session, organisation):
+        the_case = cases.get_case(session, org=organisation, number=case)
+        release_case(session, org=organisation, case=the_case, actor=actor())
+        sys.stdout.write(f"{the_case.number}\treleased\n")
+
+
 @evidence_app.command("export")
 def evidence_export(
     case: str,

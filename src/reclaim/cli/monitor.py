@@ -61,6 +61,16 @@ def case_show(number: str, org: OrgOption = None, as_json: JsonOption = False) -
                 sys.stdout.write(f"{row['at']}\t{event.name}\t{details}\n")
 
 
+@case_app.command("mark-minor")
+def case_mark_minor(number: str, org: OrgOption = None) -> None:
+    """Record that she was under 18 when filmed: from now on no picture or video of the
+    case is kept (only hashes, URLs, headers and a blurred screenshot)."""
+    with org_session(load_settings(), org) as (session, organisation):
+        case = cases.get_case(session, org=organisation, number=number)
+        case.minor = True
+        sys.stdout.write(f"{case.number}\tminor\n")
+
+
 @case_app.command("consent")
 def case_consent(
     number: str,

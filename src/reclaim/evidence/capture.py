@@ -25,6 +25,7 @@ import base64
 import hashlib
 import io
 import json
+import re
 import tempfile
 import time
 from collections.abc import Sequence
@@ -42,6 +43,7 @@ from reclaim.monitor.fetch import Fetcher
 from reclaim.monitor.render import GuardedBrowser, failure_of, ms_left, settle
 
 SOFTWARE = "Reclaim evidence capture"
+_INLINE_MEDIA = re.compile(rb"data:(?:image|video|audio)/[^\"')\s>]+", re.I)
 _DROPPED_HEADERS = {"content-encoding", "transfer-encoding", "content-length"}
 
 
@@ -70,6 +72,8 @@ class Capture:
     exchanges: int = 0
     media: list[dict[str, Any]] = field(default_factory=list)
     """The matched media files: url, sha256, bytes, and how they were obtained."""
+    redacted: bool = False
+    """No picture or video was kept (a case concerning a minor)."""
 
     def facts(self) -> dict[str, Any]:
         """The capture's facts, as kept beside it (``capture.json``)."""
@@ -87,6 +91,7 @@ class Capture:
             "title": self.title,
             "exchanges": self.exchanges,
             "media": self.media,
+            "redacted": self.redacted,
             "software": SOFTWARE,
         }
 
@@ -98,16 +103,25 @@ class Capturer:
         self._browser = browser
         self._fetcher = fetcher
 
-    def capture(self, url: str, media_urls: Sequence[str] = ()) -> Capture:
-        """Capture ``url`` (and the media files ``media_urls``)."""
+    def capture(self, url: str, media_urls: Sequence[str] = (), *, redact: bool = False) -> Capture:
+        """Capture ``url`` (and the media files ``media_urls``). With ``redact`` (a case
+        concerning a minor) no picture or video is kept: their bodies leave the WARC
+        (their SHA-256 and size stay, in a header), the media files are not fetched, and
+        the screenshot is blurred beyond recognition."""
         started = time.time()
-        capture = self._browser.run(lambda: self._capture(url, started), f"capturing {url}")
-        self._add_media(capture, media_urls)
+        capture = self._browser.run(lambda: self._capture(url, started, redact), f"capturing {url}")
+        if redact:
+            capture.screenshot = redacted_screenshot(capture.screenshot)
+            capture.dom = _INLINE_MEDIA.sub(b"data:,redacted", capture.dom)
+            capture.redacted = True
+            capture.media = [{"url": u, "kept": False} for u in dict.fromkeys(media_urls)]
+        else:
+            self._add_media(capture, media_urls)
         return capture
 
     # -- on the browser's thread -----------------------------------------------------------
 
-    def _capture(self, url: str, started: float) -> Capture:
+    def _capture(self, url: str, started: float, redact: bool) -> Capture:
         from playwright.sync_api import Error as PlaywrightError
 
         deadline = time.monotonic() + self._browser.timeout
@@ -144,7 +158,7 @@ class Capturer:
                 raise CaptureFailed(f"{url}: leads to {final_url}, which was refused: {reason}")
         # The browser only ever talked to the proxy: the servers' addresses are the proxy's.
         addresses = self._browser.proxy.addresses_since(started)
-        warc, exchanges = har_to_warc(har, captured_at, addresses)
+        warc, exchanges = har_to_warc(har, captured_at, addresses, redact_media=redact)
         address = _address_of(final_url, addresses)
         return Capture(
             url=url,
@@ -211,10 +225,16 @@ class Capturer:
 
 
 def har_to_warc(
-    har: dict[str, Any], when: datetime, addresses: dict[tuple[str, int], str] | None = None
+    har: dict[str, Any],
+    when: datetime,
+    addresses: dict[tuple[str, int], str] | None = None,
+    *,
+    redact_media: bool = False,
 ) -> tuple[bytes, int]:
     """A gzipped WARC of a HAR's exchanges (a warcinfo record first); and how many.
-    ``addresses`` maps (host, port) to the server address each exchange went to."""
+    ``addresses`` maps (host, port) to the server address each exchange went to; with
+    ``redact_media`` the bodies of pictures and videos are left out (their SHA-256 and
+    size kept in an ``X-Reclaim-Redacted`` header)."""
     out = io.BytesIO()
     writer = WARCWriter(out, gzip=True)
     info = writer.create_warcinfo_record(
@@ -234,7 +254,13 @@ def har_to_warc(
             (h["name"], h["value"])
             for h in response.get("headers", [])
             if h.get("name", "").lower() not in _DROPPED_HEADERS
-        ] + [("Content-Length", str(len(body)))]
+        ]
+        mime = str(response.get("content", {}).get("mimeType", "")).lower()
+        if redact_media and (_is_media(mime) or _is_media(_sniff(body))):
+            digest = hashlib.sha256(body).hexdigest()
+            headers.append(("X-Reclaim-Redacted", f"sha256={digest}; bytes={len(body)}"))
+            body = b""
+        headers.append(("Content-Length", str(len(body))))
         status = int(response["status"])
         record = writer.create_warc_record(
             url,
@@ -281,6 +307,35 @@ def _address_of(url: str, addresses: dict[tuple[str, int], str]) -> str | None:
     parts = urlsplit(url)
     port = parts.port or (443 if parts.scheme == "https" else 80)
     return addresses.get(((parts.hostname or "").lower(), port))
+
+
+def _is_media(mime: str) -> bool:
+    return mime.startswith(("image/", "video/", "audio/")) or "mpegurl" in mime
+
+
+def _sniff(body: bytes) -> str:
+    """A media type from the first bytes, whatever the server claimed."""
+    head = body[:16]
+    if head.startswith((b"\xff\xd8\xff", b"\x89PNG", b"GIF8", b"BM")) or head[8:12] == b"WEBP":
+        return "image/"
+    if head[4:8] == b"ftyp" or head.startswith(b"\x1a\x45\xdf\xa3"):
+        return "video/"
+    return ""
+
+
+def redacted_screenshot(png: bytes) -> bytes:
+    """The screenshot blurred beyond recognition: shrunk to a few dozen pixels across,
+    blurred, and scaled back -- the page's layout shows, nothing in it does."""
+    from PIL import Image, ImageFilter
+
+    with Image.open(io.BytesIO(png)) as image:
+        image.load()
+        width, height = image.size
+        small = image.convert("RGB").resize((max(1, width // 40), max(1, height // 40)))
+        blurred = small.filter(ImageFilter.GaussianBlur(2)).resize((width, height))
+    out = io.BytesIO()
+    blurred.save(out, "PNG")
+    return out.getvalue()
 
 
 def _har_body(content: dict[str, Any]) -> bytes:

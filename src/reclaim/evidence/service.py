@@ -33,7 +33,7 @@ from reclaim.monitor.guard import Resolver, system_resolver
 from reclaim.monitor.models import Sighting, SightingStatus
 from reclaim.monitor.render import GuardedBrowser
 from reclaim.store.base import utcnow
-from reclaim.store.blobs import Blob, BlobStore
+from reclaim.store.blobs import Blob, BlobStore, LegalHold, place_hold, release_hold
 from reclaim.store.db import Database
 from reclaim.store.envelope import MasterKey
 
@@ -87,9 +87,13 @@ class EvidenceDesk:
         sighting_id: int | None = None,
         media_urls: tuple[str, ...] = (),
     ) -> Evidence:
-        """Capture ``url`` and keep it as sealed evidence (or record why it failed)."""
+        """Capture ``url`` and keep it as sealed evidence (or record why it failed). For a
+        case concerning a minor, no picture or video is kept."""
+        with self._database.session() as session:
+            case = session.get(Case, case_id) if case_id is not None else None
+            redact = case is not None and case.minor
         try:
-            capture = self._capturer.capture(url, media_urls)
+            capture = self._capturer.capture(url, media_urls, redact=redact)
         except FetchFailed as error:
             log.info("capture of %s failed: %s", url, error)
             with self._database.session() as session:
@@ -210,3 +214,38 @@ def list_evidence(
     if case is not None:
         query = query.where(Evidence.case_id == case.id)
     return list(session.scalars(query.order_by(Evidence.id)))
+
+
+def hold_case(
+    session: Session, *, org: Organisation, case: Case, actor: str, reason: str
+) -> LegalHold:
+    """Place a legal hold on the case's data (logged as ``held``)."""
+    hold = place_hold(session, case_id=case.id, actor=actor, reason=reason)
+    custody.append(
+        session, org=org, event="held", actor=actor, details={"case": case.number, "reason": reason}
+    )
+    return hold
+
+
+def release_case(session: Session, *, org: Organisation, case: Case, actor: str) -> None:
+    """Release the case's legal hold (logged as ``released``)."""
+    if release_hold(session, case_id=case.id, actor=actor) is not None:
+        custody.append(
+            session, org=org, event="released", actor=actor, details={"case": case.number}
+        )
+
+
+def destroy_case_data(
+    session: Session, *, org: Organisation, case: Case, blobs: BlobStore, actor: str
+) -> int:
+    """Crypto-shred the case's stored files at the survivor's request (refused under a
+    legal hold); the custody log records it (``deleted``) and keeps every hash."""
+    count = blobs.shred(session, case_id=case.id)
+    custody.append(
+        session,
+        org=org,
+        event="deleted",
+        actor=actor,
+        details={"case": case.number, "files": count, "why": "the survivor's request"},
+    )
+    return count
