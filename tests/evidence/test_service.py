@@ -173,6 +173,7 @@ def _check_export_and_its_mutations(out: Path, tmp_path: Path) -> None:
     shutil.copytree(out, fresh)
     report = verify_export(fresh)
     assert any("custody-log entry" in line for line in report.checked)
+    _check_the_pdf(fresh / "report.pdf", tmp_path)
     command = [sys.executable, "-m", "reclaim.cli", "evidence", "verify", str(fresh)]
     held = subprocess.run(command, capture_output=True, text=True, timeout=120)
     assert held.returncode == 0, held.stdout + held.stderr
@@ -224,3 +225,19 @@ def _check_export_and_its_mutations(out: Path, tmp_path: Path) -> None:
     with pytest.raises(ExportInvalid):
         verify_export(fresh)
     assert caught > 100
+
+
+def _check_the_pdf(pdf: Path, tmp_path: Path) -> None:
+    """The report renders, and its Korean text is text (extracted with pdftotext)."""
+    text = subprocess.run(
+        ["pdftotext", "-enc", "UTF-8", str(pdf), "-"], capture_output=True, check=True
+    ).stdout.decode()
+    for expected in ("디지털 성범죄 증거 보고서", "보관 연속성", "Chain of custody", "검증 방법"):
+        assert expected in text, expected
+    assert "봉인 / sealed" in text
+    subprocess.run(
+        ["pdftoppm", "-png", "-r", "40", "-f", "1", "-l", "1", str(pdf), str(tmp_path / "page")],
+        check=True,
+    )
+    (page,) = tmp_path.glob("page*.png")
+    assert page.stat().st_size > 1000

@@ -225,6 +225,10 @@ def evidence_export(
         str | None,
         typer.Option(help="The legal basis, when the survivor has not consented to this."),
     ] = None,
+    reveal_screenshots: Annotated[
+        bool,
+        typer.Option("--reveal-screenshots", help="Unblurred screenshots in the report."),
+    ] = False,
     org: OrgOption = None,
 ) -> None:
     """Write a case's sealed evidence, with proofs and keys, for the police or a lawyer:
@@ -247,6 +251,7 @@ def evidence_export(
                 out=out,
                 actor=actor(),
                 legal_basis=legal_basis,
+                reveal_screenshots=reveal_screenshots,
             )
         except (ExportRefused, FileExistsError, LookupError) as error:
             raise fail(str(error)) from None

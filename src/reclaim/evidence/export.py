@@ -7,7 +7,8 @@ An export is a folder:
   its SHA-256, the seal, the custody-log entry that recorded the seal and that entry's
   inclusion proof; the signed tree head the proofs lead to; the organisation's public keys;
 - ``manifest.sig`` -- the Ed25519 signature of ``manifest.json`` by the organisation's key;
-- ``VERIFY.txt`` -- how to check it all.
+- ``VERIFY.txt`` -- how to check it all;
+- ``report.pdf`` -- the report in Korean and English (:mod:`reclaim.evidence.report`).
 
 :func:`verify_export` needs nothing but the folder: it checks the manifest's signature,
 that the folder holds exactly the files the manifest names, every package's digest and
@@ -19,7 +20,9 @@ recorded consent to police evidence, or a legal basis a person records for it.
 from __future__ import annotations
 
 import hashlib
+import io
 import json
+import zipfile
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -31,10 +34,13 @@ from sqlalchemy.orm import Session
 from reclaim.cases.models import Case, ConsentPurpose, Organisation
 from reclaim.cases.service import consent_given
 from reclaim.evidence import custody
+from reclaim.evidence.capture import redacted_screenshot
 from reclaim.evidence.keys import BadSignature, org_keys, signer, verify_signature
 from reclaim.evidence.merkle import ProofError, leaf_hash, verify_inclusion
 from reclaim.evidence.models import CustodyEntry, Evidence
+from reclaim.evidence.report import render_report
 from reclaim.evidence.wacz import PackageInvalid, check_package
+from reclaim.monitor.models import Sighting
 from reclaim.store.base import utcnow
 from reclaim.store.blobs import Blob, BlobStore
 from reclaim.store.envelope import MasterKey
@@ -43,6 +49,7 @@ FORMAT = "reclaim-evidence-export-1"
 MANIFEST = "manifest.json"
 SIGNATURE = "manifest.sig"
 README = "VERIFY.txt"
+REPORT = "report.pdf"
 MANIFEST_PREFIX = b"reclaim-evidence-manifest-v1\n"
 MAX_MANIFEST = 64 * 1024 * 1024
 MAX_PACKAGE = 4 * 1024**3
@@ -86,8 +93,11 @@ def export_case(
     out: Path,
     actor: str,
     legal_basis: str | None = None,
+    reveal_screenshots: bool = False,
 ) -> dict[str, Any]:
-    """Write the case's sealed evidence to the new folder ``out``; returns the manifest."""
+    """Write the case's sealed evidence to the new folder ``out``; returns the manifest.
+    The report's screenshots are blurred unless ``reveal_screenshots`` (never for a case
+    concerning a minor)."""
     consent = consent_given(session, case=case, purpose=ConsentPurpose.POLICE_EVIDENCE)
     if consent is None and not (legal_basis and legal_basis.strip()):
         raise ExportRefused(
@@ -121,6 +131,7 @@ def export_case(
     log = custody.tree(session, org=org)
     (out / "packages").mkdir(parents=True, exist_ok=True)
     packages = []
+    shown: list[dict[str, Any]] = []
     for item in items:
         blob = session.get(Blob, item.blob_id)
         if blob is None or item.log_position is None:
@@ -133,9 +144,20 @@ def export_case(
                 CustodyEntry.org_id == org.id, CustodyEntry.position == item.log_position
             )
         ).one()
+        sighting = session.get(Sighting, item.sighting_id) if item.sighting_id else None
+        found = (
+            {
+                "media_url": sighting.media_url,
+                "media_sha256": sighting.media_sha256,
+                "match": sighting.match,
+            }
+            if sighting is not None
+            else None
+        )
         packages.append(
             {
                 "evidence": item.id,
+                "sighting": found,
                 "file": name,
                 "sha256": hashlib.sha256(data).hexdigest(),
                 "url": item.url,
@@ -152,6 +174,10 @@ def export_case(
                 },
             }
         )
+        facts, screenshot = _facts_and_screenshot(data)
+        if not (reveal_screenshots and not case.minor) and screenshot:
+            screenshot = redacted_screenshot(screenshot)
+        shown.append({**packages[-1], "facts": facts, "screenshot": screenshot})
     keys = {key.key_id: key.public_key.hex() for key in org_keys(session, org=org)}
     active = signer(session, org=org, master=master)
     readme = (VERIFY_TEXT + f"\nKey {active.key_id}: {active.public_key.hex()}\n").encode()
@@ -177,6 +203,9 @@ def export_case(
         "manifest_key_id": active.key_id,
         "readme_sha256": hashlib.sha256(readme).hexdigest(),
     }
+    report = render_report(manifest, shown, _case_events(session, org=org, case=case))
+    (out / REPORT).write_bytes(report)
+    manifest["report_sha256"] = hashlib.sha256(report).hexdigest()
     manifest_bytes = json.dumps(manifest, indent=1, ensure_ascii=False).encode()
     (out / MANIFEST).write_bytes(manifest_bytes)
     (out / SIGNATURE).write_text(
@@ -188,6 +217,27 @@ def export_case(
         )
     )
     return manifest
+
+
+def _facts_and_screenshot(package: bytes) -> tuple[dict[str, Any], bytes | None]:
+    with zipfile.ZipFile(io.BytesIO(package)) as archive:
+        facts = json.loads(archive.read("capture/capture.json"))
+        screenshot = archive.read("capture/screenshot.png")
+    return facts, screenshot
+
+
+def _case_events(session: Session, *, org: Organisation, case: Case) -> list[dict[str, Any]]:
+    """The custody-log entries that concern ``case``, in order."""
+    events = []
+    for body in session.scalars(
+        select(CustodyEntry.body)
+        .where(CustodyEntry.org_id == org.id)
+        .order_by(CustodyEntry.position)
+    ):
+        entry = json.loads(body)
+        if entry.get("case") == case.number:
+            events.append(entry)
+    return events
 
 
 @dataclass
@@ -239,17 +289,18 @@ def verify_export(folder: Path, *, trusted_keys: dict[str, bytes] | None = None)
     except (BadSignature, ValueError, KeyError):
         raise ExportInvalid(f"{MANIFEST}: the signature does not verify") from None
     report.checked.append(f"{MANIFEST}: Ed25519 signature by key {key_id} verifies")
-    expected = {MANIFEST, SIGNATURE, README} | {str(p["file"]) for p in packages}
+    expected = {MANIFEST, SIGNATURE, README, REPORT} | {str(p["file"]) for p in packages}
     present = {str(path.relative_to(folder)) for path in folder.rglob("*") if not path.is_dir()}
     for extra in sorted(present - expected):
         raise ExportInvalid(f"{extra} is in the folder but not in the manifest")
     for missing in sorted(expected - present):
         raise ExportInvalid(f"{missing} is missing")
-    readme = folder / README
-    if readme.is_symlink() or hashlib.sha256(readme.read_bytes()).hexdigest() != manifest.get(
-        "readme_sha256"
-    ):
-        raise ExportInvalid(f"{README} is not the one exported")
+    for name, field_name in ((README, "readme_sha256"), (REPORT, "report_sha256")):
+        path = folder / name
+        if path.is_symlink() or path.stat().st_size > MAX_MANIFEST:
+            raise ExportInvalid(f"{name} is not the one exported")
+        if hashlib.sha256(path.read_bytes()).hexdigest() != manifest.get(field_name):
+            raise ExportInvalid(f"{name} is not the one exported (its SHA-256 differs)")
     report.checked.append("the folder holds exactly the files the manifest names")
     try:
         size, root = int(head["size"]), bytes.fromhex(head["root"])
