@@ -30,14 +30,17 @@ from reclaim.evidence.export import (
     export_case,
     verify_export,
 )
-from reclaim.evidence.keys import create_key, org_keys, raw_public
+from reclaim.evidence.keys import create_key, org_keys, raw_public, verify_signature
 from reclaim.evidence.merkle import leaf_hash, verify_inclusion
-from reclaim.evidence.models import CustodyEntry
+from reclaim.evidence.models import CustodyEntry, Evidence
 from reclaim.evidence.service import (
+    ANNOTATION_PREFIX,
     EvidenceDesk,
+    annotate,
     destroy_case_data,
     hold_case,
     list_evidence,
+    record_view,
     release_case,
 )
 from reclaim.evidence.wacz import check_package
@@ -154,6 +157,29 @@ def test_a_confirmed_sighting_becomes_sealed_logged_evidence(
     with database.session() as session:
         org = cases.get_org(session)
         case = cases.get_case(session, org=org, number=number)
+        sealed_row = session.get(Evidence, kept.id)
+        assert sealed_row is not None
+        note = annotate(
+            session,
+            org=org,
+            evidence=sealed_row,
+            actor="staff",
+            text="두 번째 게시물에도 있음",
+            master=master,
+        )
+        logged = json.loads(note.body)
+        key = {k.key_id: k.public_key for k in org_keys(session, org=org)}[logged["key_id"]]
+        verify_signature(
+            key,
+            bytes.fromhex(logged["signature"]),
+            ANNOTATION_PREFIX + custody.canonical(logged["annotation"]),
+        )
+        assert logged["annotation"]["refers_to"] == kept.package_sha256
+        failed_row = session.get(Evidence, failed.id)
+        assert failed_row is not None
+        with pytest.raises(ValueError, match="not sealed"):
+            annotate(session, org=org, evidence=failed_row, actor="x", text="y", master=master)
+        record_view(session, org=org, evidence=sealed_row, actor="staff", what="screenshot")
         with EvidenceDesk(database, settings, master) as desk:
             hold_case(session, org=org, case=case, actor="staff", reason="police case 2026-17")
             with pytest.raises(HoldActive):
@@ -165,7 +191,16 @@ def test_a_confirmed_sighting_becomes_sealed_logged_evidence(
     with database.session() as session:
         assert custody.verify_log(session, org=cases.get_org(session)).ok  # hashes remain
         events = [json.loads(b)["event"] for b in session.scalars(select(CustodyEntry.body))]
-        assert events == ["captured", "sealed", "exported", "held", "released", "deleted"]
+        assert events == [
+            "captured",
+            "sealed",
+            "exported",
+            "annotated",
+            "viewed",
+            "held",
+            "released",
+            "deleted",
+        ]
 
 
 def _check_export_and_its_mutations(out: Path, tmp_path: Path) -> None:

@@ -188,6 +188,29 @@ def evidence_list(
                 sys.stdout.write(f"{item.id}\t{item.status}\t{item.url}\t{what}\n")
 
 
+@evidence_app.command("annotate")
+def evidence_annotate(
+    evidence_id: int,
+    text: Annotated[str, typer.Option(help="The note (sealed evidence itself never changes).")],
+    org: OrgOption = None,
+) -> None:
+    """Add a signed note to sealed evidence (a new record in the custody log)."""
+    from reclaim.cli.banks import actor
+    from reclaim.evidence.models import Evidence
+    from reclaim.evidence.service import annotate
+
+    settings = load_settings()
+    master = master_key(settings)
+    with org_session(settings, org) as (session, organisation):
+        item = session.get(Evidence, evidence_id)
+        if item is None or item.org_id != organisation.id:
+            raise fail(f"no evidence {evidence_id}", 2)
+        entry = annotate(
+            session, org=organisation, evidence=item, actor=actor(), text=text, master=master
+        )
+        sys.stdout.write(f"{evidence_id}\tannotated\tcustody log entry {entry.position}\n")
+
+
 @evidence_app.command("hold")
 def evidence_hold(
     case: str,

@@ -40,6 +40,7 @@ from reclaim.store.envelope import MasterKey
 log = logging.getLogger(__name__)
 
 RETRY_FAILED_AFTER = timedelta(hours=1)
+ANNOTATION_PREFIX = b"reclaim-annotation-v1\n"
 
 
 class EvidenceDesk:
@@ -249,3 +250,50 @@ def destroy_case_data(
         details={"case": case.number, "files": count, "why": "the survivor's request"},
     )
     return count
+
+
+def annotate(
+    session: Session,
+    *,
+    org: Organisation,
+    evidence: Evidence,
+    actor: str,
+    text: str,
+    master: MasterKey,
+) -> custody.Appended:
+    """Add a note to sealed evidence without touching it: a new record, signed by the
+    organisation's key, that names the package it refers to (logged as ``annotated``)."""
+    if evidence.status != "sealed" or evidence.package_sha256 is None:
+        raise ValueError(f"evidence {evidence.id} is not sealed: there is nothing to annotate")
+    if not text.strip():
+        raise ValueError("an annotation needs its text")
+    note = {
+        "evidence": evidence.id,
+        "refers_to": evidence.package_sha256,
+        "text": text.strip(),
+        "by": actor,
+        "at": utcnow().isoformat(),
+    }
+    key = signer(session, org=org, master=master)
+    signature = key.sign(ANNOTATION_PREFIX + custody.canonical(note))
+    return custody.append(
+        session,
+        org=org,
+        event="annotated",
+        actor=actor,
+        details={"annotation": note, "key_id": key.key_id, "signature": signature.hex()},
+    )
+
+
+def record_view(
+    session: Session, *, org: Organisation, evidence: Evidence, actor: str, what: str
+) -> custody.Appended:
+    """Log that a person revealed evidence media (``what``: the screenshot, a file)."""
+    case = session.get(Case, evidence.case_id) if evidence.case_id is not None else None
+    return custody.append(
+        session,
+        org=org,
+        event="viewed",
+        actor=actor,
+        details={"evidence": evidence.id, "case": case.number if case else None, "what": what},
+    )
