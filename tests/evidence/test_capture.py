@@ -252,3 +252,43 @@ def test_a_minors_case_keeps_no_picture(
 
     assert detail(kept.screenshot) < 1.5  # nothing but soft blobs of colour
     assert detail(captured.screenshot) > 3 * detail(kept.screenshot)  # unlike the page
+
+
+ENDLESS_SCROLL = b"""<!doctype html><html><body><div id="feed"></div><script>
+let n = 0;
+function more() { for (let i = 0; i < 20; i++) { const p = document.createElement("p");
+  p.textContent = "post " + (n++); p.style.height = "120px";
+  document.getElementById("feed").appendChild(p); } }
+more(); window.addEventListener("scroll", more);
+</script></body></html>"""
+
+
+def test_endless_pages_and_huge_bodies_are_bounded(site: Site) -> None:
+    if not Path(CHROMIUM).exists():
+        pytest.skip("no Chromium")
+    from reclaim.monitor.fetch import Fetcher
+
+    from ..monitor.conftest import chunked
+
+    def huge(handler) -> None:  # 500 MB of HTML, as fast as loopback goes
+        chunked(handler, "text/html", (b"<p>" + b"x" * 65536 for _ in range(8000)))
+
+    site.routes["/capture/endless-scroll"] = lambda h: send(h, 200, ENDLESS_SCROLL, "text/html")
+    site.routes["/capture/huge"] = huge
+    browser = GuardedBrowser(LIMITS, timeout=10, max_bytes=5 * 1024 * 1024)
+    fetcher = Fetcher(LIMITS)
+    try:
+        capturer = Capturer(browser, fetcher)
+        scrolled = capturer.capture(site.url("/capture/endless-scroll"))
+        assert b"post 0" in scrolled.dom  # taken as it was when time was up
+        try:
+            cut = capturer.capture(site.url("/capture/huge"))
+        except CaptureFailed:
+            pass  # refused outright: fine
+        else:
+            assert len(cut.warc) < 10 * 1024 * 1024  # or kept only what the limit let through
+    finally:
+        browser.close()
+        fetcher.close()
+        site.routes.pop("/capture/endless-scroll", None)
+        site.routes.pop("/capture/huge", None)
