@@ -17,11 +17,18 @@ CAPTURE_CONFIRMED = "evidence.capture_confirmed"
 
 
 def evidence_tasks(jobs: Jobs) -> Sequence[TaskSpec]:
+    warned: set[str] = set()
+
+    def warn_once(problem: str) -> None:
+        if problem not in warned:  # every minute would bury the log
+            warned.add(problem)
+            log.warning("confirmed sightings are not captured: %s", problem)
+
     def desk() -> EvidenceDesk | None:
         try:
             master = MasterKey.load(jobs.settings.resolved_master_key_file)
         except KeyProblem as error:
-            log.warning("confirmed sightings are not captured: %s", error)
+            warn_once(str(error))
             return None
         return jobs.resource(
             "evidence",
@@ -36,6 +43,6 @@ def evidence_tasks(jobs: Jobs) -> Sequence[TaskSpec]:
         try:
             evidence.capture_confirmed()
         except NoSigningKey as error:
-            log.warning("confirmed sightings are not captured: %s", error)
+            warn_once(str(error))
 
     return (TaskSpec(CAPTURE_CONFIRMED, capture_confirmed, every_minutes=1),)
