@@ -175,9 +175,16 @@ def test_every_kind_of_tampering_is_detected(captured: Capture, keys, capturer, 
 
 def test_hostile_archives_are_refused_without_writing_anything(tmp_path: Path, keys) -> None:
     _, public = keys
-    bomb = io.BytesIO()
-    with zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as archive:
-        archive.writestr("datapackage.json", b"\0" * 50_000_000)
+    bomb = io.BytesIO()  # 1 GB of zeros in about 1 MB
+    with (
+        zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as archive,
+        archive.open("archive/data.warc.gz", "w", force_zip64=True) as member,
+    ):
+        for _ in range(1024):
+            member.write(b"\0" * (1 << 20))
+    index = io.BytesIO()  # an index far larger than any index
+    with zipfile.ZipFile(index, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("datapackage.json", b" " * 70_000_000)
     traversal = io.BytesIO()
     with zipfile.ZipFile(traversal, "w") as archive:
         archive.writestr("../../etc/passwd", b"root")
@@ -188,6 +195,7 @@ def test_hostile_archives_are_refused_without_writing_anything(tmp_path: Path, k
         (b"garbage, not a zip", "not a zip"),
         (empty.getvalue(), "empty"),
         (bomb.getvalue(), "bomb"),
+        (index.getvalue(), "larger than"),
         (traversal.getvalue(), "unsafe"),
     ):
         with pytest.raises(PackageInvalid, match=reason):
@@ -292,3 +300,24 @@ def test_endless_pages_and_huge_bodies_are_bounded(site: Site) -> None:
         fetcher.close()
         site.routes.pop("/capture/endless-scroll", None)
         site.routes.pop("/capture/huge", None)
+
+
+def test_a_page_that_compresses_very_well_is_not_taken_for_a_bomb(keys) -> None:
+    from datetime import UTC, datetime
+
+    signer_, public = keys
+    dom = b"<p>post</p>" * 2_000_000  # 22 MB that deflates some 500-fold
+    capture = Capture(
+        url="https://forum.example/t/1",
+        final_url="https://forum.example/t/1",
+        captured_at=datetime.now(UTC),
+        user_agent="test",
+        viewport={"width": 1, "height": 1},
+        title="",
+        screenshot=b"\x89PNG\r\n\x1a\n",
+        dom=dom,
+        warc=b"",
+    )
+    sealed = package(capture, signer_)
+    assert len(sealed.data) < len(dom) // 100
+    check_package(sealed.data, public)

@@ -43,6 +43,8 @@ from reclaim.monitor.fetch import Fetcher
 from reclaim.monitor.render import GuardedBrowser, failure_of, ms_left, settle
 
 SOFTWARE = "Reclaim evidence capture"
+MAX_DOM = 256 * 1024 * 1024
+"""The largest DOM a capture keeps (a package refuses a larger one)."""
 _INLINE_MEDIA = re.compile(rb"data:(?:image|video|audio)/[^\"')\s>]+", re.I)
 _DROPPED_HEADERS = {"content-encoding", "transfer-encoding", "content-length"}
 
@@ -140,6 +142,8 @@ class Capturer:
                         full_page=True, type="png", timeout=max(1000, ms_left(deadline))
                     )
                     dom = page.content().encode("utf-8")
+                    if len(dom) > MAX_DOM:
+                        raise CaptureFailed(f"{url}: the page's DOM is over {MAX_DOM} bytes")
                     title = page.title()
                     final_url = page.url
                     tls = response.security_details() if response is not None else None

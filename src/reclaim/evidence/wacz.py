@@ -24,15 +24,27 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from reclaim.evidence.capture import Capture
+from reclaim.evidence.capture import MAX_DOM, Capture
 from reclaim.evidence.keys import BadSignature, Signer, verify_signature
 
 WACZ_VERSION = "1.1.1"
 SEAL_PREFIX = b"reclaim-evidence-seal-v1\n"
 MAX_MEMBERS = 64
 MAX_MEMBER_BYTES = 2 * 1024**3
-MAX_RATIO = 200
-"""A member may inflate at most this many times (a WARC is already gzipped)."""
+MAX_TOTAL_BYTES = 8 * 1024**3
+MAX_INDEX_BYTES = 64 * 1024 * 1024
+MAX_RATIO = 500
+RATIO_FLOOR = 256 * 1024 * 1024
+"""A member larger than this may inflate at most ``MAX_RATIO`` times (a real page's DOM
+can compress very well; a bomb both inflates hugely and compresses absurdly)."""
+SIZE_LIMITS = {
+    "datapackage.json": MAX_INDEX_BYTES,
+    "datapackage-digest.json": 1024 * 1024,
+    "pages/pages.jsonl": 16 * 1024 * 1024,
+    "capture/capture.json": 16 * 1024 * 1024,
+    "capture/dom.html": MAX_DOM,
+}
+"""What each file of a package may weigh at most (others: ``MAX_MEMBER_BYTES``)."""
 DIGEST_FILE = "datapackage-digest.json"
 PACKAGE_FILE = "datapackage.json"
 
@@ -159,13 +171,13 @@ def check_package(
         if hashlib.sha256(data).hexdigest() != expected_sha256:
             raise PackageInvalid("the package file is not the one sealed (its SHA-256 differs)")
         report.checked.append("the package file: SHA-256 matches the manifest")
-    members = _read_safely(data)
+    members, small = _read_safely(data)
     for required in (PACKAGE_FILE, DIGEST_FILE):
-        if required not in members:
+        if required not in small:
             raise PackageInvalid(f"{required} is missing")
     try:
-        datapackage = json.loads(members[PACKAGE_FILE])
-        digest_file = json.loads(members[DIGEST_FILE])
+        datapackage = json.loads(small[PACKAGE_FILE])
+        digest_file = json.loads(small[DIGEST_FILE])
         resources = {r["path"]: r for r in datapackage["resources"]}
         signed = digest_file["signedData"]
     except (ValueError, KeyError, TypeError) as error:
@@ -176,11 +188,11 @@ def check_package(
     for path, resource in sorted(resources.items()):
         if path not in members:
             raise PackageInvalid(f"{path} is missing")
-        body = members[path]
-        if resource.get("bytes") != len(body) or resource.get("hash") != _sha256(body):
+        size, digest_of = members[path]
+        if resource.get("bytes") != size or resource.get("hash") != digest_of:
             raise PackageInvalid(f"{path} is not the file that was sealed (its digest differs)")
         report.checked.append(f"{path}: SHA-256 matches the index")
-    digest = _sha256(members[PACKAGE_FILE])
+    digest = _sha256(small[PACKAGE_FILE])
     if (
         digest_file.get("path") != PACKAGE_FILE
         or digest_file.get("hash") != digest
@@ -207,14 +219,15 @@ def check_package(
     report.key_id = key_id
     report.datapackage_hash = digest
     try:
-        report.facts = json.loads(members["capture/capture.json"])
+        report.facts = json.loads(small["capture/capture.json"])
     except (KeyError, ValueError):
         report.facts = {}
     return report
 
 
-def _read_safely(data: bytes) -> dict[str, bytes]:
-    """Every member of a zip, read in memory after checking names, count and sizes."""
+def _read_safely(data: bytes) -> tuple[dict[str, tuple[int, str]], dict[str, bytes]]:
+    """Every member's size and SHA-256 (streamed, never held whole), and the bytes of the
+    small index files, after checking names, count, sizes and compression ratios."""
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
     except (zipfile.BadZipFile, ValueError) as error:
@@ -225,7 +238,10 @@ def _read_safely(data: bytes) -> dict[str, bytes]:
             raise PackageInvalid("the archive is empty")
         if len(infos) > MAX_MEMBERS:
             raise PackageInvalid(f"the archive holds {len(infos)} files, more than a package has")
-        members: dict[str, bytes] = {}
+        if sum(info.file_size for info in infos) > MAX_TOTAL_BYTES:
+            raise PackageInvalid("the archive inflates beyond any package")
+        members: dict[str, tuple[int, str]] = {}
+        small: dict[str, bytes] = {}
         for info in infos:
             name = info.filename
             parts = name.split("/")
@@ -233,16 +249,29 @@ def _read_safely(data: bytes) -> dict[str, bytes]:
                 raise PackageInvalid(f"unsafe file name in the archive: {name!r}")
             if name in members:
                 raise PackageInvalid(f"{name} appears twice in the archive")
-            if info.file_size > MAX_MEMBER_BYTES:
-                raise PackageInvalid(f"{name} is larger than a package member may be")
-            if info.compress_size and info.file_size / info.compress_size > MAX_RATIO:
+            if info.file_size > SIZE_LIMITS.get(name, MAX_MEMBER_BYTES):
+                raise PackageInvalid(f"{name} is larger than a package's {name} may be")
+            if (
+                info.file_size > RATIO_FLOOR
+                and info.file_size / max(1, info.compress_size) > MAX_RATIO
+            ):
                 raise PackageInvalid(f"{name} inflates suspiciously (a zip bomb?)")
+            keep = name.endswith(".json") and info.file_size <= MAX_INDEX_BYTES
+            digest, size, kept = hashlib.sha256(), 0, []
             try:
                 with archive.open(info) as member:
-                    body = member.read(info.file_size + 1)
+                    while block := member.read(1 << 20):
+                        size += len(block)
+                        if size > info.file_size:
+                            break
+                        digest.update(block)
+                        if keep:
+                            kept.append(block)
             except (zipfile.BadZipFile, OSError, ValueError, EOFError, zlib.error) as error:
                 raise PackageInvalid(f"{name} cannot be read: {error}") from None
-            if len(body) != info.file_size:
+            if size != info.file_size:
                 raise PackageInvalid(f"{name} is not the size the archive says")
-            members[name] = body
-        return members
+            members[name] = (size, "sha256:" + digest.hexdigest())
+            if keep:
+                small[name] = b"".join(kept)
+        return members, small
