@@ -201,6 +201,16 @@ def test_a_confirmed_sighting_becomes_sealed_logged_evidence(
             "released",
             "deleted",
         ]
+        org = cases.get_org(session)
+        case = cases.get_case(session, org=org, number=number)
+        timeline = [e.name for e in cases.timeline(session, case=case)]
+        assert timeline[-5:] == [
+            "evidence.sealed",
+            "evidence.exported",
+            "hold.placed",
+            "hold.released",
+            "data.destroyed",
+        ]
 
 
 def _check_export_and_its_mutations(out: Path, tmp_path: Path) -> None:

@@ -74,9 +74,59 @@ class SightingReviewed(CaseEvent):
     status: str
 
 
+@dataclass(frozen=True, kw_only=True)
+class EvidenceSealed(CaseEvent):
+    """A page was captured and sealed as evidence (before it could vanish)."""
+
+    name = "evidence.sealed"
+    evidence: int
+    site: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class EvidenceExported(CaseEvent):
+    """The case's evidence was exported for the police or a lawyer, and on what basis."""
+
+    name = "evidence.exported"
+    packages: int
+    basis: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class LegalHoldPlaced(CaseEvent):
+    """Her data is kept even if she withdraws (she is told why)."""
+
+    name = "hold.placed"
+    reason: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class LegalHoldReleased(CaseEvent):
+    name = "hold.released"
+
+
+@dataclass(frozen=True, kw_only=True)
+class CaseDataDestroyed(CaseEvent):
+    """At her request, the case's stored files were made unreadable for good."""
+
+    name = "data.destroyed"
+    files: int
+
+
 EVENT_TYPES: dict[str, type[CaseEvent]] = {
     cls.name: cls
-    for cls in (CaseOpened, HashesRegistered, HashesWithdrawn, SightingFound, SightingReviewed)
+    for cls in (
+        CaseOpened,
+        HashesRegistered,
+        HashesWithdrawn,
+        SightingFound,
+        SightingReviewed,
+        EvidenceSealed,
+        EvidenceExported,
+        LegalHoldPlaced,
+        LegalHoldReleased,
+        CaseDataDestroyed,
+    )
 }
 
 

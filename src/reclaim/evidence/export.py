@@ -31,8 +31,9 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from reclaim.cases.events import EvidenceExported
 from reclaim.cases.models import Case, ConsentPurpose, Organisation
-from reclaim.cases.service import consent_given
+from reclaim.cases.service import consent_given, record_event
 from reclaim.evidence import custody
 from reclaim.evidence.capture import redacted_screenshot
 from reclaim.evidence.keys import BadSignature, org_keys, signer, verify_signature
@@ -126,6 +127,15 @@ def export_case(
         event="exported",
         actor=actor,
         details={"case": case.number, "evidence": [e.id for e in items], **basis},
+    )
+    record_event(
+        session,
+        case=case,
+        event=EvidenceExported(
+            actor=actor,
+            packages=len(items),
+            basis="her consent" if consent is not None else "a legal basis recorded by staff",
+        ),
     )
     head = custody.sign_head(session, org=org, master=master)
     log = custody.tree(session, org=org)

@@ -16,11 +16,19 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from reclaim.cases.events import (
+    CaseDataDestroyed,
+    EvidenceSealed,
+    LegalHoldPlaced,
+    LegalHoldReleased,
+)
 from reclaim.cases.models import Case, Organisation
+from reclaim.cases.service import record_event
 from reclaim.config import Settings
 from reclaim.evidence import custody
 from reclaim.evidence.capture import Capturer
@@ -164,6 +172,13 @@ class EvidenceDesk:
                 },
             )
             evidence.log_position = entry.position
+            if case is not None:
+                site = urlsplit(capture.final_url).hostname or ""
+                record_event(
+                    session,
+                    case=case,
+                    event=EvidenceSealed(actor=actor, evidence=evidence.id, site=site),
+                )
             return evidence
 
     def capture_confirmed(self, *, actor: str = "evidence") -> list[Evidence]:
@@ -225,6 +240,7 @@ def hold_case(
     custody.append(
         session, org=org, event="held", actor=actor, details={"case": case.number, "reason": reason}
     )
+    record_event(session, case=case, event=LegalHoldPlaced(actor=actor, reason=reason))
     return hold
 
 
@@ -234,6 +250,7 @@ def release_case(session: Session, *, org: Organisation, case: Case, actor: str)
         custody.append(
             session, org=org, event="released", actor=actor, details={"case": case.number}
         )
+        record_event(session, case=case, event=LegalHoldReleased(actor=actor))
 
 
 def destroy_case_data(
@@ -249,6 +266,7 @@ def destroy_case_data(
         actor=actor,
         details={"case": case.number, "files": count, "why": "the survivor's request"},
     )
+    record_event(session, case=case, event=CaseDataDestroyed(actor=actor, files=count))
     return count
 
 
