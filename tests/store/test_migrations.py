@@ -49,3 +49,32 @@ def test_sqlite_runs_in_wal_mode_with_foreign_keys(database) -> None:
     with database.engine.connect() as connection:
         assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
         assert connection.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+
+
+def test_migrating_from_several_threads_at_once_is_safe(tmp_path) -> None:
+    """The API and its in-process worker both open (and migrate) the database at start;
+    Alembic's context is process-global, so migrations take turns."""
+    import threading
+
+    from reclaim.store.db import Database
+
+    databases = [Database(f"sqlite:///{tmp_path / 'race.db'}") for _ in range(4)]
+    errors: list[BaseException] = []
+    start = threading.Barrier(len(databases))
+
+    def upgrade(database: Database) -> None:
+        start.wait()
+        try:
+            database.upgrade()
+        except BaseException as error:
+            errors.append(error)
+
+    threads = [threading.Thread(target=upgrade, args=(d,)) for d in databases]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert databases[0].current_revision() == databases[0].head_revision()
+    for database in databases:
+        database.dispose()

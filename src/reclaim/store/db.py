@@ -7,6 +7,7 @@ SQLAlchemy URL (PostgreSQL for deployments) works with the same code and migrati
 from __future__ import annotations
 
 import contextlib
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from reclaim.config import Settings
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+_MIGRATING = threading.Lock()
+"""Alembic keeps its migration context in module globals: one migration at a time per
+process (the API and its in-process worker both open the database at start)."""
 
 
 class Database:
@@ -53,14 +57,14 @@ class Database:
 
     def upgrade(self, revision: str = "head") -> None:
         """Apply pending migrations (up to ``revision``)."""
-        with self.engine.begin() as connection:
+        with _MIGRATING, self.engine.begin() as connection:
             config = self.alembic_config()
             config.attributes["connection"] = connection
             command.upgrade(config, revision)
 
     def downgrade(self, revision: str) -> None:
         """Revert migrations down to ``revision`` ("base" empties the database)."""
-        with self.engine.begin() as connection:
+        with _MIGRATING, self.engine.begin() as connection:
             config = self.alembic_config()
             config.attributes["connection"] = connection
             command.downgrade(config, revision)
