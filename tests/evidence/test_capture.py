@@ -21,20 +21,17 @@ from reclaim.evidence.keys import create_key, signer
 from reclaim.evidence.wacz import PackageInvalid, Sealed, check_package, package
 from reclaim.monitor.fetch import Fetcher, FetchLimits
 from reclaim.monitor.guard import parse_networks
-from reclaim.monitor.render import CHROMIUM, GuardedBrowser
+from reclaim.monitor.render import GuardedBrowser
 from reclaim.store.envelope import MasterKey
 
-from ..monitor.conftest import SITE_ADDRESS, Site, send
+from ..monitor.conftest import SITE_ADDRESS, Site, require_chromium, send
 
 LIMITS = FetchLimits(allow=parse_networks(f"{SITE_ADDRESS}/32"), retries=0)
 
 
 @pytest.fixture(scope="module")
 def capturer() -> Iterator[Capturer]:
-    if not Path(CHROMIUM).exists():
-        if os.environ.get("CI"):
-            pytest.fail(f"Chromium not found at {CHROMIUM}")
-        pytest.skip(f"Chromium not found at {CHROMIUM}")
+    require_chromium()
     browser = GuardedBrowser(LIMITS, timeout=15)
     fetcher = Fetcher(LIMITS)
     yield Capturer(browser, fetcher)
@@ -272,8 +269,7 @@ more(); window.addEventListener("scroll", more);
 
 
 def test_endless_pages_and_huge_bodies_are_bounded(site: Site) -> None:
-    if not Path(CHROMIUM).exists():
-        pytest.skip("no Chromium")
+    require_chromium()
     from reclaim.monitor.fetch import Fetcher
 
     from ..monitor.conftest import chunked

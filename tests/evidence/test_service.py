@@ -5,7 +5,6 @@ custody log; shredding the case leaves the log whole."""
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -46,21 +45,17 @@ from reclaim.evidence.service import (
 from reclaim.evidence.wacz import check_package
 from reclaim.monitor.engine import Monitor
 from reclaim.monitor.models import Sighting, SightingStatus
-from reclaim.monitor.render import CHROMIUM
 from reclaim.monitor.service import SourceOptions, add_source
 from reclaim.monitor.sightings import review_sighting
 from reclaim.store.blobs import HoldActive, Shredded
 from reclaim.store.envelope import MasterKey
 
-from ..monitor.conftest import SITE_ADDRESS, Site
+from ..monitor.conftest import SITE_ADDRESS, Site, require_chromium
 
 
 @pytest.fixture(scope="module")
 def demo() -> Iterator[DemoSite]:
-    if not Path(CHROMIUM).exists():
-        if os.environ.get("CI"):
-            pytest.fail(f"Chromium not found at {CHROMIUM}")
-        pytest.skip(f"Chromium not found at {CHROMIUM}")
+    require_chromium()
     site = serve(SITE_ADDRESS, 0)
     yield site
     site.close()

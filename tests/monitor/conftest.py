@@ -8,17 +8,33 @@ request that reaches it, so a test can prove the guard stopped a request before 
 from __future__ import annotations
 
 import gzip
+import os
 import threading
 import time
 import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import brotli
 import pytest
 
 SITE_ADDRESS = "127.0.0.2"
+
+
+def require_chromium() -> None:
+    """Skip a test that needs Debian's Chromium where it is missing -- but fail in CI,
+    where scripts/setup installs it, so a browser test can never pass by skipping."""
+    from reclaim.monitor.render import CHROMIUM
+
+    if not Path(CHROMIUM).exists():
+        message = f"Chromium not found at {CHROMIUM}: scripts/setup installs Debian's chromium"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+
+
 Route = Callable[[BaseHTTPRequestHandler], None]
 
 

@@ -3,7 +3,6 @@ pictures only JavaScript shows, and a hostile page that tries every way out."""
 
 from __future__ import annotations
 
-import os
 import socket
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,18 +20,14 @@ from reclaim.monitor.proxy import GuardingProxy
 from reclaim.monitor.render import CHROMIUM, Renderer
 from reclaim.monitor.service import SourceOptions, add_source
 
-from .conftest import PAGE, SITE_ADDRESS, Site, send
+from .conftest import PAGE, SITE_ADDRESS, Site, require_chromium, send
 
 ALLOW = parse_networks(f"{SITE_ADDRESS}/32")
 
 
 @pytest.fixture(scope="module")
 def chromium() -> str:
-    if not Path(CHROMIUM).exists():
-        message = f"Chromium not found at {CHROMIUM}: scripts/setup installs Debian's chromium"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
+    require_chromium()
     return CHROMIUM
 
 
