@@ -11,7 +11,9 @@ page is scrolled to its end and left to settle, then Reclaim keeps:
 - the media files a sighting matched, fetched again through the guarded fetcher when the
   page did not load them itself;
 - the capture's facts: the URL asked for and the one reached, the redirects, the server
-  address, the TLS details for HTTPS, the time from the system clock, the browser's user
+  address, for HTTPS the browser's view of TLS and the certificate the server presents
+  with whether it is trusted (:mod:`reclaim.evidence.tls`; an untrusted one does not stop
+  the capture), the time from the system clock, the browser's user
   agent and viewport.
 
 A capture is bounded by a time limit and a byte limit per connection; a page that fails
@@ -26,6 +28,7 @@ import hashlib
 import io
 import json
 import re
+import ssl
 import tempfile
 import time
 from collections.abc import Sequence
@@ -38,8 +41,10 @@ from urllib.parse import urlsplit
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
+from reclaim.evidence.tls import CertificateUnavailable, check_certificate
 from reclaim.monitor.errors import FetchFailed
 from reclaim.monitor.fetch import Fetcher
+from reclaim.monitor.guard import AddressPolicy
 from reclaim.monitor.render import GuardedBrowser, failure_of, ms_left, settle
 
 SOFTWARE = "Reclaim evidence capture"
@@ -101,9 +106,15 @@ class Capture:
 class Capturer:
     """Captures pages with a guarded browser; media are fetched by the guarded fetcher."""
 
-    def __init__(self, browser: GuardedBrowser, fetcher: Fetcher) -> None:
+    def __init__(
+        self, browser: GuardedBrowser, fetcher: Fetcher, *, trust: ssl.SSLContext | None = None
+    ) -> None:
+        """``trust`` is what HTTPS certificates are checked against (default: the system's
+        certificate store)."""
         self._browser = browser
         self._fetcher = fetcher
+        self._trust = trust
+        self._policy = AddressPolicy(browser.limits.allow)
 
     def capture(self, url: str, media_urls: Sequence[str] = (), *, redact: bool = False) -> Capture:
         """Capture ``url`` (and the media files ``media_urls``). With ``redact`` (a case
@@ -112,6 +123,7 @@ class Capturer:
         the screenshot is blurred beyond recognition."""
         started = time.time()
         capture = self._browser.run(lambda: self._capture(url, started, redact), f"capturing {url}")
+        self._check_certificate(capture)
         if redact:
             capture.screenshot = redacted_screenshot(capture.screenshot)
             capture.dom = _INLINE_MEDIA.sub(b"data:,redacted", capture.dom)
@@ -130,7 +142,10 @@ class Capturer:
         with tempfile.TemporaryDirectory() as scratch:
             har_path = Path(scratch) / "capture.har"
             context = self._browser.new_context(
-                record_har_path=str(har_path), record_har_content="embed", record_har_mode="full"
+                record_har_path=str(har_path),
+                record_har_content="embed",
+                record_har_mode="full",
+                ignore_https_errors=True,  # kept anyway; the certificate check says why not
             )
             try:
                 page = context.new_page()
@@ -177,9 +192,32 @@ class Capturer:
             status=status,
             address=address,
             redirects=redirects,
-            tls=dict(tls) if tls else None,
+            tls={"browser": dict(tls)} if tls else None,
             exchanges=exchanges,
         )
+
+    def _check_certificate(self, capture: Capture) -> None:
+        """For an HTTPS page, the certificate its server presents and whether it is
+        trusted (:mod:`reclaim.evidence.tls`), kept with the browser's view of TLS."""
+        parts = urlsplit(capture.final_url)
+        if parts.scheme != "https" or not parts.hostname:
+            return
+        tls = capture.tls if capture.tls is not None else {}
+        if capture.address is None:
+            tls["check"] = {"problem": "no server address was recorded to check"}
+        else:
+            try:
+                tls["check"] = check_certificate(
+                    parts.hostname,
+                    capture.address,
+                    parts.port or 443,
+                    policy=self._policy,
+                    trust=self._trust,
+                    timeout=self._browser.limits.connect_timeout,
+                )
+            except CertificateUnavailable as error:
+                tls["check"] = {"problem": str(error)}
+        capture.tls = tls
 
     def _add_media(self, capture: Capture, media_urls: Sequence[str]) -> None:
         """Record each matched medium: from the page's own exchanges when it loaded it,

@@ -170,7 +170,26 @@ def _basis(basis: dict[str, Any]) -> str:
 def _tls(tls: dict[str, Any] | None) -> str:
     if not tls:
         return "-"
-    return ", ".join(f"{k}: {v}" for k, v in tls.items() if v not in (None, ""))
+    check = tls.get("check") or {}
+    certificate = check.get("certificate") or {}
+    browser = tls.get("browser") or {}
+    if check.get("trusted") is True:
+        verdict = "신뢰됨 / trusted"
+    elif certificate:
+        verdict = f"신뢰되지 않음 / not trusted: {check.get('problem')}"
+    else:
+        verdict = f"확인 못 함 / not checked: {check.get('problem') or '-'}"
+    shown = {
+        "": verdict,
+        "protocol": check.get("protocol") or browser.get("protocol"),
+        "subject": certificate.get("subject") or browser.get("subjectName"),
+        "issuer": certificate.get("issuer") or browser.get("issuer"),
+        "valid": " – ".join(
+            str(v) for v in (certificate.get("not_before"), certificate.get("not_after")) if v
+        ),
+        "SHA-256": certificate.get("sha256"),
+    }
+    return ", ".join(f"{k}: {v}" if k else str(v) for k, v in shown.items() if v)
 
 
 def _match(match: dict[str, Any]) -> str:
