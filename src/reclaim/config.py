@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Literal
 
 from platformdirs import user_data_dir
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 MiB = 1024 * 1024
@@ -177,6 +177,64 @@ class Settings(BaseSettings):
         ge=1,
         le=64,
         description="Task threads of `reclaim worker` (and of `reclaim serve`'s own worker).",
+    )
+
+    smtp_host: str | None = Field(
+        default=None,
+        description="SMTP server that sends approved notices; unset means notices wait unsent.",
+    )
+    smtp_port: int = Field(default=587, ge=1, le=65535, description="Port of the SMTP server.")
+    smtp_security: Literal["starttls", "tls", "none"] = Field(
+        default="starttls",
+        description=(
+            "starttls (upgrade on the submission port), tls (TLS from the start, port 465) "
+            "or none (only for a relay on this machine)."
+        ),
+    )
+    smtp_username: str | None = Field(default=None, description="SMTP login, if it needs one.")
+    smtp_password: SecretStr | None = Field(
+        default=None, description="SMTP password (never logged)."
+    )
+    smtp_ca_file: Path | None = Field(
+        default=None,
+        description="CA bundle the SMTP server's certificate is checked against (default: system).",
+    )
+    smtp_timeout: float = Field(
+        default=60.0, gt=0, description="Seconds without progress before an SMTP send gives up."
+    )
+    mail_from: str = Field(
+        default="reclaim@localhost",
+        description="Sender address of notices (the organisation's contact goes in Reply-To).",
+    )
+    takedown_approvals: int = Field(
+        default=1,
+        ge=1,
+        le=2,
+        description="Approvals a notice needs before it is sent (2: two different people).",
+    )
+    takedown_ladder: str = Field(
+        default="host_abuse,hosting_provider,kcsc,search_engine",
+        description=(
+            "Channels tried one after another when content stays up (a minor's case starts "
+            "with the hotline)."
+        ),
+    )
+    takedown_escalate_after_hours: float = Field(
+        default=72.0, gt=0, description="Hours a sent notice may go unanswered before escalating."
+    )
+    takedown_recheck_hours: float = Field(
+        default=6.0, gt=0, description="Hours between re-checks of a reported URL still up."
+    )
+    takedown_watch_days: float = Field(
+        default=30.0,
+        ge=0,
+        description="Days removed content keeps being re-checked, in case it comes back.",
+    )
+    takedown_send_attempts: int = Field(
+        default=6, ge=1, le=50, description="Attempts to send one notice before it fails."
+    )
+    takedown_retry_seconds: float = Field(
+        default=60.0, gt=0, description="Wait before the first resend; doubled each time."
     )
 
     serve_host: str = Field(default="127.0.0.1", description="Address `reclaim serve` listens on.")

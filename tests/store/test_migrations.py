@@ -12,7 +12,8 @@ import reclaim.cases.models
 import reclaim.evidence.models
 import reclaim.jobs.models
 import reclaim.monitor.models
-import reclaim.store.blobs  # noqa: F401 - registers the tables on the metadata
+import reclaim.store.blobs
+import reclaim.takedown.models  # noqa: F401 - registers the tables on the metadata
 from reclaim.store import Base
 
 

@@ -22,6 +22,9 @@ class Organisation(Base):
     slug: Mapped[str] = mapped_column(String(64), unique=True)
     name: Mapped[str] = mapped_column(String(200))
     created: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    contact_email: Mapped[str | None] = mapped_column(String(320), nullable=True)
+    """Where answers to its notices go (Reply-To), and the notifier's address in them."""
+    contact_phone: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
 
 class CaseStatus(enum.StrEnum):

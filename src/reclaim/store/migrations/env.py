@@ -16,7 +16,8 @@ def _metadata() -> MetaData:
     import reclaim.evidence.models
     import reclaim.jobs.models
     import reclaim.monitor.models
-    import reclaim.store.blobs  # noqa: F401
+    import reclaim.store.blobs
+    import reclaim.takedown.models  # noqa: F401
 
     return Base.metadata
 
