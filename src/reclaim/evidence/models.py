@@ -92,6 +92,8 @@ class Evidence(Base):
     )
     url: Mapped[str] = mapped_column(Text)
     final_url: Mapped[str | None] = mapped_column(Text, nullable=True)
+    title: Mapped[str | None] = mapped_column(Text, nullable=True)
+    """The page's title as captured: text from the web, never trusted (notices escape it)."""
     status: Mapped[str] = mapped_column(String(16))
     """``sealed`` or ``failed``."""
     error: Mapped[str | None] = mapped_column(Text, nullable=True)

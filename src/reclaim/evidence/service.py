@@ -133,6 +133,7 @@ class EvidenceDesk:
                 sighting_id=sighting_id,
                 url=url,
                 final_url=capture.final_url,
+                title=capture.title[:1000],
                 status="sealed",
                 captured=capture.captured_at,
                 blob_id=blob.id,

@@ -292,6 +292,8 @@ def upgrade() -> None:
             batch_op.f("ix_takedown_checks_target_id"), ["target_id"], unique=False
         )
 
+    with op.batch_alter_table("evidence", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("title", sa.Text(), nullable=True))
     with op.batch_alter_table("organisations", schema=None) as batch_op:
         batch_op.add_column(sa.Column("contact_email", sa.String(length=320), nullable=True))
         batch_op.add_column(sa.Column("contact_phone", sa.String(length=64), nullable=True))
@@ -301,6 +303,8 @@ def downgrade() -> None:
     with op.batch_alter_table("organisations", schema=None) as batch_op:
         batch_op.drop_column("contact_phone")
         batch_op.drop_column("contact_email")
+    with op.batch_alter_table("evidence", schema=None) as batch_op:
+        batch_op.drop_column("title")
 
     with op.batch_alter_table("takedown_checks", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_takedown_checks_target_id"))
