@@ -24,6 +24,7 @@ from reclaim.monitor.service import SourceOptions, SourceRefused, add_source
 from reclaim.monitor.sightings import list_sightings
 from reclaim.signals.filehash import HashRequest, hash_file
 from reclaim.store.base import utcnow
+from reclaim.store.claims import worker_id
 
 from .conftest import SITE_ADDRESS, Site, send
 
@@ -210,7 +211,7 @@ def test_an_interrupted_crawl_resumes_without_fetching_again(
         # A worker claimed the start page and died (its process is gone).
         claimed = frontier.claim(session, source=source, worker="ghost:999999999", now=utcnow())
         for row in claimed:
-            row.claimed_by = f"{frontier.worker_id().rsplit(':', 1)[0]}:999999999"
+            row.claimed_by = f"{worker_id().rsplit(':', 1)[0]}:999999999"
     forum.hits.clear()
     with Monitor(database, settings) as monitor:
         tally = monitor.run_once()

@@ -33,6 +33,7 @@ from reclaim.monitor.render import Renderer
 from reclaim.monitor.sources import Role
 from reclaim.signals.hasher import FileHasher
 from reclaim.store.base import utcnow
+from reclaim.store.claims import worker_id
 from reclaim.store.db import Database
 
 log = logging.getLogger(__name__)
@@ -136,7 +137,7 @@ class Monitor:
         self._renderer: Renderer | None = None
         self._renderer_lock = threading.Lock()
         self._stop = threading.Event()
-        self.worker = frontier.worker_id()
+        self.worker = worker_id()
 
     def __enter__(self) -> Monitor:
         return self

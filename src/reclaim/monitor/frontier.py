@@ -10,9 +10,7 @@ memory beyond one batch.
 
 from __future__ import annotations
 
-import os
 import secrets
-import socket
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -30,17 +28,13 @@ from reclaim.monitor.traps import (
     trap_reason,
     url_key,
 )
+from reclaim.store.claims import abandoned
 from reclaim.store.upsert import insert_ignoring_conflicts
 
 BATCH = 500
 """Rows looked up or written per statement."""
 LEASE = timedelta(minutes=30)
 """A claim older than this, by a process on another machine, is taken to be abandoned."""
-
-
-def worker_id() -> str:
-    """This process, as ``host:pid`` (how claims name their owner)."""
-    return f"{socket.gethostname()[:100]}:{os.getpid()}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -274,7 +268,6 @@ def requeue(session: Session, *, url_id: int) -> None:
 def release_abandoned(session: Session, *, now: datetime, alive: set[str] | None = None) -> int:
     """Put back claims whose worker is gone: processes on this machine that no longer
     run (or are not in ``alive``, when given), and claims elsewhere older than the lease."""
-    host = socket.gethostname()[:100]
     stale = []
     rows = session.execute(
         select(FrontierUrl.id, FrontierUrl.claimed_by, FrontierUrl.claimed_at).where(
@@ -282,13 +275,7 @@ def release_abandoned(session: Session, *, now: datetime, alive: set[str] | None
         )
     ).all()
     for row_id, owner, claimed_at in rows:
-        process = (owner or "").split("/", 1)[0]
-        owner_host, _, pid = process.rpartition(":")
-        if owner_host == host and pid.isdigit():
-            gone = (process not in alive) if alive is not None else not _running(int(pid))
-        else:
-            gone = claimed_at is None or claimed_at < now - LEASE
-        if gone:
+        if abandoned(owner, claimed_at, now=now, lease=LEASE, alive=alive):
             stale.append(row_id)
     for start in range(0, len(stale), BATCH):
         session.execute(
@@ -300,18 +287,6 @@ def release_abandoned(session: Session, *, now: datetime, alive: set[str] | None
             .values(state=UrlState.QUEUED, claimed_by=None, claimed_at=None)
         )
     return len(stale)
-
-
-def _running(pid: int) -> bool:
-    if pid == os.getpid():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def round_open(session: Session, *, source: Source) -> bool:
