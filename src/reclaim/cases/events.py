@@ -113,6 +113,28 @@ class CaseDataDestroyed(CaseEvent):
     files: int
 
 
+@dataclass(frozen=True, kw_only=True)
+class TakedownChanged(CaseEvent):
+    """A removal request moved on: drafted, approved, sent, acknowledged, removed,
+    partially removed, refused, no answer, escalated, rejected or cancelled. The site's
+    name only, as for sightings."""
+
+    name = "takedown.changed"
+    notice: int
+    channel: str
+    site: str
+    state: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class ContentReturned(CaseEvent):
+    """Content that had been removed was seen again (a re-upload); a new request follows."""
+
+    name = "takedown.reupload"
+    notice: int
+    site: str
+
+
 EVENT_TYPES: dict[str, type[CaseEvent]] = {
     cls.name: cls
     for cls in (
@@ -126,6 +148,8 @@ EVENT_TYPES: dict[str, type[CaseEvent]] = {
         LegalHoldPlaced,
         LegalHoldReleased,
         CaseDataDestroyed,
+        TakedownChanged,
+        ContentReturned,
     )
 }
 

@@ -1,7 +1,8 @@
 """The custody log: one append-only Merkle tree log per organisation (RFC 6962 hashing).
 
 Every evidence event -- captured, sealed, viewed (each reveal of evidence media), exported,
-annotated, held, released, deleted at a survivor's request -- is an entry: canonical JSON
+annotated, held, released, deleted at a survivor's request -- and every change of a
+takedown notice's state is an entry: canonical JSON
 (sorted keys, no spaces, UTF-8) whose bytes are the leaf data. Appending takes the log's
 row lock first (an ``UPDATE ... RETURNING`` of its size), so concurrent writers get
 consecutive positions; the hashes of the complete subtrees each entry completes are
@@ -40,7 +41,17 @@ from reclaim.store.envelope import MasterKey
 from reclaim.store.upsert import insert_ignoring_conflicts
 
 EVENTS = frozenset(
-    {"captured", "sealed", "viewed", "exported", "annotated", "held", "released", "deleted"}
+    {
+        "captured",
+        "sealed",
+        "viewed",
+        "exported",
+        "annotated",
+        "held",
+        "released",
+        "deleted",
+        "notice",  # a takedown notice changed state (drafted, approved, sent, ...)
+    }
 )
 HEAD_PREFIX = b"reclaim-tree-head-v1\n"
 

@@ -150,6 +150,7 @@ _EVENTS = {
     "held": "법적 보존 / legal hold",
     "released": "보존 해제 / hold released",
     "deleted": "삭제 (요청) / deleted on request",
+    "notice": "삭제 요청 / takedown notice",
 }
 
 
