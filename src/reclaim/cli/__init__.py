@@ -2,6 +2,7 @@
 
 from reclaim.cli import (  # noqa: F401 - importing registers the commands
     banks,
+    contacts,
     demo,
     evidence,
     hashing,
