@@ -32,6 +32,7 @@ from reclaim.store.base import utcnow
 from reclaim.takedown import directory
 from reclaim.takedown.channels import Channel, Reach, channel, ladder
 from reclaim.takedown.discovery import conventional_abuse
+from reclaim.takedown.entries import InvalidContact
 from reclaim.takedown.models import Contact, Notice, NoticeTarget
 from reclaim.takedown.notices import (
     LANGUAGES,
@@ -197,7 +198,10 @@ def _addressees(
     contact = directory.find_site_contact(session, org=org, channel=chosen.name, domain=domain)
     if contact is not None:
         return [_of(contact)]
-    return [Addressee(conventional_abuse(domain), None, "convention", ())]
+    try:
+        return [Addressee(conventional_abuse(domain), None, "convention", ())]
+    except InvalidContact:  # an address, a public suffix: a person names the recipient
+        return [Addressee(None, None, None, ())]
 
 
 def _addresses(domain: str, resolver: Resolver) -> list[str]:
@@ -324,9 +328,9 @@ def _draft_one(
     )
     try:
         rendered = render_notice(context)
-    except NoticeIncomplete:
+    except NoticeIncomplete as error:
         savepoint.rollback()
-        raise
+        raise NotReady(f"the notice cannot be completed: {error}") from None
     notice.subject, notice.body_text, notice.body_html = (
         rendered.subject,
         rendered.text,

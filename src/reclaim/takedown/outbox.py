@@ -125,7 +125,7 @@ def send_due(
             tally.uncertain += 1
             tally.errors.append(str(error))
         except smtp.SendFailed as error:
-            if _failed(database, settings, row_id, error):
+            if _failed(database, settings, row_id, error, now or utcnow()):
                 tally.retried += 1
             else:
                 tally.failed += 1
@@ -196,7 +196,9 @@ def record_sent(session: Session, *, notice: Notice, actor: str, settings: Setti
     session.flush()
 
 
-def _failed(database: Database, settings: Settings, row_id: int, error: smtp.SendFailed) -> bool:
+def _failed(
+    database: Database, settings: Settings, row_id: int, error: smtp.SendFailed, now: datetime
+) -> bool:
     """Record a failed attempt; True when it will be tried again."""
     with database.session() as session:
         row = session.get(OutboxMessage, row_id)
@@ -204,7 +206,7 @@ def _failed(database: Database, settings: Settings, row_id: int, error: smtp.Sen
         row.last_error, row.claimed_by = str(error)[:2000], None
         if error.temporary and row.attempts < settings.takedown_send_attempts:
             wait = settings.takedown_retry_seconds * 2 ** (row.attempts - 1)
-            row.state, row.next_attempt = MailState.QUEUED, utcnow() + timedelta(seconds=wait)
+            row.state, row.next_attempt = MailState.QUEUED, now + timedelta(seconds=wait)
             return True
         row.state = MailState.FAILED
         return False

@@ -118,7 +118,12 @@ def _hello(smtp: smtplib.SMTP, config: SmtpConfig) -> None:
         smtp.ehlo()
     if config.username:
         password = config.password.get_secret_value() if config.password else ""
-        smtp.login(config.username, password)
+        offered = (smtp.esmtp_features.get("auth") or "").upper().split()
+        if "PLAIN" in offered:  # one attempt: a refused login is not tried again other ways
+            smtp.user, smtp.password = config.username, password
+            smtp.auth("PLAIN", smtp.auth_plain)
+        else:
+            smtp.login(config.username, password)
 
 
 def _expect(reply: tuple[int, bytes], step: str) -> None:
