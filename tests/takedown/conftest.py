@@ -9,6 +9,7 @@ import io
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
@@ -196,6 +197,7 @@ def sight(
     photo: str,
     host: str = "forum.example",
     confirm: bool = True,
+    when: datetime | None = None,
 ) -> int:
     """Publish ``photo`` on the forum and record the monitor's sighting of it."""
     world.publish(page, image, photo)
@@ -214,7 +216,7 @@ def sight(
                 media_url=world.url(image, host),
                 media_sha256=hashlib.sha256(body).hexdigest(),
                 match={"signal": "pdq", "distance": 0},
-                when=utcnow(),
+                when=when or utcnow(),
             ),
         )
         if confirm:
