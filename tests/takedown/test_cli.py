@@ -62,7 +62,7 @@ def test_a_takedown_through_the_command_line(
     assert "sent 1," in run("takedown", "send")
     assert len(smtp_server.mailbox.accepted) == 1
     sent = smtp_server.mailbox.accepted[0].original_content or b""
-    original = [line for line in sent.split(b"\r\n") if line.lower().startswith(b"message-id:")][0]
+    original = next(line for line in sent.split(b"\r\n") if line.lower().startswith(b"message-id:"))
     answer = EmailMessage()
     answer["From"] = "abuse@forum.example"
     answer["To"] = "desk@center.example"
