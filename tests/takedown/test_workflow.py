@@ -262,3 +262,24 @@ def test_a_web_form_channel_is_filled_in_for_a_person_and_marked_when_submitted(
         assert notice.state is NoticeState.SENT
         with pytest.raises(BadTransition):
             service.submitted(session, notice=notice, actor=WORKER, settings=settings)
+
+
+def test_an_approved_notice_is_not_sent_once_she_withdrew(
+    database, world: World, smtp_server, tmp_path
+) -> None:
+    sight(database, world, page="/post/1", image="/img/1.jpg", photo="one.jpg")
+    settings = _smtp(tmp_path, smtp_server)
+    with database.session() as session:
+        (notice,) = service.draft_confirmed(session, settings=settings, resolver=resolve)
+        service.approve(session, notice=notice, actor=REVIEWER, settings=settings)
+        notice_id = notice.id
+        case_of(session, world).status = CaseStatus.WITHDRAWN  # by whatever path
+    assert outbox.send_due(database, settings).sent == 0
+    assert smtp_server.mailbox.started == []
+    with database.session() as session:
+        notice = session.get(Notice, notice_id)
+        assert notice is not None
+        assert notice.state is NoticeState.CANCELLED
+        mail = service.mail_of(session, notice=notice)
+        assert mail is not None
+        assert mail.state is MailState.FAILED

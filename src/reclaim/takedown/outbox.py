@@ -35,6 +35,7 @@ from reclaim.takedown import smtp
 from reclaim.takedown.models import MailState, Notice, NoticeState, NoticeTarget, OutboxMessage
 from reclaim.takedown.workflow import (
     BadTransition,
+    CaseWithdrawn,
     NotReady,
     changed_rows,
     check_address,
@@ -168,6 +169,12 @@ def _claim(
                 assert notice is not None
                 if notice.state is not NoticeState.APPROVED:  # cancelled meanwhile
                     row.state, row.last_error = MailState.FAILED, f"notice is {notice.state.value}"
+                    continue
+                try:
+                    check_case(session, notice.case_id)
+                except CaseWithdrawn as error:  # she withdrew after the approval
+                    move(session, notice, NoticeState.CANCELLED, actor="outbox", reason=str(error))
+                    row.state, row.last_error = MailState.FAILED, str(error)
                     continue
                 return row.id, row.sender, row.recipient, row.message
         return None
