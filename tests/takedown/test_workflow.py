@@ -283,3 +283,22 @@ def test_an_approved_notice_is_not_sent_once_she_withdrew(
         mail = service.mail_of(session, notice=notice)
         assert mail is not None
         assert mail.state is MailState.FAILED
+
+
+def test_a_minors_case_goes_to_a_hotline_first(database, world: World, tmp_path) -> None:
+    sight(database, world, page="/post/1", image="/img/1.jpg", photo="one.jpg")
+    settings = settings_for(tmp_path)
+    with database.session() as session:
+        org = cases.get_org(session)
+        seed_authorities(session, org=org)
+        case_of(session, world).minor = True
+        notices = service.draft_confirmed(session, settings=settings, resolver=resolve)
+        assert {n.channel for n in notices} == {"hotline"}
+        assert all(n.form_url or n.recipient for n in notices)
+        assert all("11" in n.body_text for n in notices)  # the child protection act's article
+        case_of(session, world).minor = False  # an adult's case never goes to a hotline
+        with pytest.raises(NotDraftable, match="not for this case"):
+            service.draft_case(
+                session, org=org, case=case_of(session, world), actor="t", settings=settings,
+                options=DraftOptions(channel="hotline"), resolver=resolve,
+            )  # fmt: skip
