@@ -295,7 +295,9 @@ def test_a_minors_case_goes_to_a_hotline_first(database, world: World, tmp_path)
         notices = service.draft_confirmed(session, settings=settings, resolver=resolve)
         assert {n.channel for n in notices} == {"hotline"}
         assert all(n.form_url or n.recipient for n in notices)
-        assert all("11" in n.body_text for n in notices)  # the child protection act's article
+        for notice in notices:
+            assert "Act on the Protection of Children and Youth" in notice.body_text
+            assert "must not be downloaded or forwarded" in notice.body_text
         case_of(session, world).minor = False  # an adult's case never goes to a hotline
         with pytest.raises(NotDraftable, match="not for this case"):
             service.draft_case(
