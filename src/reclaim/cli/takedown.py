@@ -93,6 +93,9 @@ def _line(notice: Notice) -> str:
 
 @takedown_app.command("draft")
 def draft(
+    target: Annotated[
+        str | None, typer.Argument(help="A sighting ID or a case number (or use the options).")
+    ] = None,
     sighting: Annotated[
         list[int] | None, typer.Option("--sighting", help="A confirmed sighting.")
     ] = None,
@@ -112,8 +115,13 @@ def draft(
     org: OrgOption = None,
 ) -> None:
     """Draft notices for confirmed sightings (one per site and recipient)."""
+    if target is not None:
+        if target.isdigit():
+            sighting = [*(sighting or []), int(target)]
+        else:
+            case = target
     if bool(sighting) == bool(case):
-        raise fail("name either --sighting (one or more) or --case", 2)
+        raise fail("name either sightings (IDs) or one case (its number)", 2)
     options = DraftOptions(channel=channel, language=language, copyright=copyright, recipient=to)
     settings = load_settings()
     with _work(org) as (session, organisation):
