@@ -33,13 +33,13 @@ import numpy as np
 import numpy.typing as npt
 
 from reclaim.index.errors import IndexCorrupt, NotAnIndex
+from reclaim.store.digest import file_sha256
 
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
 _GENERATION = re.compile(r"data-[0-9a-f]{1,24}-[0-9a-f]{8}")
 _ARRAY_NAME = re.compile(r"[a-z][a-z0-9_]{0,40}")
 _DEBRIS = re.compile(r"(\.staging-)?data-[0-9a-f]{1,24}-[0-9a-f]{8}|\.manifest-[0-9a-f]{8}\.json")
-_HASH_CHUNK = 8 * 1024 * 1024
 
 AnyArray = npt.NDArray[Any]
 
@@ -191,7 +191,7 @@ def _read_array(file: Path, entry: Mapping[str, Any], *, mmap: bool, verify: boo
         raise IndexCorrupt(f"{file} is missing: {error}") from None
     if size != entry.get("bytes"):
         raise IndexCorrupt(f"{file} has {size} bytes, the manifest says {entry.get('bytes')}")
-    if verify and _sha256(file) != entry.get("sha256"):
+    if verify and file_sha256(file) != entry.get("sha256"):
         raise IndexCorrupt(f"{file} fails its SHA-256 check")
     try:
         array: AnyArray = np.load(file, mmap_mode="r" if mmap else None, allow_pickle=False)
@@ -202,11 +202,3 @@ def _read_array(file: Path, entry: Mapping[str, Any], *, mmap: bool, verify: boo
     array = np.asarray(array)  # a plain ndarray over the map: numba does not take np.memmap
     array.flags.writeable = False
     return array
-
-
-def _sha256(file: Path) -> str:
-    digest = hashlib.sha256()
-    with file.open("rb") as handle:
-        while chunk := handle.read(_HASH_CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()

@@ -15,7 +15,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import tempfile
 from dataclasses import dataclass
@@ -43,6 +42,7 @@ from reclaim.signals.hasher import FileHasher
 from reclaim.signals.registry import signal_from_json
 from reclaim.store.base import utcnow
 from reclaim.store.db import Database
+from reclaim.store.digest import file_sha256
 from reclaim.store.upsert import insert_ignoring_conflicts
 
 log = logging.getLogger(__name__)
@@ -115,7 +115,7 @@ class MediaStep:
                 and known.checked >= where.fresh_after
             ):
                 return self._match_known(url, known.sha256, where)
-            validators = _validators(known)
+            conditional = validators(known)
         with tempfile.TemporaryDirectory(dir=self._workdir) as scratch:
             path = Path(scratch) / "media"
             try:
@@ -125,7 +125,7 @@ class MediaStep:
                     status = 200
                 else:
                     with self._gate.turn(url, where.delay):
-                        fetched = self._fetcher.download(url, path, headers=validators)
+                        fetched = self._fetcher.download(url, path, headers=conditional)
                     status = fetched.status
                     etag = fetched.headers.get("etag")
                     modified = fetched.headers.get("last-modified")
@@ -140,7 +140,7 @@ class MediaStep:
             if status != 200:
                 self._remember_url(url, key, None, None, None, f"HTTP {status}")
                 return MediaOutcome(url, "failed", detail=f"HTTP {status}")
-            sha256 = _sha256(path)
+            sha256 = file_sha256(path)
             with self._database.session() as session:
                 stored = session.get(MediaFile, sha256)
             if stored is not None:
@@ -276,7 +276,8 @@ class MediaStep:
                 session.execute(update(MediaUrl).where(MediaUrl.url_key == key).values(values))
 
 
-def _validators(known: MediaUrl | None) -> dict[str, str]:
+def validators(known: MediaUrl | None) -> dict[str, str]:
+    """The conditional-request headers for a media URL answered before (none if unknown)."""
     if known is None or known.sha256 is None:
         return {}
     headers = {}
@@ -291,14 +292,6 @@ def _is_stream(path: Path) -> bool:
     with path.open("rb") as handle:
         head = handle.read(2048)
     return is_hls(head) or is_dash(head)
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _store_file(

@@ -16,7 +16,6 @@ a new draft on the first channel.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import tempfile
 from dataclasses import dataclass
@@ -36,6 +35,7 @@ from reclaim.media.errors import MediaError
 from reclaim.monitor.errors import FetchFailed
 from reclaim.monitor.extract import extract
 from reclaim.monitor.fetch import Fetcher, Kind
+from reclaim.monitor.media import validators as media_validators
 from reclaim.monitor.models import MediaFile, MediaUrl, Sighting, SightingStatus
 from reclaim.monitor.traps import normalise
 from reclaim.signals.base import HashFormatError, Signal, UnknownSignalType
@@ -43,6 +43,7 @@ from reclaim.signals.hasher import FileHasher
 from reclaim.signals.registry import signal_from_json
 from reclaim.store.base import utcnow
 from reclaim.store.db import Database
+from reclaim.store.digest import file_sha256
 from reclaim.takedown.drafting import DraftOptions, draft
 from reclaim.takedown.models import Check, Notice, NoticeState, NoticeTarget, TargetState
 from reclaim.takedown.workflow import OUT, TakedownError, move
@@ -125,7 +126,7 @@ class Rechecker:
                 sighting.item_id,
             )
             known = session.scalar(select(MediaUrl).where(MediaUrl.url_key == key))
-            validators = _validators(known, sha256)
+            validators = media_validators(known) if known and known.sha256 == sha256 else {}
         outcome = self._look(page_url, media_url, sha256, validators, org_id, item_id)
         with self._database.session() as session:
             record(
@@ -169,12 +170,12 @@ class Rechecker:
                 return _still_there(shown, "the file is unchanged (304)", 304)
             if fetched.status >= 400:
                 return Outcome(T.UNREACHABLE, f"the file answered {fetched.status}", fetched.status)
-            if _sha256(path) == sha256:
+            if file_sha256(path) == sha256:
                 return _still_there(shown, "the same file is still served", fetched.status)
             return self._compare(path, org_id, item_id, shown, fetched.status)
 
     def _compare(self, path: Path, org_id: int, item_id: int, shown: bool, status: int) -> Outcome:
-        digest = _sha256(path)
+        digest = file_sha256(path)
         with self._database.session() as session:
             stored = session.get(MediaFile, digest)
             signals: list[Signal] | None = None
@@ -205,25 +206,6 @@ def _still_there(shown: bool, detail: str, status: int | None) -> Outcome:
     if shown:
         return Outcome(T.UP, detail, status)
     return Outcome(T.CHANGED, f"the page no longer shows it, but {detail}", status)
-
-
-def _validators(known: MediaUrl | None, sha256: str) -> dict[str, str]:
-    if known is None or known.sha256 != sha256:
-        return {}
-    headers = {}
-    if known.etag:
-        headers["If-None-Match"] = known.etag
-    if known.last_modified:
-        headers["If-Modified-Since"] = known.last_modified
-    return headers
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as stream:
-        for block in iter(lambda: stream.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def record(
