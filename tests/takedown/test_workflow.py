@@ -5,6 +5,7 @@ timeline and in the custody log -- and refused where a survivor withdrew or neve
 from __future__ import annotations
 
 import threading
+from datetime import timedelta
 from email import message_from_bytes
 from email.message import EmailMessage
 from email.policy import default
@@ -304,3 +305,23 @@ def test_a_minors_case_goes_to_a_hotline_first(database, world: World, tmp_path)
                 session, org=org, case=case_of(session, world), actor="t", settings=settings,
                 options=DraftOptions(channel="hotline"), resolver=resolve,
             )  # fmt: skip
+
+
+def test_a_refusal_counts_as_an_answer(database, world: World, smtp_server, tmp_path) -> None:
+    sight(database, world, page="/post/1", image="/img/1.jpg", photo="one.jpg")
+    settings = _smtp(tmp_path, smtp_server)
+    with database.session() as session:
+        (notice,) = service.draft_confirmed(session, settings=settings, resolver=resolve)
+        service.approve(session, notice=notice, actor=REVIEWER, settings=settings)
+        notice_id = notice.id
+    assert outbox.send_due(database, settings).sent == 1
+    with database.session() as session:
+        notice = session.get(Notice, notice_id)
+        assert notice is not None
+        service.mark(session, notice=notice, state=NoticeState.REFUSED, actor=WORKER, reason="no")
+        assert notice.acknowledged_at is not None
+        assert notice.resolved_at is not None
+        assert notice.escalate_after is not None
+        assert notice.escalate_after <= notice.resolved_at + timedelta(seconds=1)
+        with pytest.raises(BadTransition):
+            service.mark(session, notice=notice, state=NoticeState.ESCALATED, actor=WORKER)

@@ -193,7 +193,8 @@ class Reply(Base):
     )
     message_id: Mapped[str] = mapped_column(String(255))
     kind: Mapped[str] = mapped_column(String(16))
-    """``reply``, ``auto`` (an automatic answer) or ``bounce``."""
+    """``reply``, ``auto`` (an automatic answer), ``bounce`` (it did not arrive) or
+    ``status`` (a delivery report that is not a failure, e.g. "delayed")."""
     sender: Mapped[str] = mapped_column(String(320))
     subject: Mapped[str] = mapped_column(Text)
     body: Mapped[str] = mapped_column(Text)

@@ -121,6 +121,8 @@ def move(
         values["acknowledged_at"] = now
     elif to in RESOLVED:
         values["resolved_at"] = now
+        if to is S.REFUSED and notice.acknowledged_at is None:
+            values["acknowledged_at"] = now  # a refusal is an answer too
     moved = changed_rows(
         session.execute(
             update(Notice)
