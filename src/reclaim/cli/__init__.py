@@ -9,6 +9,7 @@ from reclaim.cli import (  # noqa: F401 - importing registers the commands
     monitor,
     platforms,
     takedown,
+    takedown_followup,
 )
 from reclaim.cli.app import app
 

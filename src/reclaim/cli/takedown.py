@@ -9,31 +9,23 @@ whoever runs the command line already holds the database and the keys).
 from __future__ import annotations
 
 import json
-import mailbox
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from sqlalchemy.orm import Session
 
-from reclaim.banks.matcher import MatcherCache
 from reclaim.cases import service as cases
 from reclaim.cases.models import Organisation
 from reclaim.cases.roles import Actor, NotAllowed, Role
 from reclaim.cli.app import JsonOption, app, fail, load_settings
 from reclaim.cli.banks import OrgOption, actor, org_app, org_session
-from reclaim.monitor.fetch import Fetcher, FetchLimits
-from reclaim.signals.hasher import FileHasher
-from reclaim.store import open_database
-from reclaim.takedown import outbox, replies, service, stats
+from reclaim.takedown import service
 from reclaim.takedown.drafting import DraftOptions
-from reclaim.takedown.models import Notice, NoticeState, OutboxMessage
-from reclaim.takedown.recheck import Rechecker
-from reclaim.takedown.smtp import NotConfigured
+from reclaim.takedown.models import Notice, NoticeState
 from reclaim.takedown.workflow import TakedownError, check_address, reference
 
 takedown_app = typer.Typer(
@@ -46,12 +38,12 @@ ByOption = Annotated[str | None, typer.Option("--by", help="Who decides (default
 RoleOption = Annotated[Role, typer.Option("--role", help="Their role.")]
 
 
-def _person(by: str | None, role: Role) -> Actor:
+def person(by: str | None, role: Role) -> Actor:
     return Actor(by or actor(), role)
 
 
 @contextmanager
-def _work(org: str | None) -> Iterator[tuple[Session, Organisation]]:
+def work(org: str | None) -> Iterator[tuple[Session, Organisation]]:
     """A transaction; takedown refusals exit 1 with their reason."""
     with org_session(load_settings(), org) as (session, organisation):
         try:
@@ -60,7 +52,7 @@ def _work(org: str | None) -> Iterator[tuple[Session, Organisation]]:
             raise fail(str(error), 1) from None
 
 
-def _notice(session: Session, org: Organisation, notice_id: int) -> Notice:
+def find_notice(session: Session, org: Organisation, notice_id: int) -> Notice:
     try:
         return service.get_notice(session, org=org, notice_id=notice_id)
     except service.NoticeNotFound as error:
@@ -85,7 +77,7 @@ def _summary(notice: Notice) -> dict[str, object]:
     }
 
 
-def _line(notice: Notice) -> str:
+def notice_line(notice: Notice) -> str:
     to = notice.recipient or (f"form {notice.form_url}" if notice.form_url else "(no recipient)")
     fields = (str(notice.id), reference(notice), notice.state.value, notice.channel, notice.domain)
     return "\t".join((*fields, to)) + "\n"
@@ -124,7 +116,7 @@ def draft(
         raise fail("name either sightings (IDs) or one case (its number)", 2)
     options = DraftOptions(channel=channel, language=language, copyright=copyright, recipient=to)
     settings = load_settings()
-    with _work(org) as (session, organisation):
+    with work(org) as (session, organisation):
         if case is not None:
             found = cases.get_case(session, org=organisation, number=case)
             notices = service.draft_case(
@@ -141,7 +133,7 @@ def draft(
                 settings=settings, options=options,
             )  # fmt: skip
         for notice in notices:
-            sys.stdout.write(_line(notice))
+            sys.stdout.write(notice_line(notice))
         if not notices:
             sys.stderr.write("reclaim: nothing new to draft (already in open notices)\n")
 
@@ -155,12 +147,12 @@ def list_(
     org: OrgOption = None,
 ) -> None:
     """The organisation's notices, newest first."""
-    with _work(org) as (session, organisation):
+    with work(org) as (session, organisation):
         for notice in service.list_notices(session, org=organisation, states=state or ()):
             sys.stdout.write(
                 json.dumps(_summary(notice), ensure_ascii=False) + "\n"
                 if as_json
-                else _line(notice)
+                else notice_line(notice)
             )
 
 
@@ -169,8 +161,8 @@ def show(
     notice_id: int, html: Annotated[bool, typer.Option("--html")] = False, org: OrgOption = None
 ) -> None:
     """A notice as it reads, its URLs and its mail."""
-    with _work(org) as (session, organisation):
-        notice = _notice(session, organisation, notice_id)
+    with work(org) as (session, organisation):
+        notice = find_notice(session, organisation, notice_id)
         summary = _summary(notice)
         for key in ("reference", "state", "channel", "site", "recipient", "form_url", "version"):
             sys.stdout.write(f"{key}: {summary[key]}\n")
@@ -206,13 +198,13 @@ def edit(
             text = text_file.read_text("utf-8")
         except (OSError, UnicodeDecodeError) as error:
             raise fail(f"cannot read {text_file}: {error}", 2) from None
-    with _work(org) as (session, organisation):
-        notice = _notice(session, organisation, notice_id)
+    with work(org) as (session, organisation):
+        notice = find_notice(session, organisation, notice_id)
         service.edit_notice(
-            session, notice=notice, actor=_person(by, role), subject=subject, text=text,
+            session, notice=notice, actor=person(by, role), subject=subject, text=text,
             recipient=to, form_url=form_url,
         )  # fmt: skip
-        sys.stdout.write(_line(notice))
+        sys.stdout.write(notice_line(notice))
 
 
 @takedown_app.command("approve")
@@ -221,9 +213,9 @@ def approve(
 ) -> None:
     """Approve a draft (its mail is queued once it has the approvals it needs)."""
     settings = load_settings()
-    with _work(org) as (session, organisation):
-        notice = _notice(session, organisation, notice_id)
-        result = service.approve(session, notice=notice, actor=_person(by, role), settings=settings)
+    with work(org) as (session, organisation):
+        notice = find_notice(session, organisation, notice_id)
+        result = service.approve(session, notice=notice, actor=person(by, role), settings=settings)
         sys.stdout.write(
             f"{notice.id}\t{notice.state.value}\t{result.approvals}/{result.needed} approvals\n"
         )
@@ -238,10 +230,10 @@ def reject(
     org: OrgOption = None,
 ) -> None:
     """Turn a draft down."""
-    with _work(org) as (session, organisation):
-        notice = _notice(session, organisation, notice_id)
-        service.reject(session, notice=notice, actor=_person(by, role), reason=reason)
-        sys.stdout.write(_line(notice))
+    with work(org) as (session, organisation):
+        notice = find_notice(session, organisation, notice_id)
+        service.reject(session, notice=notice, actor=person(by, role), reason=reason)
+        sys.stdout.write(notice_line(notice))
 
 
 @takedown_app.command("cancel")
@@ -253,10 +245,10 @@ def cancel(
     org: OrgOption = None,
 ) -> None:
     """Withdraw a notice that has not gone out."""
-    with _work(org) as (session, organisation):
-        notice = _notice(session, organisation, notice_id)
-        service.cancel(session, notice=notice, actor=_person(by, role), reason=reason)
-        sys.stdout.write(_line(notice))
+    with work(org) as (session, organisation):
+        notice = find_notice(session, organisation, notice_id)
+        service.cancel(session, notice=notice, actor=person(by, role), reason=reason)
+        sys.stdout.write(notice_line(notice))
 
 
 @takedown_app.command("mark")
@@ -272,10 +264,10 @@ def mark(
     org: OrgOption = None,
 ) -> None:
     """Record what the recipient did."""
-    with _work(org) as (session, organisation):
-        notice = _notice(session, organisation, notice_id)
-        service.mark(session, notice=notice, state=state, actor=_person(by, role), reason=reason)
-        sys.stdout.write(_line(notice))
+    with work(org) as (session, organisation):
+        notice = find_notice(session, organisation, notice_id)
+        service.mark(session, notice=notice, state=state, actor=person(by, role), reason=reason)
+        sys.stdout.write(notice_line(notice))
 
 
 @takedown_app.command("submitted")
@@ -284,156 +276,10 @@ def submitted(
 ) -> None:
     """Record that an approved web-form notice was submitted (KCSC, search engines)."""
     settings = load_settings()
-    with _work(org) as (session, organisation):
-        notice = _notice(session, organisation, notice_id)
-        service.submitted(session, notice=notice, actor=_person(by, role), settings=settings)
-        sys.stdout.write(_line(notice))
-
-
-@takedown_app.command("send")
-def send() -> None:
-    """Send what the outbox holds now (the worker does this every minute)."""
-    settings = load_settings()
-    database = open_database(settings)
-    try:
-        tally = outbox.send_due(database, settings)
-    except NotConfigured as error:
-        raise fail(str(error), 1) from None
-    finally:
-        database.dispose()
-    sys.stdout.write(
-        f"sent {tally.sent}, retrying {tally.retried}, failed {tally.failed}, "
-        f"uncertain {tally.uncertain}\n"
-    )
-    for problem in tally.errors:
-        sys.stderr.write(f"reclaim: {problem}\n")
-    if tally.uncertain:
-        sys.stderr.write(
-            "reclaim: uncertain mail waits for you: `reclaim takedown confirm-sent ID` if it "
-            "arrived, `reclaim takedown resend ID` if not\n"
-        )
-
-
-def _mail(session: Session, org: Organisation, notice_id: int) -> OutboxMessage:
-    notice = _notice(session, org, notice_id)
-    row = service.mail_of(session, notice=notice)
-    if row is None:
-        raise fail(f"notice {notice_id} has no mail", 2)
-    return row
-
-
-@takedown_app.command("confirm-sent")
-def confirm_sent(
-    notice_id: int, by: ByOption = None, role: RoleOption = Role.ADMIN, org: OrgOption = None
-) -> None:
-    """An uncertain (or failed) notice did reach its recipient: record it as sent."""
-    settings = load_settings()
-    with _work(org) as (session, organisation):
-        row = _mail(session, organisation, notice_id)
-        outbox.confirm_sent(session, row=row, actor=_person(by, role), settings=settings)
-        sys.stdout.write(f"{notice_id}\tsent\n")
-
-
-@takedown_app.command("resend")
-def resend(
-    notice_id: int, by: ByOption = None, role: RoleOption = Role.ADMIN, org: OrgOption = None
-) -> None:
-    """Send an uncertain or failed notice again (same Message-ID)."""
-    with _work(org) as (session, organisation):
-        row = _mail(session, organisation, notice_id)
-        outbox.resend(session, row=row, actor=_person(by, role))
-        sys.stdout.write(f"{notice_id}\tqueued\n")
-
-
-@takedown_app.command("recheck")
-def recheck(limit: Annotated[int, typer.Option(min=1)] = 200) -> None:
-    """Re-check the reported URLs that are due (the worker does this every 10 minutes)."""
-    settings = load_settings()
-    database = open_database(settings)
-    with Fetcher(FetchLimits.from_settings(settings)) as fetcher:
-        hasher = FileHasher(settings)
-        try:
-            checker = Rechecker(
-                database, settings, fetcher=fetcher, hasher=hasher, matchers=MatcherCache()
-            )
-            tally = checker.run(limit=limit)
-        finally:
-            hasher.close()
-            database.dispose()
-    sys.stdout.write(
-        f"checked {tally.checked}: removed {tally.removed}, up {tally.up}, "
-        f"changed {tally.changed}, unreachable {tally.unreachable}; reopened {tally.reopened}\n"
-    )
-
-
-@takedown_app.command("escalate")
-def escalate(org: OrgOption = None) -> None:
-    """Move notices whose time ran out on to the next channel (the worker does this too)."""
-    settings = load_settings()
-    with _work(org) as (session, _):
-        for notice in service.escalate_due(session, settings=settings):
-            sys.stdout.write(_line(notice))
-
-
-@takedown_app.command("import-reply")
-def import_reply(files: list[Path], org: OrgOption = None) -> None:
-    """Attach received mail to its notices: .eml files or mbox files (bounces included)."""
-    bad = 0
-    with _work(org) as (session, organisation):
-        for path in files:
-            for raw in _messages(path):
-                try:
-                    imported = replies.import_message(session, org=organisation, raw=raw)
-                except replies.BadMessage as error:
-                    sys.stderr.write(f"reclaim: {path}: {error}\n")
-                    bad += 1
-                    continue
-                reply = imported.reply
-                where = f"notice {reply.notice_id}" if reply.notice_id else "no notice"
-                seen = "" if imported.new else " (seen before)"
-                sys.stdout.write(f"{path}\t{reply.kind}\t{where}{seen}\n")
-    if bad:
-        raise typer.Exit(1)
-
-
-def _messages(path: Path) -> Iterator[bytes]:
-    try:
-        if path.suffix.lower() == ".mbox":
-            for message in mailbox.mbox(str(path), create=False):
-                yield message.as_bytes()
-        else:
-            with path.open("rb") as stream:
-                yield stream.read(replies.MAX_MESSAGE + 1)
-    except (OSError, mailbox.Error) as error:
-        raise fail(f"cannot read {path}: {error}", 2) from None
-
-
-@takedown_app.command("stats")
-def stats_(
-    as_json: JsonOption = False,
-    csv: Annotated[bool, typer.Option("--csv", help="CSV for a spreadsheet.")] = False,
-    since: Annotated[
-        datetime | None, typer.Option(help="Only notices sent from this date.")
-    ] = None,
-    org: OrgOption = None,
-) -> None:
-    """How fast each site removes what it is sent: per site and channel."""
-    with _work(org) as (session, organisation):
-        when = since.astimezone() if since is not None else None
-        rows = stats.platform_stats(session, org=organisation, since=when)
-        if csv:
-            sys.stdout.write(stats.to_csv(rows))
-            return
-        for row in rows:
-            if as_json:
-                sys.stdout.write(json.dumps(row.to_json(), ensure_ascii=False) + "\n")
-            else:
-                rate = "-" if row.removal_rate is None else f"{row.removal_rate:.0%}"
-                median = "-" if row.median_hours is None else f"{row.median_hours:g} h"
-                sys.stdout.write(
-                    f"{row.domain}\t{row.channel}\tsent {row.sent}\tremoved {row.removed} ({rate})"
-                    f"\tmedian {median}\trefused {row.refused}\tno answer {row.no_answer}\n"
-                )
+    with work(org) as (session, organisation):
+        notice = find_notice(session, organisation, notice_id)
+        service.submitted(session, notice=notice, actor=person(by, role), settings=settings)
+        sys.stdout.write(notice_line(notice))
 
 
 @org_app.command("contact")
@@ -443,7 +289,7 @@ def org_contact(
     org: OrgOption = None,
 ) -> None:
     """Set the organisation's contact, which notices give as the notifier's."""
-    with _work(org) as (_, organisation):
+    with work(org) as (_, organisation):
         if email is not None:
             organisation.contact_email = check_address(email)
         if phone is not None:
