@@ -6,12 +6,14 @@ jobs call the automatic ones (:func:`draft_confirmed`, :func:`escalate_due`).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from reclaim.banks.models import BankItem
 from reclaim.cases.models import Case, CaseStatus, ConsentPurpose, Organisation
 from reclaim.cases.roles import APPROVERS, Actor, Role
 from reclaim.cases.service import consent_given
@@ -36,6 +38,7 @@ from reclaim.takedown.models import (
 )
 from reclaim.takedown.workflow import BadTransition, TakedownError, reference
 
+log = logging.getLogger(__name__)
 S = NoticeState
 PERSON_MARKS = frozenset({S.ACKNOWLEDGED, S.REMOVED, S.PARTIALLY_REMOVED, S.REFUSED, S.NO_ANSWER})
 """What a person may record from an answer (or its absence)."""
@@ -135,24 +138,26 @@ def draft_confirmed(
     session: Session, *, settings: Settings, resolver: Resolver = system_resolver
 ) -> list[Notice]:
     """The automatic drafting: every confirmed sighting of a case that consented to
-    takedown notices and is in no notice yet gets one on the first channel."""
+    takedown notices and is in no notice yet gets one on the first channel. A case that
+    cannot be drafted for (an organisation without a contact address, say) is logged and
+    left for the next run; it never holds up the others."""
     reported = select(NoticeTarget.sighting_id)
-    rows = session.scalars(
+    waiting = (
         select(Sighting)
         .join(Case, Case.id == Sighting.case_id)
+        .join(BankItem, BankItem.id == Sighting.item_id)
         .where(
             Sighting.status == SightingStatus.CONFIRMED,
             Case.status == CaseStatus.OPEN,
+            BankItem.withdrawn.is_(None),
             Sighting.id.not_in(reported),
         )
-        .order_by(Sighting.id)
-        .limit(1000)
+    )
+    case_ids = session.scalars(
+        waiting.with_only_columns(Sighting.case_id).distinct().order_by(Sighting.case_id)
     ).all()
     notices: list[Notice] = []
-    by_case: dict[int, list[Sighting]] = {}
-    for sighting in rows:
-        by_case.setdefault(sighting.case_id or 0, []).append(sighting)
-    for case_id, group in by_case.items():
+    for case_id in case_ids:
         case = session.get(Case, case_id)
         if (
             case is None
@@ -161,18 +166,21 @@ def draft_confirmed(
             continue
         org = session.get(Organisation, case.org_id)
         assert org is not None
+        group = session.scalars(
+            waiting.where(Sighting.case_id == case_id).order_by(Sighting.id).limit(500)
+        ).all()
         try:
             with session.begin_nested():
                 notices += draft(
                     session,
                     org=org,
-                    sightings=group,
+                    sightings=list(group),
                     actor="system",
                     settings=settings,
                     resolver=resolver,
                 )
-        except TakedownError:
-            continue  # e.g. an item withdrawn meanwhile: the next run sees the rest
+        except TakedownError as error:
+            log.warning("no notice drafted for case %s: %s", case.number, error)
     return notices
 
 
