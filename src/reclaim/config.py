@@ -237,6 +237,21 @@ class Settings(BaseSettings):
         default=60.0, gt=0, description="Wait before the first resend; doubled each time."
     )
 
+    portal_argon2_time_cost: int = Field(
+        default=3, ge=1, le=20, description="argon2id passes for case passphrases."
+    )
+    portal_argon2_memory_kib: int = Field(
+        default=65536, ge=8192, description="argon2id memory for case passphrases, in KiB."
+    )
+    portal_lockout_failures: int = Field(
+        default=5, ge=1, le=100, description="Wrong passphrases on one case number before a lock."
+    )
+    portal_lockout_minutes: float = Field(
+        default=15.0,
+        gt=0,
+        description="Minutes a case number stays locked (doubling with each further lock).",
+    )
+
     serve_host: str = Field(default="127.0.0.1", description="Address `reclaim serve` listens on.")
     serve_port: int = Field(
         default=8000, ge=1, le=65535, description="Port `reclaim serve` listens on."

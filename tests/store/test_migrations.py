@@ -8,6 +8,7 @@ from sqlalchemy import inspect
 
 import reclaim.banks.models
 import reclaim.banks.platform_models
+import reclaim.cases.access
 import reclaim.cases.models
 import reclaim.evidence.models
 import reclaim.jobs.models

@@ -12,6 +12,7 @@ def _metadata() -> MetaData:
     # Every package's tables, for `alembic revision --autogenerate` during development.
     import reclaim.banks.models
     import reclaim.banks.platform_models
+    import reclaim.cases.access
     import reclaim.cases.models
     import reclaim.evidence.models
     import reclaim.jobs.models
