@@ -30,7 +30,7 @@ from sqlalchemy import ForeignKey, Integer, LargeBinary, String, Text, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from reclaim.store.base import Base, UtcDateTime, utcnow
-from reclaim.store.envelope import MasterKey
+from reclaim.store.envelope import KeyProblem, MasterKey
 
 CHUNK = 1 << 20
 MAGIC = b"RCLMBLOB1\n"
@@ -92,9 +92,17 @@ def _purpose(key: DataKey) -> str:
 class BlobStore:
     """Blobs on disk under ``root``, their keys and records in the database."""
 
-    def __init__(self, root: Path, master: MasterKey) -> None:
+    def __init__(self, root: Path, master: MasterKey | None) -> None:
+        """Without a ``master`` key the store can only shred (a withdrawal must work even
+        where no key was ever made); reading and writing need it."""
         self.root = root
-        self._master = master
+        self._maybe_master = master
+
+    @property
+    def _master(self) -> MasterKey:
+        if self._maybe_master is None:
+            raise KeyProblem("stored files need the master key (`reclaim keys init`)")
+        return self._maybe_master
 
     def put(
         self,
