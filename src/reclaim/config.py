@@ -252,6 +252,13 @@ class Settings(BaseSettings):
         description="Minutes a case number stays locked (doubling with each further lock).",
     )
 
+    portal_session_idle_minutes: float = Field(
+        default=30.0, gt=0, description="Minutes a portal session lasts without use."
+    )
+    portal_session_hours: float = Field(
+        default=12.0, gt=0, description="Hours a portal session lasts at most after sign-in."
+    )
+
     serve_host: str = Field(default="127.0.0.1", description="Address `reclaim serve` listens on.")
     serve_port: int = Field(
         default=8000, ge=1, le=65535, description="Port `reclaim serve` listens on."

@@ -10,6 +10,7 @@ import reclaim.banks.models
 import reclaim.banks.platform_models
 import reclaim.cases.access
 import reclaim.cases.models
+import reclaim.cases.sessions
 import reclaim.evidence.models
 import reclaim.jobs.models
 import reclaim.monitor.models

@@ -28,6 +28,7 @@ from sqlalchemy import ForeignKey, Integer, String, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from reclaim.cases.models import Case
+from reclaim.cases.sessions import close_case_sessions
 from reclaim.config import Settings
 from reclaim.store.base import Base, UtcDateTime, utcnow
 
@@ -125,6 +126,7 @@ class Access:
         """New secrets (both: the used recovery code is spent) if the recovery code opens
         the case; :class:`SignInFailed` otherwise."""
         case, _ = self._check(session, number, recovery_code, "recovery", now)
+        close_case_sessions(session, case_id=case.id)  # whoever held the old one is out
         return self.issue(session, case=case)
 
     def _check(

@@ -9,7 +9,8 @@ In one transaction:
 - her stored files (captures) are crypto-shredded -- unless a person placed a recorded
   legal hold for an open police case, which she is told about (the hold's reason is on her
   timeline), in which case they are kept;
-- her consents are recorded as withdrawn, and the case is marked withdrawn.
+- her consents are recorded as withdrawn, the case is marked withdrawn, and every session
+  signed in to it ends.
 
 The custody log keeps its hashes either way: that is what makes the evidence that already
 went to the police verifiable.
@@ -26,6 +27,7 @@ from reclaim.banks import service as banks
 from reclaim.banks.models import Bank, BankItem, ItemStatus
 from reclaim.cases.models import Case, CaseStatus, ConsentPurpose, Organisation
 from reclaim.cases.service import consent_given, record_consent
+from reclaim.cases.sessions import close_case_sessions
 from reclaim.evidence.service import destroy_case_data
 from reclaim.store.blobs import BlobStore, active_hold
 from reclaim.takedown import service as takedown
@@ -58,6 +60,7 @@ def withdraw_case(session: Session, *, case: Case, blobs: BlobStore, actor: str)
                 note="withdrawn with the case",
             )  # fmt: skip
     case.status = CaseStatus.WITHDRAWN
+    close_case_sessions(session, case_id=case.id)
     session.flush()
     return Withdrawn(items=items, notices=notices, files=files, held=held)
 

@@ -14,6 +14,7 @@ def _metadata() -> MetaData:
     import reclaim.banks.platform_models
     import reclaim.cases.access
     import reclaim.cases.models
+    import reclaim.cases.sessions
     import reclaim.evidence.models
     import reclaim.jobs.models
     import reclaim.monitor.models
