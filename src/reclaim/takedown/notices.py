@@ -13,7 +13,6 @@ notices.po``) compiled in memory on first use, so no build step is needed.
 
 from __future__ import annotations
 
-import io
 import re
 import unicodedata
 from collections.abc import Mapping, Sequence
@@ -25,11 +24,10 @@ from typing import Any
 from urllib.parse import quote
 
 import jinja2
-from babel.messages.mofile import write_mo
-from babel.messages.pofile import read_po
 from babel.support import Translations
 from markupsafe import escape
 
+from reclaim.i18n import load_catalog
 from reclaim.takedown.channels import Channel, LegalBasis
 
 LANGUAGES: tuple[str, ...] = ("ko", "en")
@@ -289,16 +287,10 @@ def _html_document(subject: str, body: str, context: NoticeContext) -> str:
 @lru_cache(maxsize=len(LANGUAGES))
 def _translations(language: str) -> Translations:
     """The ``language`` catalog, compiled in memory from its .po file."""
-    path = LOCALES / language / "LC_MESSAGES" / f"{DOMAIN}.po"
     try:
-        with path.open("rb") as po:
-            catalog = read_po(po, locale=language, domain=DOMAIN)
+        return load_catalog(LOCALES, language, DOMAIN)
     except OSError as exc:
         raise NoticeIncomplete(f"no message catalog for {language!r}: {exc}") from exc
-    compiled = io.BytesIO()
-    write_mo(compiled, catalog)
-    compiled.seek(0)
-    return Translations(compiled, domain=DOMAIN)
 
 
 @lru_cache(maxsize=2 * len(LANGUAGES))
