@@ -259,6 +259,21 @@ class Settings(BaseSettings):
         default=12.0, gt=0, description="Hours a portal session lasts at most after sign-in."
     )
 
+    portal_exit_url: str = Field(
+        default="https://www.naver.com/",
+        description="Where the portal's quick-exit button leads (an everyday page).",
+    )
+    portal_max_form_bytes: int = Field(
+        default=8 * MiB,
+        gt=0,
+        description="Largest portal form (a registration's hashes), in bytes.",
+    )
+    portal_rate_per_minute: int = Field(
+        default=20,
+        ge=1,
+        description="Sign-in, recovery and registration posts per minute per address.",
+    )
+
     serve_host: str = Field(default="127.0.0.1", description="Address `reclaim serve` listens on.")
     serve_port: int = Field(
         default=8000, ge=1, le=65535, description="Port `reclaim serve` listens on."

@@ -111,26 +111,45 @@ class Access:
         return Issued(case.number, passphrase, recovery)
 
     def sign_in(
-        self, session: Session, *, number: str, passphrase: str, now: datetime | None = None
+        self,
+        session: Session,
+        *,
+        number: str,
+        passphrase: str,
+        org_id: int | None = None,
+        now: datetime | None = None,
     ) -> Case:
-        """The case, if ``passphrase`` opens it; :class:`SignInFailed` otherwise."""
-        case, credential = self._check(session, number, passphrase, "passphrase", now)
+        """The case, if ``passphrase`` opens it (and it belongs to ``org_id``, when named: a
+        portal opens only its own organisation's cases); :class:`SignInFailed` otherwise."""
+        case, credential = self._check(session, number, passphrase, "passphrase", org_id, now)
         credential.last_sign_in = now or utcnow()
         if self._hasher.check_needs_rehash(credential.passphrase_hash):
             credential.passphrase_hash = self._hasher.hash(normalise(passphrase))
         return case
 
     def recover(
-        self, session: Session, *, number: str, recovery_code: str, now: datetime | None = None
+        self,
+        session: Session,
+        *,
+        number: str,
+        recovery_code: str,
+        org_id: int | None = None,
+        now: datetime | None = None,
     ) -> Issued:
         """New secrets (both: the used recovery code is spent) if the recovery code opens
         the case; :class:`SignInFailed` otherwise."""
-        case, _ = self._check(session, number, recovery_code, "recovery", now)
+        case, _ = self._check(session, number, recovery_code, "recovery", org_id, now)
         close_case_sessions(session, case_id=case.id)  # whoever held the old one is out
         return self.issue(session, case=case)
 
     def _check(
-        self, session: Session, number: str, secret: str, which: str, now: datetime | None
+        self,
+        session: Session,
+        number: str,
+        secret: str,
+        which: str,
+        org_id: int | None,
+        now: datetime | None,
     ) -> tuple[Case, CaseCredential]:
         moment = now or utcnow()
         typed = case_number(number)
@@ -138,11 +157,14 @@ class Access:
         guard = session.get(SignInGuard, key)
         if guard is not None and guard.locked_until is not None and guard.locked_until > moment:
             raise Locked(guard.locked_until)
-        found = session.execute(
+        query = (
             select(Case, CaseCredential)
             .join(CaseCredential, CaseCredential.case_id == Case.id)
             .where(Case.number == typed)
-        ).first()
+        )
+        if org_id is not None:  # another organisation's case is as unknown as no case
+            query = query.where(Case.org_id == org_id)
+        found = session.execute(query).first()
         stored = self._dummy
         if found is not None:
             stored = found[1].passphrase_hash if which == "passphrase" else found[1].recovery_hash

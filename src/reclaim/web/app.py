@@ -4,18 +4,26 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
 
 from reclaim import __version__
 from reclaim.banks.matcher import MatcherCache
+from reclaim.cases.access import Access
 from reclaim.config import Settings
 from reclaim.signals.hasher import FileHasher
 from reclaim.store.db import open_database
 from reclaim.web.api import disputes, match, sync
 from reclaim.web.api.deps import AppState
 from reclaim.web.limits import BodyLimit
+from reclaim.web.portal import views as portal_views
+from reclaim.web.portal.security import PortalHeaders
+from reclaim.web.portal.views import PortalState
 from reclaim.web.ratelimit import RateLimiter
+
+STATIC = Path(__file__).parent / "static"
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -31,6 +39,12 @@ def create_app(settings: Settings) -> FastAPI:
             matchers=MatcherCache(),
             limiter=RateLimiter(settings.api_rate_per_minute),
             hasher=hasher,
+        )
+        app.state.portal = PortalState(
+            settings=settings,
+            database=database,
+            access=Access(settings),
+            limiter=RateLimiter(settings.portal_rate_per_minute),
         )
         try:
             yield
@@ -50,6 +64,14 @@ def create_app(settings: Settings) -> FastAPI:
     )
     for router in (match.router, sync.router, disputes.router):
         app.include_router(router, prefix="/v1")
-    # Uploads stream to disk under their own limit (api_max_upload_bytes); all else is JSON.
-    app.add_middleware(BodyLimit, limit=settings.api_max_body_bytes, exempt=("/v1/match/file",))
+    app.include_router(portal_views.router)
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    # Uploads stream to disk under their own limit (api_max_upload_bytes), registrations'
+    # hashes read within portal_max_form_bytes; all else is small JSON or forms.
+    app.add_middleware(
+        BodyLimit,
+        limit=settings.api_max_body_bytes,
+        exempt=("/v1/match/file", "/register", "/case/files"),
+    )
+    app.add_middleware(PortalHeaders)
     return app

@@ -1,0 +1,407 @@
+"""The portal's pages. Thin: each looks up, checks the form's token, and calls the survivor
+flows (:mod:`reclaim.survivor`) or case access (:mod:`reclaim.cases.access`).
+
+Forms are plain ``application/x-www-form-urlencoded`` posts, read here within a size limit.
+Before sign-in a form carries a token that must equal a cookie set with the page (double
+submit); after sign-in, the session's own CSRF token. Every failure to sign in looks the
+same, and nothing about her is written to the server's logs.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import secrets
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import parse_qs
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy.orm import Session
+
+from reclaim.cases import service as cases
+from reclaim.cases.access import Access, Locked, SignInFailed
+from reclaim.cases.models import Case, CaseStatus, ConsentPurpose
+from reclaim.cases.sessions import PortalSession, close_session, csrf_ok, open_session, resume
+from reclaim.config import Settings
+from reclaim.monitor.service import SourceRefused, add_source
+from reclaim.store.blobs import BlobStore
+from reclaim.store.db import Database
+from reclaim.store.envelope import KeyProblem, MasterKey
+from reclaim.survivor import registration
+from reclaim.survivor.timeline import summarise
+from reclaim.survivor.withdrawal import withdraw_case
+from reclaim.web.portal.i18n import COOKIE, LANGUAGES, environment, language
+from reclaim.web.ratelimit import RateLimiter
+
+router = APIRouter(include_in_schema=False)
+SESSION_COOKIE = "reclaim_case"
+FORM_COOKIE = "reclaim_form"
+MAX_URLS = 20
+
+
+@dataclass
+class PortalState:
+    settings: Settings
+    database: Database
+    access: Access
+    limiter: RateLimiter
+    org_slug: str | None = None
+
+
+class FormRefused(Exception):
+    """A form that cannot be accepted (too big, not a form, an expired token)."""
+
+
+def _state(request: Request) -> PortalState:
+    state: PortalState = request.app.state.portal
+    return state
+
+
+def _render(request: Request, name: str, status: int = 200, **context: Any) -> HTMLResponse:
+    lang = language(request.cookies.get(COOKIE), request.headers.get("accept-language"))
+    page = (
+        environment(lang)
+        .get_template(name)
+        .render(
+            lang=lang,
+            languages=LANGUAGES,
+            path=request.url.path,
+            exit_url=_state(request).settings.portal_exit_url,
+            **context,
+        )
+    )
+    return HTMLResponse(page, status_code=status)
+
+
+async def _form(request: Request, limit: int) -> dict[str, str]:
+    if request.headers.get("content-type", "").split(";")[0].strip() != (
+        "application/x-www-form-urlencoded"
+    ):
+        raise FormRefused("not a form")
+    body = b""
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            raise FormRefused("too large")
+    try:
+        fields = parse_qs(body.decode("utf-8"), keep_blank_values=True, max_num_fields=200)
+    except (UnicodeDecodeError, ValueError):
+        raise FormRefused("unreadable") from None
+    return {name: values[0] for name, values in fields.items()}
+
+
+def _form_token(request: Request) -> str:
+    return request.cookies.get(FORM_COOKIE) or secrets.token_urlsafe(32)
+
+
+def _with_form_cookie(request: Request, response: Response, token: str) -> Response:
+    if request.cookies.get(FORM_COOKIE) != token:
+        response.set_cookie(
+            FORM_COOKIE, token, httponly=True, samesite="strict", secure=_https(request), path="/"
+        )
+    return response
+
+
+def _pre_ok(request: Request, fields: dict[str, str]) -> bool:
+    cookie, sent = request.cookies.get(FORM_COOKIE, ""), fields.get("token", "")
+    return bool(cookie) and hmac.compare_digest(cookie.encode(), sent.encode())
+
+
+def _https(request: Request) -> bool:
+    return request.url.scheme == "https"
+
+
+def _limited(request: Request) -> bool:
+    client = request.client.host if request.client else "?"
+    return _state(request).limiter.take(f"portal:{client}") > 0
+
+
+def _refused(request: Request, template: str, message: str, **context: Any) -> HTMLResponse:
+    token = _form_token(request)
+    response = _render(request, template, 400, token=token, error=message, **context)
+    _with_form_cookie(request, response, token)
+    return response
+
+
+@router.get("/", response_class=HTMLResponse)
+def home(request: Request) -> Response:
+    return _render(request, "home.html")
+
+
+@router.get("/lang/{code}")
+def choose_language(request: Request, code: str, next: str = "/") -> Response:
+    target = next if next.startswith("/") and not next.startswith("//") else "/"
+    response = RedirectResponse(target, status_code=303)
+    if code in LANGUAGES:
+        response.set_cookie(COOKIE, code, samesite="strict", secure=_https(request), path="/")
+    return response
+
+
+@router.get("/register", response_class=HTMLResponse)
+def register_page(request: Request) -> Response:
+    token = _form_token(request)
+    page = _render(request, "register.html", token=token, purposes=list(ConsentPurpose), error="")
+    return _with_form_cookie(request, page, token)
+
+
+@router.post("/register", response_class=HTMLResponse)
+async def register(request: Request) -> Response:
+    state = _state(request)
+    purposes = list(ConsentPurpose)
+    try:
+        fields = await _form(request, state.settings.portal_max_form_bytes)
+    except FormRefused:
+        return _refused(request, "register.html", "form", purposes=purposes)
+    if not _pre_ok(request, fields):
+        return _refused(request, "register.html", "expired", purposes=purposes)
+    if _limited(request):
+        return _refused(request, "register.html", "busy", purposes=purposes)
+    try:
+        files = registration.parse_files(
+            json.loads(fields.get("files") or "null"), limit=state.settings.case_item_limit
+        )
+    except (ValueError, registration.InvalidSubmission):
+        return _refused(request, "register.html", "files", purposes=purposes)
+    consents = {p: fields.get(f"consent_{p.value}") == "yes" for p in purposes}
+    with state.database.session() as session:
+        org = cases.get_org(session, slug=state.org_slug)
+        issued = registration.register(
+            session, org=org, files=files, consents=consents,
+            minor=fields.get("minor") == "yes", access=state.access, settings=state.settings,
+        )  # fmt: skip
+    return _render(request, "registered.html", issued=issued, recovered=False)
+
+
+@router.get("/signin", response_class=HTMLResponse)
+def signin_page(request: Request) -> Response:
+    token = _form_token(request)
+    return _with_form_cookie(request, _render(request, "signin.html", token=token, error=""), token)
+
+
+@router.post("/signin", response_class=HTMLResponse)
+async def signin(request: Request) -> Response:
+    state = _state(request)
+    try:
+        fields = await _form(request, 16_384)
+    except FormRefused:
+        return _refused(request, "signin.html", "form")
+    if not _pre_ok(request, fields):
+        return _refused(request, "signin.html", "expired")
+    if _limited(request):
+        return _refused(request, "signin.html", "busy")
+    with state.database.session() as session:
+        org = cases.get_org(session, slug=state.org_slug)
+        try:
+            case = state.access.sign_in(
+                session,
+                number=fields.get("number", ""),
+                passphrase=fields.get("passphrase", ""),
+                org_id=org.id,
+            )
+        except Locked:
+            return _refused(request, "signin.html", "locked")
+        except SignInFailed:
+            return _refused(request, "signin.html", "wrong")
+        opened = open_session(session, case=case)
+    response = RedirectResponse("/case", status_code=303)
+    response.set_cookie(
+        SESSION_COOKIE, opened.token, httponly=True, samesite="strict", secure=_https(request),
+        path="/",
+    )  # fmt: skip
+    return response
+
+
+def _signed_in(request: Request, session: Session) -> tuple[PortalSession, Case] | None:
+    token = request.cookies.get(SESSION_COOKIE, "")
+    row = resume(session, token=token, settings=_state(request).settings)
+    if row is None:
+        return None
+    case = session.get(Case, row.case_id)
+    return (row, case) if case is not None else None
+
+
+def _case_page(
+    request: Request, session: Session, row: PortalSession, case: Case, **extra: Any
+) -> HTMLResponse:
+    show_sites = request.query_params.get("sites") == "1"
+    lines = summarise(cases.timeline(session, case=case), show_sites=show_sites)
+    consents = {
+        p: cases.consent_given(session, case=case, purpose=p) is not None for p in ConsentPurpose
+    }
+    context: dict[str, Any] = {"message": "", "errors": []}
+    context.update(extra)
+    return _render(
+        request, "case.html", case=case, lines=lines, consents=consents, csrf=row.csrf,
+        show_sites=show_sites, withdrawn=case.status is CaseStatus.WITHDRAWN, **context,
+    )  # fmt: skip
+
+
+@router.get("/case", response_class=HTMLResponse)
+def case_page(request: Request) -> Response:
+    with _state(request).database.session() as session:
+        found = _signed_in(request, session)
+        if found is None:
+            return RedirectResponse("/signin", status_code=303)
+        return _case_page(request, session, *found)
+
+
+async def _case_form(request: Request, limit: int = 65_536) -> tuple[dict[str, str], bool]:
+    """The form, and whether it carries the session's CSRF token."""
+    try:
+        fields = await _form(request, limit)
+    except FormRefused:
+        return {}, False
+    return fields, True
+
+
+@router.post("/case/consent", response_class=HTMLResponse)
+async def change_consent(request: Request) -> Response:
+    fields, ok = await _case_form(request)
+    with _state(request).database.session() as session:
+        found = _signed_in(request, session)
+        if found is None:
+            return RedirectResponse("/signin", status_code=303)
+        row, case = found
+        if not ok or not csrf_ok(row, fields.get("csrf")):
+            return _case_page(request, session, row, case, message="expired")
+        for purpose in ConsentPurpose:
+            wanted = fields.get(f"consent_{purpose.value}") == "yes"
+            current = cases.consent_given(session, case=case, purpose=purpose) is not None
+            if wanted != current and case.status is not CaseStatus.WITHDRAWN:
+                cases.record_consent(
+                    session, case=case, purpose=purpose, granted=wanted, actor="survivor"
+                )
+        return _case_page(request, session, row, case, message="saved")
+
+
+@router.post("/case/urls", response_class=HTMLResponse)
+async def add_urls(request: Request) -> Response:
+    fields, ok = await _case_form(request)
+    state = _state(request)
+    with state.database.session() as session:
+        found = _signed_in(request, session)
+        if found is None:
+            return RedirectResponse("/signin", status_code=303)
+        row, case = found
+        if not ok or not csrf_ok(row, fields.get("csrf")) or case.status is CaseStatus.WITHDRAWN:
+            return _case_page(request, session, row, case, message="expired")
+        urls = [u.strip() for u in fields.get("urls", "").splitlines() if u.strip()][:MAX_URLS]
+        org = cases.get_org(session, slug=state.org_slug)
+        added, errors = 0, []
+        for url in urls:
+            try:
+                with session.begin_nested():
+                    add_source(
+                        session, org=org, kind="reported", url=url, actor="survivor", case=case
+                    )
+                added += 1
+            except SourceRefused:
+                errors.append(url[:300])
+        return _case_page(request, session, row, case, message="urls", added=added, errors=errors)
+
+
+@router.post("/case/files", response_class=HTMLResponse)
+async def add_files(request: Request) -> Response:
+    state = _state(request)
+    fields, ok = await _case_form(request, state.settings.portal_max_form_bytes)
+    with state.database.session() as session:
+        found = _signed_in(request, session)
+        if found is None:
+            return RedirectResponse("/signin", status_code=303)
+        row, case = found
+        if not ok or not csrf_ok(row, fields.get("csrf")) or case.status is CaseStatus.WITHDRAWN:
+            return _case_page(request, session, row, case, message="expired")
+        try:
+            files = registration.parse_files(
+                json.loads(fields.get("files") or "null"), limit=state.settings.case_item_limit
+            )
+            with session.begin_nested():
+                count = registration.add_files(
+                    session, case=case, files=files, settings=state.settings
+                )
+        except (ValueError, registration.InvalidSubmission):
+            return _case_page(request, session, row, case, message="files")
+        return _case_page(request, session, row, case, message="added", added=count)
+
+
+@router.get("/case/withdraw", response_class=HTMLResponse)
+def withdraw_page(request: Request) -> Response:
+    with _state(request).database.session() as session:
+        found = _signed_in(request, session)
+        if found is None:
+            return RedirectResponse("/signin", status_code=303)
+        return _render(request, "withdraw.html", csrf=found[0].csrf, error="")
+
+
+@router.post("/case/withdraw", response_class=HTMLResponse)
+async def withdraw(request: Request) -> Response:
+    fields, ok = await _case_form(request)
+    state = _state(request)
+    with state.database.session() as session:
+        found = _signed_in(request, session)
+        if found is None:
+            return RedirectResponse("/signin", status_code=303)
+        row, case = found
+        if not ok or not csrf_ok(row, fields.get("csrf")) or fields.get("confirm") != "yes":
+            return _render(request, "withdraw.html", 400, csrf=row.csrf, error="confirm")
+        done = withdraw_case(session, case=case, blobs=_blobs(state.settings), actor="survivor")
+    response = _render(request, "withdrawn.html", done=done)
+    response.delete_cookie(SESSION_COOKIE, path="/")
+    return response
+
+
+def _blobs(settings: Settings) -> BlobStore:
+    try:
+        master: MasterKey | None = MasterKey.load(settings.resolved_master_key_file)
+    except KeyProblem:
+        master = None  # nothing was ever stored encrypted: shredding needs no key
+    return BlobStore(settings.data_dir / "blobs", master)
+
+
+@router.post("/signout")
+async def signout(request: Request) -> Response:
+    fields, ok = await _case_form(request)
+    with _state(request).database.session() as session:
+        found = _signed_in(request, session)
+        if found is not None and ok and csrf_ok(found[0], fields.get("csrf")):
+            close_session(session, token=request.cookies.get(SESSION_COOKIE, ""))
+    response = RedirectResponse("/", status_code=303)
+    response.delete_cookie(SESSION_COOKIE, path="/")
+    return response
+
+
+@router.get("/recover", response_class=HTMLResponse)
+def recover_page(request: Request) -> Response:
+    token = _form_token(request)
+    return _with_form_cookie(
+        request, _render(request, "recover.html", token=token, error=""), token
+    )
+
+
+@router.post("/recover", response_class=HTMLResponse)
+async def recover(request: Request) -> Response:
+    state = _state(request)
+    try:
+        fields = await _form(request, 16_384)
+    except FormRefused:
+        return _refused(request, "recover.html", "form")
+    if not _pre_ok(request, fields):
+        return _refused(request, "recover.html", "expired")
+    if _limited(request):
+        return _refused(request, "recover.html", "busy")
+    with state.database.session() as session:
+        org = cases.get_org(session, slug=state.org_slug)
+        try:
+            issued = state.access.recover(
+                session,
+                number=fields.get("number", ""),
+                recovery_code=fields.get("code", ""),
+                org_id=org.id,
+            )
+        except Locked:
+            return _refused(request, "recover.html", "locked")
+        except SignInFailed:
+            return _refused(request, "recover.html", "wrong")
+    return _render(request, "registered.html", issued=issued, recovered=True)
