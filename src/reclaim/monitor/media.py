@@ -15,8 +15,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import tempfile
+import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -93,7 +96,25 @@ class MediaStep:
         self._matchers = matchers
         self._workdir = workdir
         self._gate = gate or HostGate(delay=0.0)
+        self._busy: dict[str, list[Any]] = {}  # url key -> [lock, users]
+        self._busy_guard = threading.Lock()
         workdir.mkdir(parents=True, exist_ok=True)
+
+    @contextlib.contextmanager
+    def _alone(self, key: str) -> Iterator[None]:
+        """One thread at a time per media URL: a file two pages name at once is fetched
+        by the first, and the second finds it fresh."""
+        with self._busy_guard:
+            entry = self._busy.setdefault(key, [threading.Lock(), 0])
+            entry[1] += 1
+        try:
+            with entry[0]:
+                yield
+        finally:
+            with self._busy_guard:
+                entry[1] -= 1
+                if entry[1] == 0:
+                    del self._busy[key]
 
     def handle(self, ref: MediaRef, where: Where, body: bytes | None = None) -> MediaOutcome:
         """Handle the media ``ref`` met at ``where`` (``body``: its bytes, when the page
@@ -102,6 +123,10 @@ class MediaStep:
         if url is None:
             return MediaOutcome(ref.url, "failed", detail="not a usable http(s) URL")
         key = url_key(url)
+        with self._alone(key):
+            return self._handle(url, key, where, body)
+
+    def _handle(self, url: str, key: str, where: Where, body: bytes | None) -> MediaOutcome:
         with self._database.session() as session:
             known = session.scalar(select(MediaUrl).where(MediaUrl.url_key == key))
             if known is not None and (
