@@ -9,7 +9,7 @@ import typer
 
 from reclaim.banks import platforms
 from reclaim.banks import service as banks
-from reclaim.cli.app import app, load_settings
+from reclaim.cli.app import app, fail, load_settings
 from reclaim.cli.banks import OrgOption, actor, org_session
 
 apikey_app = typer.Typer(help="API keys for platforms, scoped to banks.", no_args_is_help=True)
@@ -83,25 +83,55 @@ def serve(
     worker: Annotated[
         bool, typer.Option(help="Also run the task queue's worker in this process.")
     ] = True,
+    demo: Annotated[
+        bool,
+        typer.Option(
+            "--demo",
+            help="Try it all on this machine: a demo data folder, the demo forum on "
+            "127.0.0.2 and the monitor watching it.",
+        ),
+    ] = False,
 ) -> None:
-    """Run the HTTP API (OpenAPI documentation at /docs) and, unless --no-worker, the
-    background tasks (the monitor's scheduled crawls) on threads of the same process."""
+    """Run Reclaim: the survivor portal (/), the platform API (/v1, documented at /docs)
+    and, unless --no-worker, the background tasks (crawls, captures, notices) on threads
+    of the same process. Prints the address to open."""
     import uvicorn
 
     from reclaim.jobs.queue import Jobs
     from reclaim.web.app import create_app
 
     settings = load_settings()
+    running = None
+    if demo:
+        from reclaim.demo.portal import NotADemoFolder, start
+
+        try:
+            running = start(settings, settings.data_dir / "demo-portal")
+        except NotADemoFolder as error:
+            raise fail(str(error), 2) from None
+        settings = running.settings
     jobs = Jobs(settings) if worker else None
     if jobs is not None:
         jobs.start(settings.jobs_workers)
+    address = f"http://{host or settings.serve_host}:{port or settings.serve_port}/"
+    sys.stdout.write(f"Reclaim is running at {address} (Ctrl-C stops it)\n")
+    if running is not None:
+        sys.stdout.write(
+            f"Demo: register a picture from {running.media} at {address}register; the demo "
+            f"forum at {running.site.base_url}/ serves altered copies, and within a minute "
+            "or two your case page shows what the monitor found.\n"
+        )
+    sys.stdout.flush()
     try:
         uvicorn.run(
             create_app(settings),
             host=host or settings.serve_host,
             port=port or settings.serve_port,
             log_level="warning",
+            access_log=False,  # nothing that identifies a survivor goes to the logs
         )
     finally:
         if jobs is not None:
             jobs.close()
+        if running is not None:
+            running.close()

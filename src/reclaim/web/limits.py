@@ -42,7 +42,7 @@ class BodyLimit:
         while True:
             message = await receive()
             if message["type"] != "http.request":
-                await self.app(scope, _replay([], message), send)
+                await self.app(scope, _replay([], message, receive), send)
                 return
             chunk = message.get("body", b"")
             seen += len(chunk)
@@ -52,11 +52,13 @@ class BodyLimit:
             chunks.append(chunk)
             if not message.get("more_body", False):
                 break
-        await self.app(scope, _replay(chunks, None), send)
+        await self.app(scope, _replay(chunks, None, receive), send)
 
 
-def _replay(chunks: list[bytes], final: Message | None) -> Receive:
-    """A ``receive`` that hands out the buffered body, then waits for the real disconnect."""
+def _replay(chunks: list[bytes], final: Message | None, upstream: Receive) -> Receive:
+    """A ``receive`` that hands out the buffered body, then waits for the real disconnect
+    (answering "disconnected" at once would make a streaming response stop half-way:
+    Starlette's responses watch ``receive`` while they send)."""
     body = b"".join(chunks)
     sent = False
 
@@ -67,7 +69,7 @@ def _replay(chunks: list[bytes], final: Message | None) -> Receive:
         if not sent:
             sent = True
             return {"type": "http.request", "body": body, "more_body": False}
-        return {"type": "http.disconnect"}
+        return await upstream()
 
     return receive
 

@@ -1,0 +1,235 @@
+"""The survivor portal end to end, in Debian's Chromium against `reclaim serve --demo`:
+she registers a demo picture (hashed in her browser: no byte of it leaves the browser),
+signs in, sees the monitor's finds on the demo forum appear on her case page, and
+withdraws -- after which her picture matches nothing. Every page is photographed in
+Korean and English (build/screenshots/portal/)."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.monitor.conftest import require_chromium
+
+REPO = Path(__file__).resolve().parents[2]
+SHOTS = REPO / "build" / "screenshots" / "portal"
+BROWSER_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@dataclass
+class Server:
+    url: str
+    data: Path
+    media: Path
+    env: dict[str, str]
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    require_chromium()
+    data = tmp_path_factory.mktemp("serve")
+    env = {
+        **os.environ,
+        "RECLAIM_DATA_DIR": str(data),
+        "RECLAIM_PORTAL_ARGON2_MEMORY_KIB": "8192",
+        "RECLAIM_PORTAL_ARGON2_TIME_COST": "1",
+    }
+    port = _free_port()
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "reclaim.cli",
+            "serve",
+            "--demo",
+            "--no-worker",
+            "--port",
+            str(port),
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        first = process.stdout.readline()
+        media_line = process.stdout.readline()
+        assert "running at" in first, first
+        media = Path(re.search(r"from (\S+) at", media_line).group(1))  # type: ignore[union-attr]
+        _wait_for(f"http://127.0.0.1:{port}/")
+        yield Server(f"http://127.0.0.1:{port}", data / "demo-portal", media, env)
+    finally:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+def _wait_for(url: str) -> None:
+    import time
+    import urllib.request
+
+    for _ in range(300):
+        try:
+            with urllib.request.urlopen(url, timeout=2):
+                return
+        except OSError:
+            time.sleep(0.2)
+    raise AssertionError(f"{url} never answered")
+
+
+@dataclass
+class Traffic:
+    """Every request the page made, with its body."""
+
+    requests: list[tuple[str, str, bytes]] = field(default_factory=list)
+
+    def record(self, request: Any) -> None:
+        self.requests.append((request.method, request.url, request.post_data_buffer or b""))
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    require_chromium()
+    from playwright.sync_api import sync_playwright
+
+    from reclaim.monitor.render import CHROMIUM
+
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=BROWSER_ARGS)
+        yield launched
+        launched.close()
+
+
+def _shoot(page: Any, name: str) -> None:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+
+
+def test_a_survivor_registers_sees_the_finds_and_withdraws(server: Server, browser: Any) -> None:
+    context = browser.new_context(
+        locale="ko-KR", extra_http_headers={"Accept-Language": "ko-KR,ko"}
+    )
+    page = context.new_page()
+    page.set_default_timeout(120_000)
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    traffic = Traffic()
+    page.on("request", traffic.record)
+
+    page.goto(server.url + "/")
+    assert "내 사건 보기" in page.content()
+    _shoot(page, "home-ko")
+    page.goto(server.url + "/register")
+    _shoot(page, "register-ko")
+    photo = server.media / "photo-1.jpg"
+    page.set_input_files("#file-picker", str(photo))
+    page.wait_for_selector("#register-submit:not([disabled])")
+    page.check("#consent_search")
+    page.check("#consent_takedown")
+    page.click("#register-submit")
+    page.wait_for_selector("#case-number")
+    _shoot(page, "registered-ko")
+    number = page.inner_text("#case-number")
+    passphrase = page.inner_text("#passphrase")
+
+    # No byte of the picture left the browser: only its hashes were posted.
+    body = photo.read_bytes()
+    probes = [body[i : i + 48] for i in range(1000, len(body) - 48, len(body) // 8)]
+    for method, url, sent in traffic.requests:
+        assert all(probe not in sent for probe in probes), f"file bytes in {method} {url}"
+    posted = [(url, sent) for method, url, sent in traffic.requests if method == "POST"]
+    assert [url for url, _ in posted] == [server.url + "/register"]
+    assert len(posted[0][1]) < len(body)
+    assert b"photo-1" not in posted[0][1]  # not even its name
+
+    page.goto(server.url + "/signin")
+    _shoot(page, "signin-ko")
+    page.fill("#number", number)
+    page.fill("#passphrase", passphrase)
+    page.click("button[type=submit]")
+    page.wait_for_url(server.url + "/case")
+    assert "파일 1개를 등록했습니다." in page.content()
+
+    # The monitor crawls the demo forum and finds the altered copies of her picture.
+    crawl = subprocess.run(
+        [sys.executable, "-m", "reclaim.cli", "monitor", "run", "--once"],
+        env={
+            **server.env,
+            "RECLAIM_DATA_DIR": str(server.data),
+            "RECLAIM_FETCH_ALLOW_NETWORKS": "127.0.0.2/32",
+        },
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert crawl.returncode == 0, crawl.stderr
+    page.reload()
+    assert "복제본" in page.content()
+    _shoot(page, "case-ko")
+    page.click("text=사이트 이름 보기")
+    assert "127.0.0.2" in page.content()
+
+    for name, path in [
+        ("home", "/"),
+        ("register", "/register"),
+        ("signin", "/signin"),
+        ("case", "/case"),
+        ("withdraw", "/case/withdraw"),
+        ("recover", "/recover"),
+    ]:
+        page.goto(server.url + f"/lang/en?next={path}")
+        _shoot(page, f"{name}-en")
+    assert "What happened" in page.goto(server.url + "/case").text()  # type: ignore[union-attr]
+
+    page.goto(server.url + "/case/withdraw")
+    page.check("#confirm")
+    page.click("button.danger")
+    page.wait_for_selector("text=Your case is withdrawn")
+    _shoot(page, "withdrawn-en")
+    assert errors == []
+    context.close()
+    _matches_nothing(server, photo)
+
+
+def _matches_nothing(server: Server, photo: Path) -> None:
+    from reclaim.banks.matcher import MatcherCache
+    from reclaim.cases import service as cases
+    from reclaim.config import Settings
+    from reclaim.signals.filehash import HashRequest, hash_file
+    from reclaim.store import open_database
+
+    database = open_database(Settings(data_dir=server.data))
+    try:
+        with database.session() as session:
+            org = cases.get_org(session)
+            signals = hash_file(HashRequest(str(photo))).signals
+            assert MatcherCache().match(session, org=org, shared_only=False, signals=signals) == []
+    finally:
+        database.dispose()
