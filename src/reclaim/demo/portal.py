@@ -1,6 +1,7 @@
 """``reclaim serve --demo``: the whole system on this machine, for a newcomer to try.
 
-A demo data folder (its own database, keys and files; the real data is never touched),
+A demo data folder (its own database, master and signing keys and files; the real data
+is never touched),
 the demo forum on 127.0.0.2 serving altered copies of the demo media among unrelated
 pictures, and the monitor watching the forum every minute. She registers one of the demo
 pictures in the portal -- hashed in her browser -- and within a minute or two the monitor
@@ -18,9 +19,11 @@ from reclaim.cases import service as cases
 from reclaim.config import Settings
 from reclaim.demo.media import make_demo_folder
 from reclaim.demo.site import DemoSite, serve
+from reclaim.evidence.keys import create_key, org_keys
 from reclaim.monitor.models import Source
 from reclaim.monitor.service import SourceOptions, add_source
 from reclaim.store.db import open_database
+from reclaim.store.envelope import MasterKey
 
 HOST = "127.0.0.2"
 MARKER = ".reclaim-demo-portal"
@@ -64,8 +67,14 @@ def start(base: Settings, folder: Path, *, port: int = 0) -> Demo:
     site = serve(HOST, port)
     database = open_database(settings)
     try:
+        master_file = settings.resolved_master_key_file
+        master = (
+            MasterKey.load(master_file) if master_file.exists() else MasterKey.create(master_file)
+        )
         with database.session() as session:
             org = cases.get_org(session)
+            if not [k for k in org_keys(session, org=org) if k.retired is None]:
+                create_key(session, org=org, master=master)  # so evidence can be sealed
             for source in session.scalars(select(Source).where(Source.org_id == org.id)):
                 session.delete(source)  # last run's forum had another port
             session.flush()
