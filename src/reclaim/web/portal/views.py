@@ -125,6 +125,22 @@ def _refused(request: Request, template: str, message: str, **context: Any) -> H
     return response
 
 
+async def _public_form(
+    request: Request, template: str, limit: int, **context: Any
+) -> dict[str, str] | HTMLResponse:
+    """A form posted before sign-in -- read within ``limit``, its token checked against
+    the cookie, the sender's rate limited -- or the page that says what was wrong."""
+    try:
+        fields = await _form(request, limit)
+    except FormRefused:
+        return _refused(request, template, "form", **context)
+    if not _pre_ok(request, fields):
+        return _refused(request, template, "expired", **context)
+    if _limited(request):
+        return _refused(request, template, "busy", **context)
+    return fields
+
+
 @router.get("/", response_class=HTMLResponse)
 def home(request: Request) -> Response:
     return _render(request, "home.html")
@@ -150,14 +166,11 @@ def register_page(request: Request) -> Response:
 async def register(request: Request) -> Response:
     state = _state(request)
     purposes = list(ConsentPurpose)
-    try:
-        fields = await _form(request, state.settings.portal_max_form_bytes)
-    except FormRefused:
-        return _refused(request, "register.html", "form", purposes=purposes)
-    if not _pre_ok(request, fields):
-        return _refused(request, "register.html", "expired", purposes=purposes)
-    if _limited(request):
-        return _refused(request, "register.html", "busy", purposes=purposes)
+    fields = await _public_form(
+        request, "register.html", state.settings.portal_max_form_bytes, purposes=purposes
+    )
+    if isinstance(fields, HTMLResponse):
+        return fields
     try:
         files = registration.parse_files(
             json.loads(fields.get("files") or "null"), limit=state.settings.case_item_limit
@@ -183,14 +196,9 @@ def signin_page(request: Request) -> Response:
 @router.post("/signin", response_class=HTMLResponse)
 async def signin(request: Request) -> Response:
     state = _state(request)
-    try:
-        fields = await _form(request, 16_384)
-    except FormRefused:
-        return _refused(request, "signin.html", "form")
-    if not _pre_ok(request, fields):
-        return _refused(request, "signin.html", "expired")
-    if _limited(request):
-        return _refused(request, "signin.html", "busy")
+    fields = await _public_form(request, "signin.html", 16_384)
+    if isinstance(fields, HTMLResponse):
+        return fields
     with state.database.session() as session:
         org = cases.get_org(session, slug=state.org_slug)
         try:
@@ -256,20 +264,32 @@ async def _case_form(request: Request, limit: int = 65_536) -> tuple[dict[str, s
     return fields, True
 
 
+def _checked(
+    request: Request, session: Session, fields: dict[str, str], ok: bool
+) -> tuple[PortalSession, Case] | Response:
+    """Her session and case for a form on her case page -- or, when she is not signed
+    in, the form is not hers (CSRF) or the case is withdrawn, the page to show instead."""
+    found = _signed_in(request, session)
+    if found is None:
+        return RedirectResponse("/signin", status_code=303)
+    row, case = found
+    if not ok or not csrf_ok(row, fields.get("csrf")) or case.status is CaseStatus.WITHDRAWN:
+        return _case_page(request, session, row, case, message="expired")
+    return row, case
+
+
 @router.post("/case/consent", response_class=HTMLResponse)
 async def change_consent(request: Request) -> Response:
     fields, ok = await _case_form(request)
     with _state(request).database.session() as session:
-        found = _signed_in(request, session)
-        if found is None:
-            return RedirectResponse("/signin", status_code=303)
-        row, case = found
-        if not ok or not csrf_ok(row, fields.get("csrf")):
-            return _case_page(request, session, row, case, message="expired")
+        checked = _checked(request, session, fields, ok)
+        if isinstance(checked, Response):
+            return checked
+        row, case = checked
         for purpose in ConsentPurpose:
             wanted = fields.get(f"consent_{purpose.value}") == "yes"
             current = cases.consent_given(session, case=case, purpose=purpose) is not None
-            if wanted != current and case.status is not CaseStatus.WITHDRAWN:
+            if wanted != current:
                 cases.record_consent(
                     session, case=case, purpose=purpose, granted=wanted, actor="survivor"
                 )
@@ -281,12 +301,10 @@ async def add_urls(request: Request) -> Response:
     fields, ok = await _case_form(request)
     state = _state(request)
     with state.database.session() as session:
-        found = _signed_in(request, session)
-        if found is None:
-            return RedirectResponse("/signin", status_code=303)
-        row, case = found
-        if not ok or not csrf_ok(row, fields.get("csrf")) or case.status is CaseStatus.WITHDRAWN:
-            return _case_page(request, session, row, case, message="expired")
+        checked = _checked(request, session, fields, ok)
+        if isinstance(checked, Response):
+            return checked
+        row, case = checked
         urls = [u.strip() for u in fields.get("urls", "").splitlines() if u.strip()][:MAX_URLS]
         org = cases.get_org(session, slug=state.org_slug)
         added, errors = 0, []
@@ -307,12 +325,10 @@ async def add_files(request: Request) -> Response:
     state = _state(request)
     fields, ok = await _case_form(request, state.settings.portal_max_form_bytes)
     with state.database.session() as session:
-        found = _signed_in(request, session)
-        if found is None:
-            return RedirectResponse("/signin", status_code=303)
-        row, case = found
-        if not ok or not csrf_ok(row, fields.get("csrf")) or case.status is CaseStatus.WITHDRAWN:
-            return _case_page(request, session, row, case, message="expired")
+        checked = _checked(request, session, fields, ok)
+        if isinstance(checked, Response):
+            return checked
+        row, case = checked
         try:
             files = registration.parse_files(
                 json.loads(fields.get("files") or "null"), limit=state.settings.case_item_limit
@@ -383,14 +399,9 @@ def recover_page(request: Request) -> Response:
 @router.post("/recover", response_class=HTMLResponse)
 async def recover(request: Request) -> Response:
     state = _state(request)
-    try:
-        fields = await _form(request, 16_384)
-    except FormRefused:
-        return _refused(request, "recover.html", "form")
-    if not _pre_ok(request, fields):
-        return _refused(request, "recover.html", "expired")
-    if _limited(request):
-        return _refused(request, "recover.html", "busy")
+    fields = await _public_form(request, "recover.html", 16_384)
+    if isinstance(fields, HTMLResponse):
+        return fields
     with state.database.session() as session:
         org = cases.get_org(session, slug=state.org_slug)
         try:
