@@ -86,7 +86,9 @@ def test_pages_are_korean_first_strict_and_never_cached(client: TestClient) -> N
     assert "내 사건 보기" in korean.text
     assert '<html lang="en">' in english.text
     assert "See my case" in english.text
-    for page in (korean, english, client.get("/register"), client.get("/signin")):
+    staff = client.get("/staff", headers=KO)
+    assert "상담원" in staff.text
+    for page in (korean, english, staff, client.get("/register"), client.get("/signin")):
         assert page.headers["cache-control"] == "no-store"
         csp = page.headers["content-security-policy"]
         assert "script-src 'self'" in csp

@@ -146,6 +146,12 @@ def home(request: Request) -> Response:
     return _render(request, "home.html")
 
 
+@router.get("/staff", response_class=HTMLResponse)
+def staff(request: Request) -> Response:
+    """Where the staff app will be (issue #9)."""
+    return _render(request, "staff.html")
+
+
 @router.get("/lang/{code}")
 def choose_language(request: Request, code: str, next: str = "/") -> Response:
     target = next if next.startswith("/") and not next.startswith("//") else "/"
