@@ -259,6 +259,10 @@ class Settings(BaseSettings):
         default=12.0, gt=0, description="Hours a portal session lasts at most after sign-in."
     )
 
+    portal_url: str = Field(
+        default="http://127.0.0.1:8000/",
+        description="The portal's public address, given in news messages to survivors.",
+    )
     portal_exit_url: str = Field(
         default="https://www.naver.com/",
         description="Where the portal's quick-exit button leads (an everyday page).",

@@ -15,6 +15,7 @@ import reclaim.evidence.models
 import reclaim.jobs.models
 import reclaim.monitor.models
 import reclaim.store.blobs
+import reclaim.survivor.notify
 import reclaim.takedown.models  # noqa: F401 - registers the tables on the metadata
 from reclaim.store import Base
 

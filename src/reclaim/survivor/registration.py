@@ -28,6 +28,9 @@ from reclaim.cases.models import Case, ConsentPurpose, Organisation
 from reclaim.config import Settings
 from reclaim.signals.base import HashFormatError, Signal, UnknownSignalType
 from reclaim.signals.registry import signal_from_json
+from reclaim.store.envelope import MasterKey
+from reclaim.survivor.notify import set_contact
+from reclaim.takedown.workflow import NotReady
 
 BANK = "survivors"
 """The bank a portal's registrations go to (made on first use)."""
@@ -38,6 +41,15 @@ ACTOR = "survivor"
 
 class InvalidSubmission(ValueError):
     """What was sent is not a valid registration (the message says which file and why)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Contact:
+    """Where to tell her there is news, in which language, and the key that seals it."""
+
+    address: str
+    language: str
+    master: MasterKey
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,11 +102,21 @@ def register(
     minor: bool,
     access: Access,
     settings: Settings,
+    contact: Contact | None = None,
 ) -> Issued:
-    """Open a case for these files in ``org`` and issue its secrets."""
+    """Open a case for these files in ``org`` and issue its secrets; keep her address for
+    news messages when she gave one (encrypted; ``InvalidSubmission`` if it is not one)."""
     case = cases.open_case(session, org=org, actor=ACTOR, channel="portal")
     case.minor = minor
     add_files(session, case=case, files=files, settings=settings)
+    if contact is not None:
+        try:
+            set_contact(
+                session, case=case, address=contact.address, language=contact.language,
+                master=contact.master,
+            )  # fmt: skip
+        except NotReady as error:
+            raise InvalidSubmission(str(error)) from None
     for purpose in ConsentPurpose:
         cases.record_consent(
             session, case=case, purpose=purpose, granted=bool(consents.get(purpose)), actor=ACTOR

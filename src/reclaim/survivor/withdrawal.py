@@ -10,7 +10,7 @@ In one transaction:
   legal hold for an open police case, which she is told about (the hold's reason is on her
   timeline), in which case they are kept;
 - her consents are recorded as withdrawn, the case is marked withdrawn, and every session
-  signed in to it ends.
+  signed in to it ends, and the address for news messages is deleted.
 
 The custody log keeps its hashes either way: that is what makes the evidence that already
 went to the police verifiable.
@@ -30,6 +30,7 @@ from reclaim.cases.service import consent_given, record_consent
 from reclaim.cases.sessions import close_case_sessions
 from reclaim.evidence.service import destroy_case_data
 from reclaim.store.blobs import BlobStore, active_hold
+from reclaim.survivor.notify import forget_contact
 from reclaim.takedown import service as takedown
 
 
@@ -61,6 +62,7 @@ def withdraw_case(session: Session, *, case: Case, blobs: BlobStore, actor: str)
             )  # fmt: skip
     case.status = CaseStatus.WITHDRAWN
     close_case_sessions(session, case_id=case.id)
+    forget_contact(session, case_id=case.id)
     session.flush()
     return Withdrawn(items=items, notices=notices, files=files, held=held)
 

@@ -19,6 +19,7 @@ def _metadata() -> MetaData:
     import reclaim.jobs.models
     import reclaim.monitor.models
     import reclaim.store.blobs
+    import reclaim.survivor.notify
     import reclaim.takedown.models  # noqa: F401
 
     return Base.metadata

@@ -184,13 +184,25 @@ async def register(request: Request) -> Response:
     except (ValueError, registration.InvalidSubmission):
         return _refused(request, "register.html", "files", purposes=purposes)
     consents = {p: fields.get(f"consent_{p.value}") == "yes" for p in purposes}
+    address = fields.get("contact", "").strip()
+    master = _master(state.settings)
+    lang = language(request.cookies.get(COOKIE), request.headers.get("accept-language"))
+    contact = (
+        registration.Contact(address, lang, master) if address and master is not None else None
+    )
     with state.database.session() as session:
         org = cases.get_org(session, slug=state.org_slug)
-        issued = registration.register(
-            session, org=org, files=files, consents=consents,
-            minor=fields.get("minor") == "yes", access=state.access, settings=state.settings,
-        )  # fmt: skip
-    return _render(request, "registered.html", issued=issued, recovered=False)
+        try:
+            issued = registration.register(
+                session, org=org, files=files, consents=consents,
+                minor=fields.get("minor") == "yes", access=state.access, settings=state.settings,
+                contact=contact,
+            )  # fmt: skip
+        except registration.InvalidSubmission:
+            session.rollback()
+            return _refused(request, "register.html", "contact", purposes=purposes)
+    kept = contact is not None or not address
+    return _render(request, "registered.html", issued=issued, recovered=False, kept=kept)
 
 
 @router.get("/signin", response_class=HTMLResponse)
@@ -374,12 +386,16 @@ async def withdraw(request: Request) -> Response:
     return response
 
 
-def _blobs(settings: Settings) -> BlobStore:
+def _master(settings: Settings) -> MasterKey | None:
     try:
-        master: MasterKey | None = MasterKey.load(settings.resolved_master_key_file)
+        return MasterKey.load(settings.resolved_master_key_file)
     except KeyProblem:
-        master = None  # nothing was ever stored encrypted: shredding needs no key
-    return BlobStore(settings.data_dir / "blobs", master)
+        return None
+
+
+def _blobs(settings: Settings) -> BlobStore:
+    # Without a master key nothing was ever stored encrypted: shredding needs none.
+    return BlobStore(settings.data_dir / "blobs", _master(settings))
 
 
 @router.post("/signout")
@@ -421,4 +437,4 @@ async def recover(request: Request) -> Response:
             return _refused(request, "recover.html", "locked")
         except SignInFailed:
             return _refused(request, "recover.html", "wrong")
-    return _render(request, "registered.html", issued=issued, recovered=True)
+    return _render(request, "registered.html", issued=issued, recovered=True, kept=True)
