@@ -17,6 +17,7 @@ from reclaim.cases.roles import Actor, Role
 from reclaim.config import Settings
 from reclaim.monitor.fetch import Fetcher, FetchLimits
 from reclaim.signals.hasher import FileHasher
+from reclaim.store.base import utcnow
 from reclaim.takedown import outbox, service
 from reclaim.takedown.directory import set_contact
 from reclaim.takedown.models import Check, Notice, NoticeState, NoticeTarget, TargetState
@@ -247,3 +248,22 @@ def test_an_unanswered_notice_escalates_to_the_hosting_provider(
         timeline = cases.timeline(session, case=case_of(session, world))
         states = [e.state for e in timeline if e.name == "takedown.changed"]  # type: ignore[attr-defined]
         assert states[-3:] == ["no_answer", "drafted", "escalated"]
+
+
+def test_nothing_is_followed_up_once_she_withdrew(
+    database, world: World, smtp_server: SmtpServer, hasher: FileHasher, tmp_path
+) -> None:
+    settings = _settings(tmp_path, smtp_server)
+    notice_id = _sent(database, world, settings)
+    with database.session() as session:
+        case = case_of(session, world)
+        assert service.withdraw_case(session, case=case, actor="her") == 0  # it went out
+    later = utcnow() + timedelta(days=5)
+    with Fetcher(FetchLimits.from_settings(settings), resolver=resolve) as fetcher:
+        checker = Rechecker(
+            database, settings, fetcher=fetcher, hasher=hasher, matchers=MatcherCache()
+        )
+        assert checker.run(now=later).checked == 0
+    with database.session() as session:
+        assert service.escalate_due(session, settings=settings, now=later, resolver=resolve) == []
+    assert _notice(database, notice_id).state is NoticeState.SENT  # its record stands

@@ -10,7 +10,7 @@ import logging
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from reclaim.banks.models import BankItem
@@ -250,16 +250,19 @@ def cancel(session: Session, *, notice: Notice, actor: Actor, reason: str) -> No
 
 
 def withdraw_case(session: Session, *, case: Case, actor: str) -> int:
-    """The survivor withdrew: cancel every notice of hers that has not gone out."""
+    """The survivor withdrew: cancel every notice of hers that has not gone out, and stop
+    following up the others (no more re-checks, escalations or re-upload drafts). How
+    many were cancelled."""
     count = 0
-    for notice in session.scalars(
-        select(Notice).where(
-            Notice.case_id == case.id,
-            Notice.state.in_([S.DRAFTED, S.REJECTED, S.APPROVED]),
+    for notice in session.scalars(select(Notice).where(Notice.case_id == case.id)):
+        if notice.state in (S.DRAFTED, S.REJECTED, S.APPROVED):
+            workflow.move(session, notice, S.CANCELLED, actor=actor, reason="the survivor withdrew")
+            count += 1
+        notice.escalate_after = None
+        session.execute(
+            update(NoticeTarget).where(NoticeTarget.notice_id == notice.id).values(next_check=None)
         )
-    ):
-        workflow.move(session, notice, S.CANCELLED, actor=actor, reason="the survivor withdrew")
-        count += 1
+    session.flush()
     return count
 
 

@@ -11,6 +11,7 @@ and approvals of an earlier version no longer count.
 
 from __future__ import annotations
 
+import hashlib
 import html
 import re
 from dataclasses import dataclass
@@ -157,8 +158,6 @@ def _record(
     if case is not None:
         details["case"] = case.number
     if notice.state is S.SENT or before is None:
-        import hashlib
-
         text = f"{notice.subject}\n\n{notice.body_text}".encode()
         details["text_sha256"] = hashlib.sha256(text).hexdigest()
     if notice.reason and notice.state in (S.REJECTED, S.REFUSED, S.CANCELLED):
