@@ -97,8 +97,16 @@ def test_pages_are_korean_first_strict_and_never_cached(client: TestClient) -> N
         assert page.headers["x-frame-options"] == "DENY"
         # No inline script anywhere: every script element names its file.
         assert re.findall(r"<script(?![^>]*\bsrc=)[^>]*>", page.text) == []
-    chosen = client.get("/lang/en?next=//evil.example/", headers=KO, follow_redirects=False)
-    assert chosen.headers["location"] == "/"  # no open redirect
+    for sneaky in (
+        "//evil.example/",
+        "/\\evil.example",
+        "/%2F%2Fevil.example",
+        "https://evil.example",
+    ):
+        chosen = client.get("/lang/ko", params={"next": sneaky}, follow_redirects=False)
+        assert chosen.headers["location"] == "/"  # no open redirect
+    chosen = client.get("/lang/en", params={"next": "/case/withdraw"}, follow_redirects=False)
+    assert chosen.headers["location"] == "/case/withdraw"
     assert "See my case" in client.get("/", headers=KO).text  # her choice beats the header
 
 

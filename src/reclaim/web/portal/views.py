@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hmac
 import json
+import re
 import secrets
 from dataclasses import dataclass
 from typing import Any
@@ -154,7 +155,8 @@ def staff(request: Request) -> Response:
 
 @router.get("/lang/{code}")
 def choose_language(request: Request, code: str, next: str = "/") -> Response:
-    target = next if next.startswith("/") and not next.startswith("//") else "/"
+    # Only our own plain paths: "//host", "/\\host" and the like would lead elsewhere.
+    target = next if re.fullmatch(r"/[a-z/]{0,40}", next) and "//" not in next else "/"
     response = RedirectResponse(target, status_code=303)
     if code in LANGUAGES:
         response.set_cookie(COOKIE, code, samesite="strict", secure=_https(request), path="/")
