@@ -4,11 +4,13 @@
  *
  * A picture gets the signal a banked picture carries (PDQ, quality, its 8 rotations and
  * mirrors, the grid and the anchored regions), then SHA-256 and MD5 of the file's bytes; a
- * video gets SHA-256 and MD5 (StopNCII's video hash). The decoded pixels go through the
- * server's own steps: EXIF orientation applied, transparency over white, no colour
- * management (Pillow applies none), and a very large picture reduced by the same integer
- * box filter (Pillow's Image.reduce). Files the browser cannot open raise a HashingError
- * with a stable `kind` and a message that says what to do.
+ * video gets its vPDQ when the caller supplies a frame sampler (`sampleVideo`: video.js on
+ * a page; a worker has no <video>), then SHA-256 and MD5 (StopNCII's video hash). The
+ * decoded pixels of a picture go through the server's own steps: EXIF orientation
+ * applied, transparency over white, no colour management (Pillow applies none), and a very
+ * large picture reduced by the same integer box filter (Pillow's Image.reduce). Files the
+ * browser cannot open raise a HashingError with a stable `kind` and a message that says
+ * what to do.
  */
 
 import { anchoredRegions, regionsToJson } from "./anchors.js";
@@ -17,6 +19,8 @@ import { Md5 } from "./md5.js";
 import { dihedralFromLuma, lumaOf } from "./pdq.js";
 
 export const MAX_IMAGE_BYTES = 200 * 1024 * 1024;
+/** Settings.media_max_video_bytes */
+export const MAX_VIDEO_BYTES = 4096 * 1024 * 1024;
 export const MAX_PIXELS = 178_000_000;
 /** WebCrypto hashes one whole buffer, it cannot stream: files above this get MD5 only. */
 export const MAX_SHA256_BYTES = 512 * 1024 * 1024;
@@ -303,18 +307,45 @@ export async function sha256OfBlob(blob) {
 }
 
 /**
- * @typedef {{stage: "decode" | "pdq" | "sha256" | "md5", done: number, total: number}} Progress
- * @typedef {{path: string, type: string, format: string, signals: object[], warnings?: string[]}} FileHashes
+ * @typedef {"decode" | "pdq" | "frames" | "sha256" | "md5"} Stage
+ * @typedef {{stage: Stage, done: number, total: number}} Progress
+ * @typedef {{path: string, type: string, format: string, signals: object[],
+ *   warnings?: string[]}} FileHashes
+ * @typedef {(file: File, format: string, onProgress: (progress: Progress) => void)
+ *   => Promise<{type: "vpdq", frames: object[], partial?: true}>} SampleVideo
+ *   the vPDQ signal of a video (video.js's vpdqOfVideo with the page's options)
  */
+
+/** What the server warns when a video's decoding broke off (reclaim.signals.filehash). */
+export const PARTIAL_WARNING =
+  "video ended early (truncated or damaged); hashed the frames that decoded";
+/** A video hashed without a frame sampler (in a worker) warns this. */
+export const NO_VPDQ_WARNING =
+  "videos get SHA-256 and MD5 here; their vPDQ is not computed in the browser";
+
+/**
+ * Refuse a video larger than the server accepts (media.limits), before reading it.
+ * @param {Blob} file
+ */
+export function checkVideoSize(file) {
+  if (file.size > MAX_VIDEO_BYTES) {
+    throw new HashingError(
+      "too_large",
+      `the file is ${file.size} bytes, over the video limit of ${MAX_VIDEO_BYTES}`,
+    );
+  }
+}
 
 /**
  * Hash one file, as reclaim.signals.filehash.hash_file does: {path, type, format,
- * signals[, warnings]}. Raises HashingError for a file that cannot be hashed.
+ * signals[, warnings]}. Raises HashingError for a file that cannot be hashed. A video gets
+ * its vPDQ only through `sampleVideo` (which needs a page: see page.js).
  * @param {File} file
- * @param {{chunkSize?: number | null, onProgress?: (progress: Progress) => void}} [options]
+ * @param {{chunkSize?: number | null, onProgress?: (progress: Progress) => void,
+ *   sampleVideo?: SampleVideo | null}} [options]
  * @returns {Promise<FileHashes>}
  */
-export async function hashFile(file, { chunkSize, onProgress } = {}) {
+export async function hashFile(file, { chunkSize, onProgress, sampleVideo } = {}) {
   const report = onProgress ?? (() => {});
   const { format, kind } = sniff(new Uint8Array(await file.slice(0, 4096).arrayBuffer()));
   /** @type {object[]} */
@@ -340,7 +371,14 @@ export async function hashFile(file, { chunkSize, onProgress } = {}) {
     report({ stage: "pdq", done: 0, total: 1 });
     signals.push(pdqSignal(pixels, width, height, 4));
   } else {
-    warnings.push("videos get SHA-256 and MD5 here; their vPDQ is not computed in the browser");
+    checkVideoSize(file);
+    if (sampleVideo) {
+      const vpdq = await sampleVideo(file, format, report);
+      signals.push(vpdq);
+      if (vpdq.partial) warnings.push(PARTIAL_WARNING);
+    } else {
+      warnings.push(NO_VPDQ_WARNING);
+    }
   }
   if (file.size <= MAX_SHA256_BYTES) {
     report({ stage: "sha256", done: 0, total: file.size });
