@@ -148,8 +148,8 @@ def test_a_survivor_registers_sees_the_finds_and_withdraws(server: Server, brows
     _shoot(page, "home-ko")
     page.goto(server.url + "/register")
     _shoot(page, "register-ko")
-    photo = server.media / "photo-1.jpg"
-    page.set_input_files("#file-picker", str(photo))
+    photo, clip = server.media / "photo-1.jpg", server.media / "clip.mp4"
+    page.set_input_files("#file-picker", [str(photo), str(clip)])
     page.wait_for_selector("#register-submit:not([disabled])")
     page.check("#consent_search")
     page.check("#consent_takedown")
@@ -159,15 +159,18 @@ def test_a_survivor_registers_sees_the_finds_and_withdraws(server: Server, brows
     number = page.inner_text("#case-number")
     passphrase = page.inner_text("#passphrase")
 
-    # No byte of the picture left the browser: only its hashes were posted.
-    body = photo.read_bytes()
-    probes = [body[i : i + 48] for i in range(1000, len(body) - 48, len(body) // 8)]
-    for method, url, sent in traffic.requests:
-        assert all(probe not in sent for probe in probes), f"file bytes in {method} {url}"
+    # No byte of the picture or the video left the browser: only their hashes were posted.
+    for path in (photo, clip):
+        body = path.read_bytes()
+        probes = [body[i : i + 48] for i in range(1000, len(body) - 48, len(body) // 8)]
+        for method, url, sent in traffic.requests:
+            assert all(probe not in sent for probe in probes), f"{path.name} in {method} {url}"
     posted = [(url, sent) for method, url, sent in traffic.requests if method == "POST"]
     assert [url for url, _ in posted] == [server.url + "/register"]
-    assert len(posted[0][1]) < len(body)
-    assert b"photo-1" not in posted[0][1]  # not even its name
+    assert len(posted[0][1]) < len(photo.read_bytes()) + len(clip.read_bytes())
+    assert b"photo-1" not in posted[0][1]  # not even their names
+    assert b"clip" not in posted[0][1]
+    assert b"vpdq" in posted[0][1]  # the video was hashed frame by frame in the browser
 
     page.goto(server.url + "/signin")
     _shoot(page, "signin-ko")
@@ -175,7 +178,7 @@ def test_a_survivor_registers_sees_the_finds_and_withdraws(server: Server, brows
     page.fill("#passphrase", passphrase)
     page.click("button[type=submit]")
     page.wait_for_url(server.url + "/case")
-    assert "파일 1개를 등록했습니다." in page.content()
+    assert "파일 2개를 등록했습니다." in page.content()
 
     # The monitor crawls the demo forum and finds the altered copies of her picture.
     crawl = subprocess.run(
@@ -191,7 +194,9 @@ def test_a_survivor_registers_sees_the_finds_and_withdraws(server: Server, brows
     )
     assert crawl.returncode == 0, crawl.stderr
     page.reload()
-    assert "복제본" in page.content()
+    found = re.search(r"복제본 (\d+)개", page.content())
+    assert found, "no copies on her case page"
+    assert int(found.group(1)) >= 2  # the picture's copy and the re-encoded video
     _shoot(page, "case-ko")
     page.click("text=사이트 이름 보기")
     assert "127.0.0.2" in page.content()

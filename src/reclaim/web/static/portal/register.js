@@ -4,6 +4,8 @@
  * file names are not sent either.
  */
 
+import { hashFiles } from "../hashing/page.js";
+
 const picker = /** @type {HTMLInputElement | null} */ (document.getElementById("file-picker"));
 const field = /** @type {HTMLInputElement | null} */ (document.getElementById("files-json"));
 const submit = /** @type {HTMLButtonElement | null} */ (document.getElementById("register-submit"));
@@ -45,7 +47,7 @@ function preview(file) {
   previews.append(element);
 }
 
-function start() {
+async function start() {
   if (!picker || !field || !submit) return;
   const files = Array.from(picker.files || []);
   if (!files.length) return;
@@ -56,34 +58,31 @@ function start() {
   const failures = document.createElement("ul");
   failures.className = "failures";
   previews?.after(failures);
-  /** @type {Array<{kind: string, signals: unknown[]}>} */
-  const hashed = [];
   if (bar) {
     bar.hidden = false;
     bar.max = files.length;
     bar.value = 0;
   }
-  const worker = new Worker(new URL("../hashing/worker.js", import.meta.url), { type: "module" });
-  worker.addEventListener("message", (event) => {
-    const data = event.data;
-    if (data.type === "progress") {
-      say(TEXT.working(data.index, files.length));
-    } else if (data.type === "result") {
-      hashed.push({ kind: data.result.type, signals: data.result.signals });
-      if (bar) bar.value = data.index + 1;
-    } else if (data.type === "failure") {
-      const item = document.createElement("li");
-      item.textContent = TEXT.failed(files[data.index].name, data.failure.error.message);
-      failures.append(item);
-      if (bar) bar.value = data.index + 1;
-    } else if (data.type === "done") {
-      worker.terminate();
-      field.value = JSON.stringify(hashed);
-      submit.disabled = hashed.length === 0;
-      say(hashed.length ? TEXT.ready(hashed.length) : TEXT.none);
-    }
+  /** @type {Array<{kind: string, signals: unknown[]}>} */
+  const hashed = [];
+  // Pictures are hashed in a worker, videos sampled here (a worker has no <video>).
+  await hashFiles(files, {
+    onProgress: (progress) => say(TEXT.working(progress.index, files.length)),
+    onOutcome: (outcome) => {
+      if (outcome.result) {
+        hashed[outcome.index] = { kind: outcome.result.type, signals: outcome.result.signals };
+      } else if (outcome.failure) {
+        const item = document.createElement("li");
+        item.textContent = TEXT.failed(files[outcome.index].name, outcome.failure.error.message);
+        failures.append(item);
+      }
+      if (bar) bar.value = Math.min(files.length, bar.value + 1);
+    },
   });
-  worker.postMessage({ id: 1, files });
+  const ready = hashed.filter(Boolean);
+  field.value = JSON.stringify(ready);
+  submit.disabled = ready.length === 0;
+  say(ready.length ? TEXT.ready(ready.length) : TEXT.none);
 }
 
 picker?.addEventListener("change", start);
