@@ -344,12 +344,31 @@ def test_md5_fed_in_uneven_pieces(page: Any, served: Served) -> None:
     assert _call(page, "md5Pieces", url, cuts) == hashlib.md5(payload).hexdigest()
 
 
+def test_incremental_sha256_matches_hashlib(page: Any, served: Served) -> None:
+    """The SHA-256 that large files get (WebCrypto cannot stream): block boundaries, the
+    padding edge cases, and a message fed in uneven pieces."""
+    texts = ["", "abc", "x" * 55, "x" * 56, "x" * 63, "x" * 64, "x" * 65, "x" * 119, "é" * 100]
+    wanted = [hashlib.sha256(t.encode()).hexdigest() for t in texts]
+    assert _call(page, "sha256Texts", texts) == wanted
+    payload = np.random.default_rng(6).integers(0, 256, 10_000, dtype=np.uint8).tobytes()
+    url = served.put("sha-pieces.bin", payload)
+    cuts = [0, 1, 3, 63, 64, 65, 130, 1000, 1001, 5000, 9999]
+    assert _call(page, "sha256Pieces", url, cuts) == hashlib.sha256(payload).hexdigest()
+
+
 def test_file_digests_match_hashlib(page: Any, tmp_path: Path) -> None:
-    """MD5 read in slices (never the whole file) and SHA-256 with WebCrypto, over files
-    smaller and larger than the slice, and one an exact number of slices long."""
+    """MD5 read in slices (never the whole file), and SHA-256 -- WebCrypto up to 64 MiB,
+    in slices beyond --, over files smaller and larger than the slice, one an exact number
+    of slices long, and one past WebCrypto's share."""
     rng = np.random.default_rng(9)
     chunk = 64 * 1024
-    sizes = {"empty.bin": 0, "small.bin": 1000, "exact.bin": 3 * chunk, "large.bin": 5 * chunk + 17}
+    sizes = {
+        "empty.bin": 0,
+        "small.bin": 1000,
+        "exact.bin": 3 * chunk,
+        "large.bin": 5 * chunk + 17,
+        "huge.bin": 64 * 1024 * 1024 + 12_345,
+    }
     paths = []
     for name, size in sizes.items():
         path = tmp_path / name

@@ -7,6 +7,7 @@
 import { DCT_MATRIX, pdqFromRgb } from "/static/hashing/pdq.js";
 import { md5Hex, Md5 } from "/static/hashing/md5.js";
 import { md5OfBlob, pdqSignal, reduceRows, sha256OfBlob } from "/static/hashing/files.js";
+import { Sha256 } from "/static/hashing/sha256.js";
 
 /** @param {string} url @returns {Promise<Uint8Array>} */
 async function bytesOf(url) {
@@ -42,6 +43,20 @@ globalThis.harness = {
   /** MD5 of each text (UTF-8), and of the bytes at url fed in uneven pieces. */
   md5Texts: (/** @type {string[]} */ texts) =>
     texts.map((t) => md5Hex(new TextEncoder().encode(t))),
+
+  sha256Texts: (/** @type {string[]} */ texts) =>
+    texts.map((t) => new Sha256().update(new TextEncoder().encode(t)).hexdigest()),
+
+  async sha256Pieces(/** @type {string} */ url, /** @type {number[]} */ cuts) {
+    const bytes = await bytesOf(url);
+    const sha = new Sha256();
+    let at = 0;
+    for (const cut of [...cuts, bytes.length]) {
+      sha.update(bytes.subarray(at, cut));
+      at = cut;
+    }
+    return sha.hexdigest();
+  },
 
   async md5Pieces(/** @type {string} */ url, /** @type {number[]} */ cuts) {
     const bytes = await bytesOf(url);

@@ -16,14 +16,15 @@
 import { anchoredRegions, regionsToJson } from "./anchors.js";
 import { gridOfLuma } from "./grid.js";
 import { Md5 } from "./md5.js";
+import { Sha256 } from "./sha256.js";
 import { dihedralFromLuma, lumaOf } from "./pdq.js";
 
 export const MAX_IMAGE_BYTES = 200 * 1024 * 1024;
 /** Settings.media_max_video_bytes */
 export const MAX_VIDEO_BYTES = 4096 * 1024 * 1024;
 export const MAX_PIXELS = 178_000_000;
-/** WebCrypto hashes one whole buffer, it cannot stream: files above this get MD5 only. */
-export const MAX_SHA256_BYTES = 512 * 1024 * 1024;
+/** Files up to this size get WebCrypto's SHA-256 (one buffer); larger ones sha256.js. */
+export const WHOLE_SHA256_BYTES = 64 * 1024 * 1024;
 export const CHUNK_BYTES = 4 * 1024 * 1024;
 /** Pictures whose shorter side is at least twice this are reduced (media.image). */
 export const HASH_MIN_SIDE = 1024;
@@ -292,18 +293,28 @@ export async function md5OfBlob(blob, { chunkSize = CHUNK_BYTES, onProgress } = 
 }
 
 /**
- * SHA-256 of a file's bytes with WebCrypto, which needs the whole file in one buffer.
- * @param {Blob} blob @returns {Promise<string>}
+ * SHA-256 of a file's bytes: WebCrypto for a file of up to WHOLE_SHA256_BYTES (it needs
+ * the whole input in one buffer), the incremental sha256.js over slices of `chunkSize`
+ * beyond that -- never the whole of a large file in memory.
+ * @param {Blob} blob @param {{chunkSize?: number, onProgress?: (done: number) => void}} [options]
+ * @returns {Promise<string>}
  */
-export async function sha256OfBlob(blob) {
-  if (blob.size > MAX_SHA256_BYTES) {
-    throw new HashingError(
-      "too_large",
-      `SHA-256 in the browser is limited to ${MAX_SHA256_BYTES} bytes`,
-    );
+export async function sha256OfBlob(blob, { chunkSize = CHUNK_BYTES, onProgress } = {}) {
+  if (blob.size <= WHOLE_SHA256_BYTES) {
+    const digest = await crypto.subtle.digest("SHA-256", await blob.arrayBuffer());
+    onProgress?.(blob.size);
+    return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
   }
-  const digest = await crypto.subtle.digest("SHA-256", await blob.arrayBuffer());
-  return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
+  if (!Number.isSafeInteger(chunkSize) || chunkSize < 1) {
+    throw new RangeError(`chunkSize must be a positive integer, not ${chunkSize}`);
+  }
+  const sha = new Sha256();
+  for (let at = 0; at < blob.size; at += chunkSize) {
+    const slice = blob.slice(at, Math.min(at + chunkSize, blob.size));
+    sha.update(new Uint8Array(await slice.arrayBuffer()));
+    onProgress?.(Math.min(at + chunkSize, blob.size));
+  }
+  return sha.hexdigest();
 }
 
 /**
@@ -380,15 +391,15 @@ export async function hashFile(file, { chunkSize, onProgress, sampleVideo } = {}
       warnings.push(NO_VPDQ_WARNING);
     }
   }
-  if (file.size <= MAX_SHA256_BYTES) {
-    report({ stage: "sha256", done: 0, total: file.size });
-    signals.push({ type: "sha256", value: await sha256OfBlob(file) });
-  } else {
-    warnings.push(`no SHA-256: the browser can hash at most ${MAX_SHA256_BYTES} bytes at once`);
-  }
   const total = file.size;
+  const slices = chunkSize ?? CHUNK_BYTES; // a worker message may carry null
+  const sha256 = await sha256OfBlob(file, {
+    chunkSize: slices,
+    onProgress: (done) => report({ stage: "sha256", done, total }),
+  });
+  signals.push({ type: "sha256", value: sha256 });
   const md5 = await md5OfBlob(file, {
-    chunkSize: chunkSize ?? CHUNK_BYTES, // a worker message may carry null
+    chunkSize: slices,
     onProgress: (done) => report({ stage: "md5", done, total }),
   });
   signals.push({ type: "md5", value: md5 });
