@@ -220,6 +220,13 @@ def test_a_survivor_registers_sees_the_finds_and_withdraws(server: Server, brows
     _shoot(page, "withdrawn-en")
     assert errors == []
     context.close()
+    phone = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True)
+    small = phone.new_page()
+    small.goto(server.url + "/register")
+    width = small.evaluate("document.documentElement.scrollWidth")
+    assert width <= 390, "the page scrolls sideways on a phone"
+    _shoot(small, "register-phone")
+    phone.close()
     _matches_nothing(server, photo)
 
 
