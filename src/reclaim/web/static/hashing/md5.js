@@ -4,8 +4,10 @@
  * a video of gigabytes never sits in memory at once.
  *
  * MD5 is broken for collision resistance; it is used here only because the exchange
- * names it. SHA-256 (WebCrypto) is computed beside it.
+ * names it. SHA-256 (WebCrypto, or sha256.js for large files) is computed beside it.
  */
+
+import { BlockHash } from "./blocks.js";
 
 /** Per-round shifts. */
 const S = [
@@ -26,44 +28,16 @@ const K = new Int32Array([
   0x6fa87e4f, 0xfe2ce6e0, 0xa3014314, 0x4e0811a1, 0xf7537e82, 0xbd3af235, 0x2ad7d2bb, 0xeb86d391,
 ]);
 
-export class Md5 {
+export class Md5 extends BlockHash {
   constructor() {
+    super(false);
     this.state = new Int32Array([0x67452301, 0xefcdab89, 0x98badcfe, 0x10325476]);
-    this.block = new Uint8Array(64);
-    this.filled = 0;
-    this.length = 0; // bytes so far (exact up to 2^53)
     this.words = new Int32Array(16);
-  }
-
-  /** @param {Uint8Array} bytes @returns {this} */
-  update(bytes) {
-    this.length += bytes.length;
-    let at = 0;
-    if (this.filled) {
-      const take = Math.min(64 - this.filled, bytes.length);
-      this.block.set(bytes.subarray(0, take), this.filled);
-      this.filled += take;
-      at = take;
-      if (this.filled < 64) return this;
-      this.compress(this.block, 0);
-      this.filled = 0;
-    }
-    for (; at + 64 <= bytes.length; at += 64) this.compress(bytes, at);
-    this.block.set(bytes.subarray(at), 0);
-    this.filled = bytes.length - at;
-    return this;
   }
 
   /** @returns {string} 32 hex digits; the object is spent afterwards */
   hexdigest() {
-    const bits = this.length * 8;
-    const tail = new Uint8Array((this.filled < 56 ? 64 : 128) - this.filled);
-    tail[0] = 0x80;
-    const end = tail.length - 8;
-    for (let k = 0; k < 4; k++) tail[end + k] = (bits >>> (8 * k)) & 0xff; // low word
-    const high = Math.floor(bits / 0x100000000);
-    for (let k = 0; k < 4; k++) tail[end + 4 + k] = (high >>> (8 * k)) & 0xff;
-    this.update(tail);
+    this.finish();
     let out = "";
     for (const word of this.state) {
       for (let k = 0; k < 4; k++) out += ((word >>> (8 * k)) & 0xff).toString(16).padStart(2, "0");

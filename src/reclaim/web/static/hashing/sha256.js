@@ -4,6 +4,8 @@
  * in slices with update(), so only one slice is in memory at a time.
  */
 
+import { BlockHash } from "./blocks.js";
+
 /** The first 32 bits of the fractional parts of the cube roots of the first 64 primes. */
 const K = new Int32Array([
   0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
@@ -16,47 +18,19 @@ const K = new Int32Array([
   0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2,
 ]);
 
-export class Sha256 {
+export class Sha256 extends BlockHash {
   constructor() {
+    super(true);
     this.state = new Int32Array([
       0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab,
       0x5be0cd19,
     ]);
-    this.block = new Uint8Array(64);
-    this.filled = 0;
-    this.length = 0; // bytes so far (exact up to 2^53)
     this.words = new Int32Array(64);
-  }
-
-  /** @param {Uint8Array} bytes @returns {this} */
-  update(bytes) {
-    this.length += bytes.length;
-    let at = 0;
-    if (this.filled) {
-      const take = Math.min(64 - this.filled, bytes.length);
-      this.block.set(bytes.subarray(0, take), this.filled);
-      this.filled += take;
-      at = take;
-      if (this.filled < 64) return this;
-      this.compress(this.block, 0);
-      this.filled = 0;
-    }
-    for (; at + 64 <= bytes.length; at += 64) this.compress(bytes, at);
-    this.block.set(bytes.subarray(at), 0);
-    this.filled = bytes.length - at;
-    return this;
   }
 
   /** @returns {string} 64 hex digits; the object is spent afterwards */
   hexdigest() {
-    const bits = this.length * 8;
-    const tail = new Uint8Array((this.filled < 56 ? 64 : 128) - this.filled);
-    tail[0] = 0x80;
-    const end = tail.length - 8;
-    const high = Math.floor(bits / 0x100000000);
-    for (let k = 0; k < 4; k++) tail[end + k] = (high >>> (24 - 8 * k)) & 0xff; // big-endian
-    for (let k = 0; k < 4; k++) tail[end + 4 + k] = (bits >>> (24 - 8 * k)) & 0xff;
-    this.update(tail);
+    this.finish();
     let out = "";
     for (const word of this.state) out += (word >>> 0).toString(16).padStart(8, "0");
     return out;
