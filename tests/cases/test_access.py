@@ -166,3 +166,35 @@ def test_hostile_input_is_just_a_failure(database, access: Access) -> None:
         ]:
             with pytest.raises(SignInFailed):
                 access.sign_in(session, number=number, passphrase=secret)
+
+
+def test_locks_stop_doubling_at_sixteen_hours(database, access: Access) -> None:
+    """Whoever knows her case number can lock it: never for longer than 16 hours."""
+    with database.session() as session:
+        case = cases.open_case(session, org=cases.get_org(session), actor="portal")
+        issued = access.issue(session, case=case)
+        moment = utcnow()
+        lengths = []
+        for _ in range(9):
+            for _ in range(5):
+                with pytest.raises(SignInFailed):
+                    access.sign_in(session, number=case.number, passphrase="no", now=moment)
+            with pytest.raises(Locked) as locked:
+                access.sign_in(session, number=case.number, passphrase="no", now=moment)
+            lengths.append(locked.value.until - moment)
+            moment = locked.value.until + timedelta(seconds=1)
+        assert [int(x.total_seconds() // 60) for x in lengths] == [
+            15,
+            30,
+            60,
+            120,
+            240,
+            480,
+            960,
+            960,
+            960,
+        ]
+        assert (
+            access.sign_in(session, number=case.number, passphrase=issued.passphrase, now=moment)
+            is case
+        )

@@ -7,7 +7,8 @@ way whatever happens:
 - a **guard** per case number *as typed* (its SHA-256, so numbers that do not exist are
   guarded exactly like those that do) counts failures; after
   ``portal_lockout_failures`` of them the number is locked for ``portal_lockout_minutes``,
-  doubling with each further lockout, and a locked number is refused before any check;
+  doubling with each further lockout up to 64 times that, and a locked number is refused
+  before any check;
 - otherwise **one argon2id verification runs on every attempt**: against the case's hash,
   or -- for a number with no case, or a case without credentials -- against a dummy hash
   made the same way, so an unknown number costs what a wrong passphrase costs;
@@ -37,6 +38,7 @@ SECRET_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"  # noqa: S105 - an alphabet,
 PASSPHRASE_GROUPS = 5
 """Five groups of four: 99 bits."""
 RECOVERY_GROUPS = 6
+MAX_DOUBLINGS = 6
 """Six groups of four: 119 bits."""
 
 
@@ -190,7 +192,11 @@ class Access:
         guard.failures += 1
         guard.last_failure = moment
         if guard.failures >= self._settings.portal_lockout_failures:
-            minutes = self._settings.portal_lockout_minutes * 2 ** min(guard.lockouts, 10)
+            # Doubling, but capped (64 x 15 min = 16 h): whoever knows her case number can
+            # lock it, and must not be able to lock her out for weeks.
+            minutes = self._settings.portal_lockout_minutes * 2 ** min(
+                guard.lockouts, MAX_DOUBLINGS
+            )
             guard.locked_until = moment + timedelta(minutes=minutes)
             guard.lockouts += 1
             guard.failures = 0
