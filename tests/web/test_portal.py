@@ -244,3 +244,26 @@ def test_every_message_has_its_korean() -> None:
         assert not message.fuzzy
         wanted = set(re.findall(r"%\((\w+)\)s", key))
         assert all(set(re.findall(r"%\((\w+)\)s", s)) == wanted for s in strings), msgid
+
+
+def test_an_address_for_news_is_kept_only_when_it_can_be_sealed(
+    settings: Settings, hashes: str
+) -> None:
+    with TestClient(create_app(settings), base_url="http://127.0.0.1") as client:
+        token = _token(client.get("/register").text)
+        form = {"token": token, "files": hashes, "contact": "her@mail.example"}
+        unsealed = client.post("/register", data=form, headers=EN)
+        assert "could not keep your e-mail address" in unsealed.text  # no master key here
+    from reclaim.store.envelope import MasterKey
+
+    MasterKey.create(settings.resolved_master_key_file)
+    with TestClient(create_app(settings), base_url="http://127.0.0.1") as client:
+        token = _token(client.get("/register").text)
+        bad = {"token": token, "files": hashes, "contact": "her@mail.example\r\nBcc: x@y.example"}
+        refused = client.post("/register", data=bad, headers=EN)
+        assert refused.status_code == 400
+        assert "does not look right" in refused.text
+        good = {"token": token, "files": hashes, "contact": "her@mail.example"}
+        kept = client.post("/register", data=good, headers=EN)
+        assert kept.status_code == 200
+        assert "could not keep" not in kept.text

@@ -43,6 +43,10 @@ class InvalidSubmission(ValueError):
     """What was sent is not a valid registration (the message says which file and why)."""
 
 
+class InvalidAddress(InvalidSubmission):
+    """The address she gave for news is not an e-mail address."""
+
+
 @dataclass(frozen=True, slots=True)
 class Contact:
     """Where to tell her there is news, in which language, and the key that seals it."""
@@ -116,7 +120,7 @@ def register(
                 master=contact.master,
             )  # fmt: skip
         except NotReady as error:
-            raise InvalidSubmission(str(error)) from None
+            raise InvalidAddress(str(error)) from None
     for purpose in ConsentPurpose:
         cases.record_consent(
             session, case=case, purpose=purpose, granted=bool(consents.get(purpose)), actor=ACTOR

@@ -200,9 +200,10 @@ async def register(request: Request) -> Response:
                 minor=fields.get("minor") == "yes", access=state.access, settings=state.settings,
                 contact=contact,
             )  # fmt: skip
-        except registration.InvalidSubmission:
+        except registration.InvalidSubmission as error:
             session.rollback()
-            return _refused(request, "register.html", "contact", purposes=purposes)
+            reason = "contact" if isinstance(error, registration.InvalidAddress) else "files"
+            return _refused(request, "register.html", reason, purposes=purposes)
     kept = contact is not None or not address
     return _render(request, "registered.html", issued=issued, recovered=False, kept=kept)
 
