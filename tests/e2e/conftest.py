@@ -99,7 +99,7 @@ def _wait_for(url: str) -> None:
     raise AssertionError(f"{url} never answered")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")  # a sync Playwright left running blocks the next one
 def browser() -> Iterator[Any]:
     require_chromium()
     from playwright.sync_api import sync_playwright
