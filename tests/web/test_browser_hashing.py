@@ -69,7 +69,9 @@ class Served:
         return f"/data/{name}"
 
 
-def _handler(roots: dict[str, Path]) -> type[BaseHTTPRequestHandler]:
+def _handler(roots: dict[str, Path], csp: str = CSP) -> type[BaseHTTPRequestHandler]:
+    """Serves ``/<prefix>/<path>`` from ``roots[prefix]`` (never outside it) under ``csp``."""
+
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
             if self.path == "/favicon.ico":  # asked for by every page; none needed
@@ -90,7 +92,7 @@ def _handler(roots: dict[str, Path]) -> type[BaseHTTPRequestHandler]:
             self.send_response(200)
             self.send_header("Content-Type", kind or mimetypes.guess_type(target.name)[0] or "")
             self.send_header("Content-Length", str(len(body)))
-            self.send_header("Content-Security-Policy", CSP)
+            self.send_header("Content-Security-Policy", csp)
             self.send_header("Cache-Control", "no-store")
             self.end_headers()
             self.wfile.write(body)

@@ -12,7 +12,6 @@ tests serve the static files and a harness page (tests/web/pages/video.html) fro
 
 from __future__ import annotations
 
-import mimetypes
 import shutil
 import statistics
 import subprocess
@@ -20,7 +19,7 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from fractions import Fraction
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -40,39 +39,12 @@ from reclaim.survivor.registration import consents_from, parse_files, register
 from reclaim.web.portal.security import CSP
 
 from ..monitor.conftest import require_chromium
-from .test_browser_hashing import BROWSER_ARGS, PAGES, STATIC
+from .test_browser_hashing import BROWSER_ARGS, PAGES, STATIC, _handler
 
 
 def _serve(roots: dict[str, Path]) -> ThreadingHTTPServer:
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            if self.path == "/favicon.ico":  # asked for by every page; none needed
-                self.send_response(204)
-                self.end_headers()
-                return
-            prefix, _, rest = self.path.split("?")[0].lstrip("/").partition("/")
-            root = roots.get(prefix)
-            target = (root / rest).resolve() if root else None
-            if root is None or target is None or not target.is_file():
-                self.send_error(404)
-                return
-            if not target.is_relative_to(root.resolve()):
-                self.send_error(403)
-                return
-            body = target.read_bytes()
-            kind = "text/javascript" if target.suffix == ".js" else None
-            self.send_response(200)
-            self.send_header("Content-Type", kind or mimetypes.guess_type(target.name)[0] or "")
-            self.send_header("Content-Length", str(len(body)))
-            self.send_header("Content-Security-Policy", CSP)  # the portal's own policy
-            self.send_header("Cache-Control", "no-store")
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, format: str, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    # The portal's own policy: videos play from blob: URLs.
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(roots, CSP))
     server.daemon_threads = True
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return server
