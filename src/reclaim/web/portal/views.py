@@ -119,11 +119,18 @@ def _limited(request: Request) -> bool:
     return _state(request).limiter.take(f"portal:{client}") > 0
 
 
-def _refused(request: Request, template: str, message: str, **context: Any) -> HTMLResponse:
+def _form_page(
+    request: Request, template: str, status: int = 200, error: str = "", **context: Any
+) -> HTMLResponse:
+    """A page with a form posted before sign-in: its token in the form and the cookie."""
     token = _form_token(request)
-    response = _render(request, template, 400, token=token, error=message, **context)
+    response = _render(request, template, status, token=token, error=error, **context)
     _with_form_cookie(request, response, token)
     return response
+
+
+def _refused(request: Request, template: str, message: str, **context: Any) -> HTMLResponse:
+    return _form_page(request, template, 400, message, **context)
 
 
 async def _public_form(
@@ -165,9 +172,7 @@ def choose_language(request: Request, code: str, next: str = "/") -> Response:
 
 @router.get("/register", response_class=HTMLResponse)
 def register_page(request: Request) -> Response:
-    token = _form_token(request)
-    page = _render(request, "register.html", token=token, purposes=list(ConsentPurpose), error="")
-    return _with_form_cookie(request, page, token)
+    return _form_page(request, "register.html", purposes=list(ConsentPurpose))
 
 
 @router.post("/register", response_class=HTMLResponse)
@@ -210,8 +215,7 @@ async def register(request: Request) -> Response:
 
 @router.get("/signin", response_class=HTMLResponse)
 def signin_page(request: Request) -> Response:
-    token = _form_token(request)
-    return _with_form_cookie(request, _render(request, "signin.html", token=token, error=""), token)
+    return _form_page(request, "signin.html")
 
 
 @router.post("/signin", response_class=HTMLResponse)
@@ -415,10 +419,7 @@ async def signout(request: Request) -> Response:
 
 @router.get("/recover", response_class=HTMLResponse)
 def recover_page(request: Request) -> Response:
-    token = _form_token(request)
-    return _with_form_cookie(
-        request, _render(request, "recover.html", token=token, error=""), token
-    )
+    return _form_page(request, "recover.html")
 
 
 @router.post("/recover", response_class=HTMLResponse)
