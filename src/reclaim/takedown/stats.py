@@ -109,8 +109,8 @@ def summarise(
         no_answer=_count(notices, S.NO_ANSWER),
         escalated=_count(notices, S.ESCALATED),
         removal_rate=_ratio(len(removed), sent),
-        median_hours=_quantile(hours, 0.5),
-        p90_hours=_quantile(hours, 0.9),
+        median_hours=quantile(hours, 0.5),
+        p90_hours=quantile(hours, 0.9),
         reupload_rate=_ratio(sum(1 for n in removed if n.id in reopened), len(removed)),
     )
 
@@ -123,8 +123,9 @@ def _ratio(part: int, whole: int) -> float | None:
     return round(part / whole, 4) if whole else None
 
 
-def _quantile(values: Sequence[float], q: float) -> float | None:
-    """Linear interpolation between closest ranks (type 7)."""
+def quantile(values: Sequence[float], q: float) -> float | None:
+    """The ``q`` quantile of ``values`` (sorted ascending) by linear interpolation between
+    closest ranks (type 7), rounded to hundredths; None when there are no values."""
     if not values:
         return None
     if len(values) == 1:
