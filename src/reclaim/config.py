@@ -278,6 +278,34 @@ class Settings(BaseSettings):
         description="Sign-in, recovery and registration posts per minute per address.",
     )
 
+    staff_argon2_time_cost: int = Field(
+        default=3, ge=1, le=20, description="argon2id passes for staff passwords."
+    )
+    staff_argon2_memory_kib: int = Field(
+        default=65536, ge=8192, description="argon2id memory for staff passwords, in KiB."
+    )
+    staff_lockout_failures: int = Field(
+        default=5, ge=1, le=100, description="Wrong passwords or codes before an account locks."
+    )
+    staff_lockout_minutes: float = Field(
+        default=15.0,
+        gt=0,
+        description="Minutes a staff sign-in stays locked (doubling with each further lock).",
+    )
+    staff_session_idle_minutes: float = Field(
+        default=30.0, gt=0, description="Minutes a staff session lasts without use."
+    )
+    staff_session_hours: float = Field(
+        default=10.0, gt=0, description="Hours a staff session lasts at most: one working day."
+    )
+    staff_timezone: str = Field(
+        default="Asia/Seoul",
+        description="The desk's time zone: its working day (the exposure counter) and dates.",
+    )
+    staff_rate_per_minute: int = Field(
+        default=30, ge=1, description="Staff sign-in posts per minute per address."
+    )
+
     serve_host: str = Field(default="127.0.0.1", description="Address `reclaim serve` listens on.")
     serve_port: int = Field(
         default=8000, ge=1, le=65535, description="Port `reclaim serve` listens on."

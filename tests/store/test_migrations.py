@@ -9,9 +9,15 @@ from sqlalchemy import inspect
 import reclaim.banks.models
 import reclaim.banks.platform_models
 import reclaim.cases.access
+import reclaim.cases.audit
+import reclaim.cases.guards
 import reclaim.cases.models
+import reclaim.cases.notes
 import reclaim.cases.sessions
+import reclaim.cases.staff
+import reclaim.cases.staff_sessions
 import reclaim.evidence.models
+import reclaim.evidence.requests
 import reclaim.jobs.models
 import reclaim.monitor.models
 import reclaim.store.blobs

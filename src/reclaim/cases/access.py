@@ -4,11 +4,10 @@ Both secrets are generated (never chosen), shown to her once, and stored only as
 hashes. Signing in -- and setting a new passphrase with the recovery code -- goes the same
 way whatever happens:
 
-- a **guard** per case number *as typed* (its SHA-256, so numbers that do not exist are
-  guarded exactly like those that do) counts failures; after
-  ``portal_lockout_failures`` of them the number is locked for ``portal_lockout_minutes``,
-  doubling with each further lockout up to 64 times that, and a locked number is refused
-  before any check;
+- a **guard** per case number *as typed* (:mod:`reclaim.cases.guards`) counts failures;
+  after ``portal_lockout_failures`` of them the number is locked for
+  ``portal_lockout_minutes``, doubling with each further lockout up to 64 times that, and
+  a locked number is refused before any check;
 - otherwise **one argon2id verification runs on every attempt**: against the case's hash,
   or -- for a number with no case, or a case without credentials -- against a dummy hash
   made the same way, so an unknown number costs what a wrong passphrase costs;
@@ -17,17 +16,17 @@ way whatever happens:
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 import unicodedata
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
-from sqlalchemy import ForeignKey, Integer, String, select
+from sqlalchemy import ForeignKey, String, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
+from reclaim.cases import guards
 from reclaim.cases.models import Case
 from reclaim.cases.sessions import close_case_sessions
 from reclaim.config import Settings
@@ -38,7 +37,6 @@ SECRET_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"  # noqa: S105 - an alphabet,
 PASSPHRASE_GROUPS = 5
 """Five groups of four: 99 bits."""
 RECOVERY_GROUPS = 6
-MAX_DOUBLINGS = 6
 """Six groups of four: 119 bits."""
 
 
@@ -52,18 +50,6 @@ class CaseCredential(Base):
     recovery_hash: Mapped[str] = mapped_column(String(200))
     changed: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     last_sign_in: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
-
-
-class SignInGuard(Base):
-    """Failures on one case number as typed (known or not), and its lock."""
-
-    __tablename__ = "case_sign_in_guards"
-
-    key: Mapped[str] = mapped_column(String(64), primary_key=True)
-    failures: Mapped[int] = mapped_column(Integer, default=0)
-    lockouts: Mapped[int] = mapped_column(Integer, default=0)
-    locked_until: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
-    last_failure: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
 
 
 class SignInFailed(Exception):
@@ -98,6 +84,9 @@ class Access:
             parallelism=1,
         )
         self._dummy = self._hasher.hash(new_secret(PASSPHRASE_GROUPS))
+        self._policy = guards.Policy(
+            settings.portal_lockout_failures, settings.portal_lockout_minutes
+        )
 
     def issue(self, session: Session, *, case: Case) -> Issued:
         """New secrets for ``case`` (replacing any earlier ones)."""
@@ -155,10 +144,10 @@ class Access:
     ) -> tuple[Case, CaseCredential]:
         moment = now or utcnow()
         typed = case_number(number)
-        key = hashlib.sha256(typed.encode()).hexdigest()
-        guard = session.get(SignInGuard, key)
-        if guard is not None and guard.locked_until is not None and guard.locked_until > moment:
-            raise Locked(guard.locked_until)
+        key = guards.guard_key("case", typed)
+        until = guards.locked_until(session, key, moment)
+        if until is not None:
+            raise Locked(until)
         query = (
             select(Case, CaseCredential)
             .join(CaseCredential, CaseCredential.case_id == Case.id)
@@ -171,10 +160,9 @@ class Access:
         if found is not None:
             stored = found[1].passphrase_hash if which == "passphrase" else found[1].recovery_hash
         if self._verify(stored, secret) and found is not None:
-            if guard is not None:
-                session.delete(guard)
+            guards.clear(session, key)
             return found[0], found[1]
-        self._failed(session, guard, key, moment)
+        guards.note_failure(session, key, moment, self._policy)
         raise SignInFailed("the case number or the passphrase is wrong")
 
     def _verify(self, stored: str, secret: str) -> bool:
@@ -182,25 +170,6 @@ class Access:
             return self._hasher.verify(stored, normalise(secret))
         except (VerifyMismatchError, VerificationError, InvalidHashError):
             return False
-
-    def _failed(
-        self, session: Session, guard: SignInGuard | None, key: str, moment: datetime
-    ) -> None:
-        if guard is None:
-            guard = SignInGuard(key=key, failures=0, lockouts=0)
-            session.add(guard)
-        guard.failures += 1
-        guard.last_failure = moment
-        if guard.failures >= self._settings.portal_lockout_failures:
-            # Doubling, but capped (64 x 15 min = 16 h): whoever knows her case number can
-            # lock it, and must not be able to lock her out for weeks.
-            minutes = self._settings.portal_lockout_minutes * 2 ** min(
-                guard.lockouts, MAX_DOUBLINGS
-            )
-            guard.locked_until = moment + timedelta(minutes=minutes)
-            guard.lockouts += 1
-            guard.failures = 0
-        session.flush()
 
 
 def new_secret(groups: int) -> str:

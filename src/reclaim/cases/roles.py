@@ -12,14 +12,24 @@ from dataclasses import dataclass
 
 class Role(enum.StrEnum):
     ADMIN = "admin"
+    """Everything a case worker does, and the organisation's accounts."""
     CASE_WORKER = "case_worker"
+    """Opens and runs cases: reviews sightings, drafts and approves notices."""
     REVIEWER = "reviewer"
+    """Reviews sightings and approves what leaves; does not open or change cases."""
     AUDITOR = "auditor"
-    """Reads everything, changes nothing."""
+    """Reads everything, changes nothing, never sees media."""
 
 
-APPROVERS = frozenset({Role.ADMIN, Role.REVIEWER})
-"""Roles that may approve what leaves the organisation (evidence exports, notices)."""
+APPROVERS = frozenset({Role.ADMIN, Role.CASE_WORKER, Role.REVIEWER})
+"""Roles that may approve what leaves the organisation (evidence exports, notices). A
+second approval (``takedown_approvals``) or, for exports, a second person is asked for on
+top of the role."""
+CASE_WORKERS = frozenset({Role.ADMIN, Role.CASE_WORKER})
+"""Roles that open cases and change them (notes, URLs, drafts, export requests)."""
+REVEALERS = frozenset({Role.ADMIN, Role.CASE_WORKER, Role.REVIEWER})
+"""Roles that may reveal media (each reveal logged); never an auditor."""
+EVERYONE = frozenset(Role)
 
 
 class NotAllowed(PermissionError):

@@ -14,6 +14,7 @@ import hmac
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Protocol
 
 from sqlalchemy import ForeignKey, String, delete
 from sqlalchemy.orm import Mapped, Session, mapped_column
@@ -21,6 +22,11 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 from reclaim.cases.models import Case
 from reclaim.config import Settings
 from reclaim.store.base import Base, UtcDateTime, utcnow
+
+
+class HasCsrf(Protocol):
+    @property
+    def csrf(self) -> str: ...
 
 
 class PortalSession(Base):
@@ -40,7 +46,8 @@ class Opened:
     csrf: str
 
 
-def _hash(token: str) -> str:
+def token_hash(token: str) -> str:
+    """What the server keeps of a session token."""
     return hashlib.sha256(token.encode("utf-8", "replace")).hexdigest()
 
 
@@ -50,7 +57,11 @@ def open_session(session: Session, *, case: Case, now: datetime | None = None) -
     moment = now or utcnow()
     session.add(
         PortalSession(
-            token_hash=_hash(token), case_id=case.id, csrf=csrf, created=moment, last_seen=moment
+            token_hash=token_hash(token),
+            case_id=case.id,
+            csrf=csrf,
+            created=moment,
+            last_seen=moment,
         )
     )
     session.flush()
@@ -64,7 +75,7 @@ def resume(
     deleted on the way."""
     if not token or len(token) > 200:
         return None
-    row = session.get(PortalSession, _hash(token))
+    row = session.get(PortalSession, token_hash(token))
     if row is None:
         return None
     moment = now or utcnow()
@@ -78,14 +89,14 @@ def resume(
     return row
 
 
-def csrf_ok(row: PortalSession, sent: str | None) -> bool:
+def csrf_ok(row: HasCsrf, sent: str | None) -> bool:
     """Whether a form carried this session's CSRF token (compared in constant time)."""
     return bool(sent) and hmac.compare_digest(row.csrf.encode(), (sent or "").encode())
 
 
 def close_session(session: Session, *, token: str) -> None:
     """Sign out."""
-    session.execute(delete(PortalSession).where(PortalSession.token_hash == _hash(token)))
+    session.execute(delete(PortalSession).where(PortalSession.token_hash == token_hash(token)))
 
 
 def close_case_sessions(session: Session, *, case_id: int) -> int:

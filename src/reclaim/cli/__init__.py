@@ -10,6 +10,7 @@ from reclaim.cli import (  # noqa: F401 - importing registers the commands
     platforms,
     takedown,
     takedown_followup,
+    users,
 )
 from reclaim.cli.app import app
 

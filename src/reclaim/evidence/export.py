@@ -184,7 +184,7 @@ def export_case(
                 },
             }
         )
-        facts, screenshot = _facts_and_screenshot(data)
+        facts, screenshot = facts_and_screenshot(data)
         if not (reveal_screenshots and not case.minor) and screenshot:
             screenshot = redacted_screenshot(screenshot)
         shown.append({**packages[-1], "facts": facts, "screenshot": screenshot})
@@ -229,7 +229,7 @@ def export_case(
     return manifest
 
 
-def _facts_and_screenshot(package: bytes) -> tuple[dict[str, Any], bytes | None]:
+def facts_and_screenshot(package: bytes) -> tuple[dict[str, Any], bytes | None]:
     with zipfile.ZipFile(io.BytesIO(package)) as archive:
         facts = json.loads(archive.read("capture/capture.json"))
         screenshot = archive.read("capture/screenshot.png")
