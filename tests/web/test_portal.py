@@ -86,8 +86,8 @@ def test_pages_are_korean_first_strict_and_never_cached(client: TestClient) -> N
     assert "내 사건 보기" in korean.text
     assert '<html lang="en">' in english.text
     assert "See my case" in english.text
-    staff = client.get("/staff", headers=KO)
-    assert "상담원" in staff.text
+    staff = client.get("/staff/signin", headers=KO)
+    assert "로그인" in staff.text
     for page in (korean, english, staff, client.get("/register"), client.get("/signin")):
         assert page.headers["cache-control"] == "no-store"
         csp = page.headers["content-security-policy"]

@@ -12,9 +12,12 @@ from fastapi.staticfiles import StaticFiles
 from reclaim import __version__
 from reclaim.banks.matcher import MatcherCache
 from reclaim.cases.access import Access
+from reclaim.cases.staff import Accounts
 from reclaim.config import Settings
 from reclaim.signals.hasher import FileHasher
+from reclaim.store.blobs import BlobStore
 from reclaim.store.db import open_database
+from reclaim.store.envelope import KeyProblem, MasterKey
 from reclaim.web.api import disputes, match, sync
 from reclaim.web.api.deps import AppState
 from reclaim.web.limits import BodyLimit
@@ -22,6 +25,8 @@ from reclaim.web.portal import views as portal_views
 from reclaim.web.portal.security import PortalHeaders
 from reclaim.web.portal.views import PortalState
 from reclaim.web.ratelimit import RateLimiter
+from reclaim.web.ui import routes as ui_routes
+from reclaim.web.ui.guard import UiState
 
 STATIC = Path(__file__).parent / "static"
 
@@ -46,6 +51,15 @@ def create_app(settings: Settings) -> FastAPI:
             access=Access(settings),
             limiter=RateLimiter(settings.portal_rate_per_minute),
         )
+        master = _master(settings)
+        app.state.ui = UiState(
+            settings=settings,
+            database=database,
+            accounts=Accounts(settings, master),
+            limiter=RateLimiter(settings.staff_rate_per_minute),
+            master=master,
+            blobs=BlobStore(settings.data_dir / "blobs", master) if master else None,
+        )
         try:
             yield
         finally:
@@ -65,6 +79,7 @@ def create_app(settings: Settings) -> FastAPI:
     for router in (match.router, sync.router, disputes.router):
         app.include_router(router, prefix="/v1")
     app.include_router(portal_views.router)
+    app.include_router(ui_routes.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     # Uploads stream to disk under their own limit (api_max_upload_bytes), registrations'
     # hashes read within portal_max_form_bytes; all else is small JSON or forms.
@@ -75,3 +90,12 @@ def create_app(settings: Settings) -> FastAPI:
     )
     app.add_middleware(PortalHeaders)
     return app
+
+
+def _master(settings: Settings) -> MasterKey | None:
+    """The installation's master key; without one the staff app cannot set up two-factor
+    sign-in or show stored media (it says so)."""
+    try:
+        return MasterKey.load(settings.resolved_master_key_file)
+    except KeyProblem:
+        return None

@@ -9,13 +9,10 @@ same, and nothing about her is written to the server's logs.
 
 from __future__ import annotations
 
-import hmac
 import json
 import re
-import secrets
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import parse_qs
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -33,12 +30,19 @@ from reclaim.store.envelope import KeyProblem, MasterKey
 from reclaim.survivor import registration
 from reclaim.survivor.timeline import summarise
 from reclaim.survivor.withdrawal import withdraw_case
+from reclaim.web.forms import (
+    FormRefused,
+    form_token,
+    is_https,
+    pre_form_ok,
+    read_form,
+    with_form_cookie,
+)
 from reclaim.web.portal.i18n import COOKIE, LANGUAGES, environment, language
 from reclaim.web.ratelimit import RateLimiter
 
 router = APIRouter(include_in_schema=False)
 SESSION_COOKIE = "reclaim_case"
-FORM_COOKIE = "reclaim_form"
 MAX_URLS = 20
 
 
@@ -49,10 +53,6 @@ class PortalState:
     access: Access
     limiter: RateLimiter
     org_slug: str | None = None
-
-
-class FormRefused(Exception):
-    """A form that cannot be accepted (too big, not a form, an expired token)."""
 
 
 def _state(request: Request) -> PortalState:
@@ -76,44 +76,6 @@ def _render(request: Request, name: str, status: int = 200, **context: Any) -> H
     return HTMLResponse(page, status_code=status)
 
 
-async def _form(request: Request, limit: int) -> dict[str, str]:
-    if request.headers.get("content-type", "").split(";")[0].strip() != (
-        "application/x-www-form-urlencoded"
-    ):
-        raise FormRefused("not a form")
-    body = b""
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > limit:
-            raise FormRefused("too large")
-    try:
-        fields = parse_qs(body.decode("utf-8"), keep_blank_values=True, max_num_fields=200)
-    except (UnicodeDecodeError, ValueError):
-        raise FormRefused("unreadable") from None
-    return {name: values[0] for name, values in fields.items()}
-
-
-def _form_token(request: Request) -> str:
-    return request.cookies.get(FORM_COOKIE) or secrets.token_urlsafe(32)
-
-
-def _with_form_cookie(request: Request, response: Response, token: str) -> Response:
-    if request.cookies.get(FORM_COOKIE) != token:
-        response.set_cookie(
-            FORM_COOKIE, token, httponly=True, samesite="strict", secure=_https(request), path="/"
-        )
-    return response
-
-
-def _pre_ok(request: Request, fields: dict[str, str]) -> bool:
-    cookie, sent = request.cookies.get(FORM_COOKIE, ""), fields.get("token", "")
-    return bool(cookie) and hmac.compare_digest(cookie.encode(), sent.encode())
-
-
-def _https(request: Request) -> bool:
-    return request.url.scheme == "https"
-
-
 def _limited(request: Request) -> bool:
     client = request.client.host if request.client else "?"
     return _state(request).limiter.take(f"portal:{client}") > 0
@@ -123,9 +85,9 @@ def _form_page(
     request: Request, template: str, status: int = 200, error: str = "", **context: Any
 ) -> HTMLResponse:
     """A page with a form posted before sign-in: its token in the form and the cookie."""
-    token = _form_token(request)
+    token = form_token(request)
     response = _render(request, template, status, token=token, error=error, **context)
-    _with_form_cookie(request, response, token)
+    with_form_cookie(request, response, token)
     return response
 
 
@@ -139,10 +101,10 @@ async def _public_form(
     """A form posted before sign-in -- read within ``limit``, its token checked against
     the cookie, the sender's rate limited -- or the page that says what was wrong."""
     try:
-        fields = await _form(request, limit)
+        fields = await read_form(request, limit)
     except FormRefused:
         return _refused(request, template, "form", **context)
-    if not _pre_ok(request, fields):
+    if not pre_form_ok(request, fields):
         return _refused(request, template, "expired", **context)
     if _limited(request):
         return _refused(request, template, "busy", **context)
@@ -154,19 +116,13 @@ def home(request: Request) -> Response:
     return _render(request, "home.html")
 
 
-@router.get("/staff", response_class=HTMLResponse)
-def staff(request: Request) -> Response:
-    """Where the staff app will be (issue #9)."""
-    return _render(request, "staff.html")
-
-
 @router.get("/lang/{code}")
 def choose_language(request: Request, code: str, next: str = "/") -> Response:
     # Only our own plain paths: "//host", "/\\host" and the like would lead elsewhere.
     target = next if re.fullmatch(r"/[a-z/]{0,40}", next) and "//" not in next else "/"
     response = RedirectResponse(target, status_code=303)
     if code in LANGUAGES:
-        response.set_cookie(COOKIE, code, samesite="strict", secure=_https(request), path="/")
+        response.set_cookie(COOKIE, code, samesite="strict", secure=is_https(request), path="/")
     return response
 
 
@@ -240,7 +196,7 @@ async def signin(request: Request) -> Response:
         opened = open_session(session, case=case)
     response = RedirectResponse("/case", status_code=303)
     response.set_cookie(
-        SESSION_COOKIE, opened.token, httponly=True, samesite="strict", secure=_https(request),
+        SESSION_COOKIE, opened.token, httponly=True, samesite="strict", secure=is_https(request),
         path="/",
     )  # fmt: skip
     return response
@@ -283,7 +239,7 @@ def case_page(request: Request) -> Response:
 async def _case_form(request: Request, limit: int = 65_536) -> tuple[dict[str, str], bool]:
     """The form, and whether it carries the session's CSRF token."""
     try:
-        fields = await _form(request, limit)
+        fields = await read_form(request, limit)
     except FormRefused:
         return {}, False
     return fields, True

@@ -1,0 +1,1 @@
+"""The staff app: case management, trauma-informed review, approvals, statistics."""
