@@ -79,16 +79,16 @@ async def signin(request: Request) -> Response:
     if ui.limiter.take(f"staff:{client_address(request)}") > 0:
         return _form_page(request, "signin.html", 429, error="busy")
     email, password = fields.get("email", ""), fields.get("password", "")
-    opened = await run_in_threadpool(_check_password, request, email, password)
-    if isinstance(opened, str):
-        return _form_page(request, "signin.html", 400, error=opened)
+    opened, refused = await run_in_threadpool(_check_password, request, email, password)
+    if opened is None:
+        return _form_page(request, "signin.html", 400, error=refused)
     response = RedirectResponse(PREFIX + "/signin/code", status_code=303)
     _set_session(request, response, opened)
     return response
 
 
-def _check_password(request: Request, email: str, password: str) -> str:
-    """The half-open session's token, or the reason for the refusal page."""
+def _check_password(request: Request, email: str, password: str) -> tuple[str | None, str]:
+    """The half-open session's token, or None and the reason for the refusal page."""
     ui = state(request)
     address = client_address(request)
     with ui.database.session() as session:
@@ -104,7 +104,7 @@ def _check_password(request: Request, email: str, password: str) -> str:
                 details={"step": "password"},
                 address=address,
             )
-            return "locked" if locked else "wrong"
+            return None, "locked" if locked else "wrong"
         audit.record(
             session,
             org_id=user.org_id,
@@ -113,7 +113,7 @@ def _check_password(request: Request, email: str, password: str) -> str:
             action="password_accepted",
             address=address,
         )
-        return open_session(session, user=user, stage=STAGE_CODE).token
+        return open_session(session, user=user, stage=STAGE_CODE).token, ""
 
 
 def _half_open(request: Request) -> tuple[str, StaffUser] | None:
