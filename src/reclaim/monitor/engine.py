@@ -22,6 +22,8 @@ from sqlalchemy.exc import DBAPIError
 
 from reclaim.banks.matcher import MatcherCache
 from reclaim.config import Settings
+from reclaim.media.limits import MediaLimits
+from reclaim.media.thumbnail import Thumbnailer
 from reclaim.monitor import frontier
 from reclaim.monitor.crawl import Scope, Visit, visit
 from reclaim.monitor.fetch import Fetcher, FetchLimits
@@ -33,8 +35,10 @@ from reclaim.monitor.render import Renderer
 from reclaim.monitor.sources import Role
 from reclaim.signals.hasher import FileHasher
 from reclaim.store.base import utcnow
+from reclaim.store.blobs import BlobStore
 from reclaim.store.claims import worker_id
 from reclaim.store.db import Database
+from reclaim.store.envelope import KeyProblem, MasterKey, MasterKeyMissing
 
 log = logging.getLogger(__name__)
 
@@ -98,6 +102,20 @@ class Plan:
         )
 
 
+def thumbnail_store(settings: Settings) -> BlobStore | None:
+    """Where new sightings' thumbnails are kept encrypted; None (said once) without a
+    usable master key: the monitor then works on, keeping no pixels at all."""
+    try:
+        master = MasterKey.load(settings.resolved_master_key_file)
+    except MasterKeyMissing as error:
+        log.info("sightings keep no thumbnails: %s", error)
+        return None
+    except (KeyProblem, OSError) as error:  # a key file others may read, or unreadable
+        log.warning("sightings keep no thumbnails: %s", error)
+        return None
+    return BlobStore(Path(settings.data_dir) / "blobs", master)
+
+
 Listener = Callable[[str, object], None]
 """Told of each page visit (``"page"``, a :class:`Visit`) and medium (``"media"``, a
 :class:`MediaOutcome`)."""
@@ -124,6 +142,10 @@ class Monitor:
         self._hasher = FileHasher(
             settings, workers=max(1, min(settings.worker_count, settings.monitor_workers))
         )
+        blobs = thumbnail_store(settings)
+        self._thumbnailer = (
+            Thumbnailer(MediaLimits.from_settings(settings)) if blobs is not None else None
+        )
         self._media = MediaStep(
             database,
             self._fetcher,
@@ -131,6 +153,8 @@ class Monitor:
             matchers or MatcherCache(),
             workdir=Path(settings.data_dir) / "tmp" / "monitor",
             gate=self._gate,
+            blobs=blobs,
+            thumbnailer=self._thumbnailer,
         )
         self._listener = listener
         self._resolver = resolver
@@ -150,6 +174,8 @@ class Monitor:
         if self._renderer is not None:
             self._renderer.close()
         self._hasher.close()
+        if self._thumbnailer is not None:
+            self._thumbnailer.close()
         self._fetcher.close()
 
     def renderer(self) -> Renderer:

@@ -11,6 +11,10 @@
   so is the reason when it could not be hashed.
 - Every banked item it matches (negative banks suppress, as everywhere) becomes or
   refreshes a sighting.
+- A new sighting of a case (not a minor's) keeps an encrypted thumbnail, made in an
+  isolated worker while the downloaded file is still at hand; a file met again later
+  (its bytes gone) lends the thumbnail an earlier sighting of it in the case has, if any.
+  No thumbnail is ever a reason for a sighting not to be recorded.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -32,18 +37,26 @@ from reclaim.banks.matcher import Match, MatcherCache
 from reclaim.banks.models import BankItem
 from reclaim.cases.models import Organisation
 from reclaim.media.errors import MediaError
+from reclaim.media.thumbnail import Thumbnailer
 from reclaim.monitor.errors import FetchFailed, TooLarge, Unreachable
 from reclaim.monitor.extract import MediaRef
 from reclaim.monitor.fetch import Fetcher, Kind
-from reclaim.monitor.models import MediaFile, MediaUrl
+from reclaim.monitor.models import MediaFile, MediaUrl, Sighting
 from reclaim.monitor.politeness import HostGate
-from reclaim.monitor.sightings import Seen, record_sighting
+from reclaim.monitor.sightings import (
+    Seen,
+    keep_thumbnail,
+    record_sighting,
+    reuse_thumbnail,
+    thumbnail_wanted,
+)
 from reclaim.monitor.streams import assemble, is_dash, is_hls
 from reclaim.monitor.traps import normalise, url_key
 from reclaim.signals.base import HashFormatError, Signal, UnknownSignalType
 from reclaim.signals.hasher import FileHasher
 from reclaim.signals.registry import signal_from_json
 from reclaim.store.base import utcnow
+from reclaim.store.blobs import BlobStore
 from reclaim.store.db import Database
 from reclaim.store.digest import file_sha256
 from reclaim.store.upsert import insert_ignoring_conflicts
@@ -89,13 +102,19 @@ class MediaStep:
         matchers: MatcherCache,
         workdir: Path,
         gate: HostGate | None = None,
+        *,
+        blobs: BlobStore | None = None,
+        thumbnailer: Thumbnailer | None = None,
     ) -> None:
+        """Without ``blobs`` (no master key) or a ``thumbnailer``, no thumbnail is kept."""
         self._database = database
         self._fetcher = fetcher
         self._hasher = hasher
         self._matchers = matchers
         self._workdir = workdir
         self._gate = gate or HostGate(delay=0.0)
+        self._blobs = blobs if thumbnailer is not None else None
+        self._thumbnailer = thumbnailer
         self._busy: dict[str, list[Any]] = {}  # url key -> [lock, users]
         self._busy_guard = threading.Lock()
         workdir.mkdir(parents=True, exist_ok=True)
@@ -170,18 +189,28 @@ class MediaStep:
                 stored = session.get(MediaFile, sha256)
             if stored is not None:
                 self._remember_url(url, key, sha256, etag, modified, None)
-                return self._match_known(url, sha256, where)
-            result = self._hasher.hash(str(path))
-            size = path.stat().st_size
-            # The reason names the scratch file: say "the file" instead of a temporary path.
-            reason = (
-                result.reason.replace(str(path), "the file")
-                if isinstance(result, MediaError)
-                else ""
-            )
+                return self._match_known(url, sha256, where, media=path)
+            return self._hash_new(url, key, path, sha256, (etag, modified), where)
+
+    def _hash_new(
+        self,
+        url: str,
+        key: str,
+        path: Path,
+        sha256: str,
+        cache: tuple[str | None, str | None],
+        where: Where,
+    ) -> MediaOutcome:
+        """Hash a file met for the first time (still at ``path``), store its hashes, match;
+        ``cache``: the ETag and Last-Modified it came with."""
+        etag, modified = cache
+        result = self._hasher.hash(str(path))
+        size = path.stat().st_size
         # The file's hashes are stored before its URL is remembered: a crash in between
         # leaves the URL unknown, so it is fetched and hashed again, never lost.
         if isinstance(result, MediaError):
+            # The reason names the scratch file: say "the file" instead of a temporary path.
+            reason = result.reason.replace(str(path), "the file")
             with self._database.session() as session:
                 _store_file(session, sha256, "unknown", size, [], f"{result.kind}: {reason}")
             self._remember_url(url, key, sha256, etag, modified, None)
@@ -193,7 +222,7 @@ class MediaStep:
                 session, sha256, result.kind.value, size, [s.to_json() for s in signals], None
             )
         self._remember_url(url, key, sha256, etag, modified, None)
-        matches, new = self._record(url, sha256, signals, where)
+        matches, new = self._record(url, sha256, signals, where, media=path)
         return MediaOutcome(url, "hashed", sha256, matches, new)
 
     def _assemble(self, manifest: Path, url: str, where: Where) -> Path:
@@ -230,7 +259,10 @@ class MediaStep:
         log.info("joined %d segments of the stream %s", count, url)
         return video
 
-    def _match_known(self, url: str, sha256: str, where: Where) -> MediaOutcome:
+    def _match_known(
+        self, url: str, sha256: str, where: Where, media: Path | None = None
+    ) -> MediaOutcome:
+        """Match a file hashed before; ``media``: its bytes, when this fetch brought them."""
         with self._database.session() as session:
             stored = session.get(MediaFile, sha256)
             if stored is None:
@@ -238,13 +270,15 @@ class MediaStep:
             if stored.error is not None:
                 return MediaOutcome(url, "failed", sha256, detail=stored.error)
             signals = _signals(stored.signals)
-        matches, new = self._record(url, sha256, signals, where)
+        matches, new = self._record(url, sha256, signals, where, media=media)
         return MediaOutcome(url, "known", sha256, matches, new)
 
     def _record(
-        self, url: str, sha256: str, signals: list[Signal], where: Where
+        self, url: str, sha256: str, signals: list[Signal], where: Where, media: Path | None
     ) -> tuple[int, int]:
-        """Match ``signals`` in the organisation's banks and record each sighting."""
+        """Match ``signals`` in the organisation's banks and record each sighting; new ones
+        get a thumbnail of ``media`` (the file, if still at hand) where they may keep one."""
+        wanting: list[int] = []
         with self._database.session() as session:
             org = session.get(Organisation, where.org_id)
             if org is None:
@@ -276,8 +310,43 @@ class MediaStep:
                     when=now,
                     source_id=where.source_id,
                 )
-                new += record_sighting(session, org=org, seen=seen)[1]
+                sighting, is_new = record_sighting(session, org=org, seen=seen)
+                if is_new:
+                    new += 1
+                    if self._needs_thumbnail(session, sighting):
+                        wanting.append(sighting.id)
+        if wanting and media is not None:
+            # Made after the sightings are committed: decoding never holds the database.
+            self._keep_thumbnail(url, media, wanting)
         return len(best), new
+
+    def _needs_thumbnail(self, session: Session, sighting: Sighting) -> bool:
+        """Whether a new thumbnail must be made for ``sighting`` (one of the same file in
+        its case, if any, is shared instead)."""
+        if self._blobs is None or not thumbnail_wanted(session, sighting=sighting):
+            return False
+        return not reuse_thumbnail(session, sighting=sighting)
+
+    def _keep_thumbnail(self, url: str, media: Path, sighting_ids: list[int]) -> None:
+        """Make one thumbnail of ``media`` and keep it, encrypted, for each sighting."""
+        blobs, thumbnailer = self._blobs, self._thumbnailer
+        assert blobs is not None
+        assert thumbnailer is not None
+        try:
+            data = thumbnailer.make(media)
+        except MediaError as error:
+            reason = error.reason.replace(str(media), "the file")
+            log.info("no thumbnail of %s: %s: %s", _shown(url), error.kind, reason)
+            return
+        with self._database.session() as session:
+            kept = keep_thumbnail(session, sighting_ids=sighting_ids, blobs=blobs, data=data)
+        if kept < len(sighting_ids):
+            log.info(
+                "%s: %d of %d new sightings keep no thumbnail",
+                _shown(url),
+                len(sighting_ids) - kept,
+                len(sighting_ids),
+            )
 
     def _remember_url(
         self,
@@ -311,6 +380,11 @@ def validators(known: MediaUrl | None) -> dict[str, str]:
     if known.last_modified:
         headers["If-Modified-Since"] = known.last_modified
     return headers
+
+
+def _shown(url: str) -> str:
+    """``url`` for the log: its query and fragment may carry tokens or names."""
+    return urlsplit(url)._replace(query="", fragment="").geturl()
 
 
 def _is_stream(path: Path) -> bool:

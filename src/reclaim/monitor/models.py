@@ -172,3 +172,6 @@ class Sighting(Base):
         Enum(SightingStatus, native_enum=False, length=16, values_callable=enum_values),
         default=SightingStatus.NEW,
     )
+    thumbnail_blob_id: Mapped[str | None] = mapped_column(ForeignKey("blobs.id"), nullable=True)
+    """The encrypted thumbnail (a blob of the case), for review behind a blurred preview;
+    None for a minor's case, a sighting of no case, or media no longer on hand."""

@@ -4,10 +4,15 @@ The same file at the same address is one sighting however often it is met (its
 ``last_seen`` moves on); the same file at another address, or another banked item in the
 same file, is another sighting. A new sighting of an item that belongs to a case adds
 ``sighting.found`` to the case's timeline.
+
+A sighting of a case may keep a thumbnail of the media, encrypted with the case's data key
+(so a withdrawal shreds it with the rest); a sighting of no case, or of a minor's case,
+never does. Sightings of the same file in one case share one thumbnail.
 """
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -22,7 +27,13 @@ from reclaim.cases.models import Case, Organisation
 from reclaim.cases.service import record_event
 from reclaim.monitor.models import Sighting, SightingStatus
 from reclaim.monitor.traps import url_key
+from reclaim.store.blobs import Blob, BlobError, BlobStore, DataKey, Shredded
+from reclaim.store.envelope import KeyProblem
 from reclaim.store.upsert import insert_ignoring_conflicts
+
+log = logging.getLogger(__name__)
+
+THUMBNAIL_KIND = "thumbnail"
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +89,99 @@ def record_sighting(session: Session, *, org: Organisation, seen: Seen) -> tuple
                 event=SightingFound(actor="monitor", sighting=sighting.id, site=site),
             )
     return sighting, True
+
+
+def thumbnail_wanted(session: Session, *, sighting: Sighting) -> bool:
+    """Whether ``sighting`` may keep a thumbnail: it belongs to a case, not a minor's."""
+    if sighting.case_id is None:
+        return False
+    case = session.get(Case, sighting.case_id)
+    return case is not None and not case.minor
+
+
+def reuse_thumbnail(session: Session, *, sighting: Sighting) -> bool:
+    """Give ``sighting`` the thumbnail another sighting of the same file in its case has
+    (one not shredded); whether there was one."""
+    if sighting.case_id is None:
+        return False
+    blob_id = session.scalar(
+        select(Sighting.thumbnail_blob_id)
+        .join(Blob, Blob.id == Sighting.thumbnail_blob_id)
+        .join(DataKey, DataKey.id == Blob.data_key_id)
+        .where(
+            Sighting.case_id == sighting.case_id,
+            Sighting.media_sha256 == sighting.media_sha256,
+            Sighting.id != sighting.id,
+            Blob.case_id == sighting.case_id,
+            DataKey.wrapped.is_not(None),
+        )
+        .order_by(Sighting.id)
+        .limit(1)
+    )
+    if blob_id is None:
+        return False
+    sighting.thumbnail_blob_id = blob_id
+    session.flush()
+    return True
+
+
+def store_thumbnail(session: Session, *, sighting: Sighting, blobs: BlobStore, data: bytes) -> Blob:
+    """Encrypt ``data`` as the thumbnail of ``sighting`` among its case's blobs.
+
+    ``ValueError`` for a sighting that may keep none; :class:`BlobError` (``Shredded``
+    for a withdrawn case) or ``KeyProblem`` when it cannot be stored."""
+    if not thumbnail_wanted(session, sighting=sighting):
+        raise ValueError(f"sighting {sighting.id} keeps no thumbnail (no case, or a minor's)")
+    blob = blobs.put(
+        session, org_id=sighting.org_id, case_id=sighting.case_id, kind=THUMBNAIL_KIND, data=data
+    )
+    sighting.thumbnail_blob_id = blob.id
+    session.flush()
+    return blob
+
+
+def keep_thumbnail(
+    session: Session, *, sighting_ids: list[int], blobs: BlobStore, data: bytes
+) -> int:
+    """Keep ``data`` as the thumbnail of each sighting that may keep one, one blob per case
+    (a sighting of the file in the case that has one already shares it); how many have it.
+
+    A case whose data cannot be written (withdrawn, or the key is wrong) is logged and
+    skipped: a thumbnail is never worth an error."""
+    kept = 0
+    for sighting_id in sighting_ids:
+        sighting = session.get(Sighting, sighting_id)
+        if sighting is None or not thumbnail_wanted(session, sighting=sighting):
+            continue
+        if sighting.thumbnail_blob_id is not None or reuse_thumbnail(session, sighting=sighting):
+            kept += 1
+            continue
+        try:
+            store_thumbnail(session, sighting=sighting, blobs=blobs, data=data)
+        except (BlobError, KeyProblem, OSError) as error:
+            log.info("sighting %d keeps no thumbnail: %s", sighting.id, error)
+            continue
+        kept += 1
+    return kept
+
+
+def thumbnail_of(session: Session, *, sighting: Sighting, blobs: BlobStore) -> bytes | None:
+    """The decrypted thumbnail of ``sighting``: None when it has none or it was shredded
+    (or its file is lost or altered, which is logged), and for a case marked a minor's
+    after the thumbnail was kept. Raises ``KeyProblem`` when ``blobs`` has no master key
+    to read a thumbnail that exists."""
+    if sighting.thumbnail_blob_id is None or not thumbnail_wanted(session, sighting=sighting):
+        return None
+    blob = session.get(Blob, sighting.thumbnail_blob_id)
+    if blob is None or blob.case_id != sighting.case_id or blob.org_id != sighting.org_id:
+        return None
+    try:
+        return blobs.read(session, blob)
+    except Shredded:
+        return None
+    except BlobError as error:
+        log.warning("the thumbnail of sighting %d cannot be read: %s", sighting.id, error)
+        return None
 
 
 def review_sighting(
