@@ -102,7 +102,7 @@ def staff_settings(tmp_path: Path, **extra: object) -> Settings:
     )
 
 
-def _populate(
+def populate(
     session, org: Organisation, master: MasterKey, blobs: BlobStore, settings: Settings
 ) -> Org:  # type: ignore[no-untyped-def]
     made = Org(org.id, org.slug)
@@ -198,11 +198,11 @@ def staff_world(tmp_path: Path) -> Iterator[StaffWorld]:
     database = open_database(settings)
     blobs = BlobStore(settings.data_dir / "blobs", master)
     with database.session() as session:
-        north = _populate(
+        north = populate(
             session, cases.create_org(session, slug="north", name="North centre"), master,
             blobs, settings,
         )  # fmt: skip
-        south = _populate(
+        south = populate(
             session, cases.create_org(session, slug="south", name="South centre"), master,
             blobs, settings,
         )  # fmt: skip

@@ -18,6 +18,7 @@ from reclaim.takedown.workload import workload
 from reclaim.web.ui.cases import note, org_of
 from reclaim.web.ui.charts import Series, bar_chart, line_chart
 from reclaim.web.ui.guard import PREFIX, Staff, page, render, state
+from reclaim.web.ui.i18n import translations
 
 ADMINS = frozenset({Role.ADMIN})
 READERS_OF_THE_LOG = frozenset({Role.ADMIN, Role.AUDITOR})
@@ -36,11 +37,16 @@ def stats(request: Request, staff: Staff, form: dict[str, str]) -> Response:
         platforms = [p for p in platform_stats(session, org=org, since=since) if p.channel == ALL]
         work = workload(session, org=org, since=since, until=until)
     platforms.sort(key=lambda p: (-p.sent, p.domain))
-    ko = staff.lang == "ko"
+    _ = translations(staff.lang).gettext
     weeks = [week.strftime("%m-%d") for week in work.weeks]
+    titles = {
+        "removal": _("Removal rate by site"),
+        "hours": _("Median hours to removal"),
+        "weekly": _("Work per week"),
+    }
     charts = {
         "removal": bar_chart(
-            "사이트별 삭제율" if ko else "Removal rate by site",
+            titles["removal"],
             [
                 (p.domain, None if p.removal_rate is None else 100 * p.removal_rate)
                 for p in platforms[:20]
@@ -49,17 +55,17 @@ def stats(request: Request, staff: Staff, form: dict[str, str]) -> Response:
             chart_id="removal-rate",
         ),
         "hours": bar_chart(
-            "삭제까지 걸린 시간 (중앙값)" if ko else "Median hours to removal",
+            titles["hours"],
             [(p.domain, p.median_hours) for p in platforms[:20]],
-            unit="h",
+            unit=" h",
             chart_id="median-hours",
         ),
         "weekly": line_chart(
-            "주별 업무량" if ko else "Work per week",
+            titles["weekly"],
             [
-                Series("새 사건" if ko else "cases opened", work.cases_opened),
-                Series("발견" if ko else "sightings", work.sightings),
-                Series("보낸 요청" if ko else "notices sent", work.notices_sent),
+                Series(_("cases opened"), work.cases_opened),
+                Series(_("sightings"), work.sightings),
+                Series(_("notices sent"), work.notices_sent),
             ],
             x_labels=weeks,
             chart_id="weekly",
@@ -73,6 +79,7 @@ def stats(request: Request, staff: Staff, form: dict[str, str]) -> Response:
         work=work,
         weeks=weeks,
         charts=charts,
+        titles=titles,
         period=period,
         periods=list(PERIODS),
     )

@@ -8,7 +8,9 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import jinja2
+from babel.support import Translations
 
+from reclaim.i18n import load_catalog
 from reclaim.web.i18n import LANGUAGES, build_environment
 
 HERE = Path(__file__).parent
@@ -22,6 +24,12 @@ def environment(code: str) -> jinja2.Environment:
     env = build_environment(TEMPLATES, LOCALES, DOMAIN, code)
     env.filters["when"] = _when
     return env
+
+
+@lru_cache(maxsize=len(LANGUAGES))
+def translations(code: str) -> Translations:
+    """The catalog, for text made in Python (chart titles)."""
+    return load_catalog(LOCALES, code, DOMAIN)
 
 
 def _when(moment: datetime | None, zone: str = "Asia/Seoul") -> str:
