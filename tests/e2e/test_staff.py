@@ -175,6 +175,7 @@ def test_a_case_worker_reviews_reveals_approves_and_reads_the_statistics(
     # Reveal one, with the keyboard: the picture comes inside the answer, once.
     page.keyboard.press("v")
     page.wait_for_selector("#media-area .revealed img[src^='data:image/jpeg']")
+    assert page.url == f"{server.url}/staff/sightings/{sighting}"  # swapped in place (htmx)
     assert page.inner_text("#exposure") == "1"
     _shoot(page, "sighting-revealed-en")
     page.keyboard.press("c")  # confirm: it is her
@@ -185,7 +186,7 @@ def test_a_case_worker_reviews_reveals_approves_and_reads_the_statistics(
     _shoot(page, "approvals-en")
     notice = server.north.objects["notice"]
     page.click(f"a[href='/staff/notices/{notice}']")
-    assert "Please remove the listed content." in page.content()
+    assert "http://north.forum.example/post/2" in page.content()
     _shoot(page, "notice-en")
     page.click("button[data-key='a']")
     page.wait_for_url(f"{server.url}/staff/notices/{notice}")
@@ -194,7 +195,7 @@ def test_a_case_worker_reviews_reveals_approves_and_reads_the_statistics(
     assert report.sent == 1
     (mail,) = server.mailbox.accepted
     assert mail.rcpt_tos == ["abuse@north.forum.example"]
-    assert b"Please remove the listed content." in (mail.original_content or b"")
+    assert b"http://north.forum.example/post/2" in (mail.original_content or b"")
 
     page.click("nav a[href='/staff/stats']")
     page.wait_for_url(server.url + "/staff/stats")

@@ -29,12 +29,14 @@ from reclaim.evidence.keys import signer
 from reclaim.evidence.models import Evidence
 from reclaim.evidence.requests import ExportRequest
 from reclaim.evidence.wacz import package
-from reclaim.monitor.models import Sighting
+from reclaim.monitor.models import Sighting, SightingStatus
 from reclaim.signals.pdq import PdqSignal
 from reclaim.store.base import utcnow
 from reclaim.store.blobs import BlobStore
 from reclaim.store.db import open_database
 from reclaim.store.envelope import MasterKey
+from reclaim.takedown import service as takedown
+from reclaim.takedown.directory import set_contact
 from reclaim.takedown.models import Notice
 from reclaim.web.app import create_app
 from reclaim.web.ui.guard import SESSION_COOKIE
@@ -140,14 +142,7 @@ def populate(
     session.flush()
     made.objects["sighting"] = sighting.id
     made.objects["evidence"] = _sealed(session, org, case, sighting, master, blobs)
-    notice = Notice(
-        org_id=org.id, case_id=case.id, channel="host_abuse", domain=f"{org.slug}.forum.example",
-        language="en", recipient=f"abuse@{org.slug}.forum.example", subject="Removal request",
-        body_text="Please remove the listed content.", body_html="<p>Please remove</p>",
-        drafted_by="test",
-    )  # fmt: skip
-    session.add(notice)
-    session.flush()
+    notice = _drafted(session, org, case, item, settings)
     made.objects["notice"] = notice.id
     request = ExportRequest(org_id=org.id, case_id=case.id, requested_by="someone@else.example")
     session.add(request)
@@ -159,6 +154,30 @@ def populate(
     made.objects["export"] = request.id
     made.objects["dispute"] = dispute.id
     return made
+
+
+def _no_dns(host: str, port: int) -> list[str]:
+    raise OSError(f"no such host {host}")
+
+
+def _drafted(session, org, case, item, settings) -> Notice:  # type: ignore[no-untyped-def]
+    """A notice drafted the real way, for a second, confirmed sighting on the same site."""
+    org.contact_email = f"desk@{org.slug}.example"
+    domain = f"{org.slug}.forum.example"
+    set_contact(session, org=org, domain=domain, channel="host_abuse", email=f"abuse@{domain}")
+    confirmed = Sighting(
+        org_id=org.id, case_id=case.id, item_id=item.id, page_url=f"http://{domain}/post/2",
+        media_url=f"http://{domain}/img/2.jpg", media_url_key="m" * 64, media_sha256="b" * 64,
+        match={"bank": "survivors", "signal": "pdq", "distance": 8},
+        status=SightingStatus.CONFIRMED,
+    )  # fmt: skip
+    session.add(confirmed)
+    session.flush()
+    (notice,) = takedown.draft_sightings(
+        session, org=org, sighting_ids=[confirmed.id], actor="test", settings=settings,
+        resolver=_no_dns,
+    )  # fmt: skip
+    return notice
 
 
 def _sealed(session, org, case, sighting, master, blobs) -> int:  # type: ignore[no-untyped-def]

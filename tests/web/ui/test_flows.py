@@ -183,8 +183,12 @@ def test_approving_a_notice_queues_its_mail(staff_world: StaffWorld) -> None:
     csrf = world.sign_in_as(world.north, Role.CASE_WORKER)
     notice_id = world.north.objects["notice"]
     page = world.client.get(f"/staff/notices/{notice_id}")
-    assert "Please remove the listed content." in page.text
+    assert "http://north.forum.example/post/2" in page.text  # the drafted notice, rendered
     assert "host_abuse" in page.text
+    with world.database().session() as session:
+        case = session.get(Case, world.north.objects["case"])
+        assert case is not None
+        assert case.number not in page.text
     answer = world.client.post(f"/staff/notices/{notice_id}/approve", data={"csrf": csrf})
     assert answer.status_code == 200  # followed back to the notice
     with world.database().session() as session:
