@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Integer, String, Text, select
+from sqlalchemy import ForeignKey, Integer, String, Text, delete, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from reclaim.cases.models import Case
@@ -39,3 +39,9 @@ def case_notes(session: Session, *, case: Case) -> list[CaseNote]:
     return list(
         session.scalars(select(CaseNote).where(CaseNote.case_id == case.id).order_by(CaseNote.id))
     )
+
+
+def delete_case_notes(session: Session, *, case: Case) -> int:
+    """Delete the desk's notes on ``case`` (she withdrew); how many."""
+    result = session.execute(delete(CaseNote).where(CaseNote.case_id == case.id))
+    return int(getattr(result, "rowcount", 0) or 0)

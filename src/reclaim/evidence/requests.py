@@ -144,10 +144,12 @@ def approve_export(
     exports_dir: Path,
 ) -> dict[str, Any]:
     """Approve and make the export in a new folder under ``exports_dir``; its manifest."""
-    _decide(session, row, actor, ExportState.MADE)
     case = session.get(Case, row.case_id)
     if case is None:
         raise LookupError(f"the case of export request {row.id} is gone")
+    if case.status is CaseStatus.WITHDRAWN:
+        raise ExportNotAllowed(f"case {case.number} was withdrawn: nothing leaves it")
+    _decide(session, row, actor, ExportState.MADE)
     out = exports_dir / f"{case.number}-{row.id}"
     manifest = export_case(
         session,
@@ -171,3 +173,18 @@ def reject_export(session: Session, *, row: ExportRequest, actor: Actor, reason:
     _decide(session, row, actor, ExportState.REJECTED)
     row.reason = reason.strip()[:4000]
     session.flush()
+
+
+def withdraw_case(session: Session, *, case: Case, actor: str) -> int:
+    """She withdrew: every export still waiting is turned down; how many."""
+    result = session.execute(
+        update(ExportRequest)
+        .where(ExportRequest.case_id == case.id, ExportRequest.state == ExportState.REQUESTED)
+        .values(
+            state=ExportState.REJECTED,
+            decided_by=actor,
+            decided=utcnow(),
+            reason="the survivor withdrew",
+        )
+    )
+    return int(getattr(result, "rowcount", 0) or 0)

@@ -198,8 +198,13 @@ def _sealed(session, org, case, sighting, master, blobs) -> int:  # type: ignore
     session.add(evidence)
     session.flush()
     entry = custody.append(
-        session, org=org, event="sealed", actor="test", details={"evidence": evidence.id}
-    )
+        session, org=org, event="sealed", actor="test",
+        details={
+            "evidence": evidence.id, "case": case.number, "url": capture.url,
+            "package_sha256": sealed.sha256, "datapackage": sealed.datapackage_hash,
+            "key_id": sealed.key_id, "signature": sealed.signature.hex(),
+        },
+    )  # fmt: skip
     evidence.log_position = entry.position
     return evidence.id
 
