@@ -214,7 +214,7 @@ class MediaStep:
             with self._database.session() as session:
                 _store_file(session, sha256, "unknown", size, [], f"{result.kind}: {reason}")
             self._remember_url(url, key, sha256, etag, modified, None)
-            log.info("media %s could not be hashed: %s: %s", url, result.kind, reason)
+            log.info("media %s could not be hashed: %s: %s", _shown(url), result.kind, reason)
             return MediaOutcome(url, "failed", sha256, detail=f"{result.kind}: {reason}")
         signals = list(result.signals)
         with self._database.session() as session:
@@ -256,7 +256,7 @@ class MediaStep:
             max_bytes=self._fetcher.limits.video_bytes,
             fetch_text=fetch_text,
         )
-        log.info("joined %d segments of the stream %s", count, url)
+        log.info("joined %d segments of the stream %s", count, _shown(url))
         return video
 
     def _match_known(
