@@ -252,3 +252,13 @@ def test_session_ends_when_idle(staff_world: StaffWorld) -> None:
         for row in session.scalars(select(StaffSession)):
             row.last_seen = row.last_seen - timedelta(minutes=31)
     assert world.client.get("/staff/cases", follow_redirects=False).status_code == 303
+
+
+def test_sign_in_posts_are_rate_limited_per_address(staff_world: StaffWorld) -> None:
+    world = staff_world
+    answers = [
+        _password_step(world, f"nobody{i}@north.example", "wrong password").status_code
+        for i in range(world.settings.staff_rate_per_minute + 1)
+    ]
+    assert answers[:-1] == [400] * world.settings.staff_rate_per_minute
+    assert answers[-1] == 429
