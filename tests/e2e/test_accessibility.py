@@ -25,6 +25,17 @@ def _axe() -> str:
     return (Path(axe_playwright_python.__file__).parent / "axe.min.js").read_text("utf-8")
 
 
+def violations(page: Any, script: str) -> list[str]:
+    """axe-core's findings on the page shown (the script injected first)."""
+    page.add_script_tag(content=script)
+    found: list[str] = page.evaluate(
+        "rules => axe.run(document, {runOnly: {type: 'tag', values: rules}})"
+        ".then(r => r.violations.map(v => v.id + ': ' + v.nodes.length + ' ' + v.help))",
+        RULES,
+    )
+    return found
+
+
 def _registered(server: Server) -> dict[str, str]:
     result = hash_file(HashRequest(str(server.media / "photo-2.jpg"))).to_json()
     files = json.dumps([{"kind": result["type"], "signals": result["signals"]}])
@@ -66,12 +77,7 @@ def test_every_page_passes_wcag_aa(
     problems: dict[str, list[str]] = {}
     for path in PAGES:
         page.goto(server.url + path)
-        page.add_script_tag(content=script)
-        found = page.evaluate(
-            "rules => axe.run(document, {runOnly: {type: 'tag', values: rules}})"
-            ".then(r => r.violations.map(v => v.id + ': ' + v.nodes.length + ' ' + v.help))",
-            RULES,
-        )
+        found = violations(page, script)
         if found:
             problems[path] = found
     context.close()

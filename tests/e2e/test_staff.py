@@ -33,7 +33,7 @@ from tests.takedown.conftest import Mailbox, free_port
 from tests.web.ui.conftest import PASSWORD, Org, populate, staff_settings
 
 from .conftest import _free_port, _wait_for
-from .test_accessibility import RULES, _axe
+from .test_accessibility import _axe, violations
 
 REPO = Path(__file__).resolve().parents[2]
 SHOTS = REPO / "build" / "screenshots" / "staff"
@@ -249,12 +249,7 @@ def test_every_staff_page_passes_wcag_aa(
 
     def audit(path: str) -> None:
         page.goto(server.url + path)
-        page.add_script_tag(content=script)
-        found = page.evaluate(
-            "rules => axe.run(document, {runOnly: {type: 'tag', values: rules}})"
-            ".then(r => r.violations.map(v => v.id + ': ' + v.nodes.length + ' ' + v.help))",
-            RULES,
-        )
+        found = violations(page, script)
         if found:
             problems[path] = found
 

@@ -27,6 +27,7 @@ from sqlalchemy import ForeignKey, String, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from reclaim.cases import guards
+from reclaim.cases.guards import Locked, SignInFailed
 from reclaim.cases.models import Case
 from reclaim.cases.sessions import close_case_sessions
 from reclaim.config import Settings
@@ -50,18 +51,6 @@ class CaseCredential(Base):
     recovery_hash: Mapped[str] = mapped_column(String(200))
     changed: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     last_sign_in: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
-
-
-class SignInFailed(Exception):
-    """The case number or the secret is wrong (never which)."""
-
-
-class Locked(SignInFailed):
-    """Too many failures on this case number: try again later."""
-
-    def __init__(self, until: datetime) -> None:
-        super().__init__("too many attempts: try again later")
-        self.until = until
 
 
 @dataclass(frozen=True, slots=True)

@@ -34,6 +34,18 @@ class SignInGuard(Base):
     last_failure: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
 
 
+class SignInFailed(Exception):
+    """What was typed is wrong (never which part)."""
+
+
+class Locked(SignInFailed):
+    """Too many failures on this key: try again later."""
+
+    def __init__(self, until: datetime) -> None:
+        super().__init__("too many attempts: try again later")
+        self.until = until
+
+
 @dataclass(frozen=True, slots=True)
 class Policy:
     failures: int

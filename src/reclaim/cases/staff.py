@@ -30,6 +30,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 from sqlalchemy.sql.expression import false as sa_false
 
 from reclaim.cases import guards
+from reclaim.cases.guards import Locked, SignInFailed
 from reclaim.cases.models import Organisation
 from reclaim.cases.roles import Actor, Role
 from reclaim.config import Settings
@@ -70,16 +71,6 @@ class StaffUser(Base):
 
 class AccountError(ValueError):
     """An account that cannot be made or changed as asked (the message says why)."""
-
-
-class SignInFailed(Exception):
-    """The address, the password or the code is wrong (never which)."""
-
-
-class Locked(SignInFailed):
-    def __init__(self, until: datetime) -> None:
-        super().__init__("too many attempts: try again later")
-        self.until = until
 
 
 @dataclass(frozen=True, slots=True)

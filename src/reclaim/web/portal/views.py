@@ -19,7 +19,8 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
 from reclaim.cases import service as cases
-from reclaim.cases.access import Access, Locked, SignInFailed
+from reclaim.cases.access import Access
+from reclaim.cases.guards import Locked, SignInFailed
 from reclaim.cases.models import Case, CaseStatus, ConsentPurpose
 from reclaim.cases.sessions import PortalSession, close_session, csrf_ok, open_session, resume
 from reclaim.config import Settings

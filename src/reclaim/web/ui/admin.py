@@ -17,7 +17,7 @@ from reclaim.takedown.stats import ALL, platform_stats, to_csv
 from reclaim.takedown.workload import workload
 from reclaim.web.ui.cases import note, org_of
 from reclaim.web.ui.charts import Series, bar_chart, line_chart
-from reclaim.web.ui.guard import PREFIX, Staff, page, render, state
+from reclaim.web.ui.guard import PREFIX, Staff, page, refusal, render, state
 from reclaim.web.ui.i18n import translations
 
 ADMINS = frozenset({Role.ADMIN})
@@ -129,7 +129,7 @@ def user_add(request: Request, staff: Staff, form: dict[str, str]) -> Response:
     try:
         role = Role(form.get("role", ""))
     except ValueError:
-        return render(request, "refused.html", staff=staff, status=400, code=400, message="form")
+        return refusal(request, staff, 400, "form")
     with ui.database.session() as session:
         org = org_of(session, staff)
         try:
@@ -143,9 +143,7 @@ def user_add(request: Request, staff: Staff, form: dict[str, str]) -> Response:
             )
         except AccountError as error:
             session.rollback()
-            return render(
-                request, "refused.html", staff=staff, status=409, code=409, message=str(error)
-            )
+            return refusal(request, staff, 409, str(error))
         note(session, staff, "user_added", f"user:{user.id}", role=role.value)
         made = {"email": user.email, "password": password}
         rows = list_users(session, org=org)
@@ -159,8 +157,7 @@ def user_disable(request: Request, staff: Staff, form: dict[str, str], user_id: 
     with ui.database.session() as session:
         user = get_user(session, org=org_of(session, staff), user_id=user_id)
         if user.id == staff.user_id:
-            return render(request, "refused.html", staff=staff, status=409, code=409,
-                          message="self")  # fmt: skip
+            return refusal(request, staff, 409, "self")
         user.disabled = utcnow()
         close_user_sessions(session, user_id=user.id)
         note(session, staff, "user_disabled", f"user:{user.id}")

@@ -30,15 +30,13 @@ from reclaim.takedown import service as takedown
 from reclaim.takedown.models import Notice, NoticeState
 from reclaim.takedown.workflow import TakedownError
 from reclaim.web.ui.cases import note, org_of
-from reclaim.web.ui.guard import PREFIX, Staff, page, render, state
+from reclaim.web.ui.guard import PREFIX, Staff, page, refusal, render, state
 
 MAX_ZIP = 2 * 1024**3
 
 
 def _refused(request: Request, staff: Staff, error: Exception, status: int = 409) -> Response:
-    return render(
-        request, "refused.html", staff=staff, status=status, code=status, message=str(error)
-    )
+    return refusal(request, staff, status, str(error))
 
 
 @page("GET", "/approvals", EVERYONE)

@@ -13,8 +13,9 @@ from markupsafe import Markup
 from starlette.concurrency import run_in_threadpool
 
 from reclaim.cases import audit
+from reclaim.cases.guards import Locked, SignInFailed
 from reclaim.cases.roles import EVERYONE
-from reclaim.cases.staff import AccountError, Locked, SignInFailed, StaffUser
+from reclaim.cases.staff import AccountError, StaffUser
 from reclaim.cases.staff_sessions import (
     STAGE_CODE,
     STAGE_OPEN,
@@ -38,6 +39,7 @@ from reclaim.web.ui.guard import (
     client_address,
     page,
     public,
+    refusal,
     render,
     state,
 )
@@ -151,7 +153,7 @@ def _code_form(request: Request, user: StaffUser, error: str, status: int = 200)
                     else ui.accounts.enrol(session, user=fresh)
                 )
         except AccountError:
-            return render(request, "refused.html", status=503, code=503, message="no_key")
+            return refusal(request, None, 503, "no_key")
         svg = segno.make(enrolment.uri, error="m").svg_inline(scale=4, border=2)
         # segno's own SVG of the otpauth URI: no text from anyone is in it.
         qr = Markup(re.sub(r"^<\?xml[^>]*>", "", svg))  # noqa: S704

@@ -31,7 +31,7 @@ from reclaim.store.base import utcnow
 from reclaim.takedown import service as takedown
 from reclaim.takedown.models import Notice, NoticeState
 from reclaim.takedown.workflow import TakedownError
-from reclaim.web.ui.guard import PREFIX, Staff, page, render, state
+from reclaim.web.ui.guard import PREFIX, Staff, page, refusal, render, state
 
 FILTERS = ("open", "new_sightings", "waiting_approval", "overdue", "closed", "withdrawn", "all")
 MAX_URLS = 50
@@ -262,8 +262,7 @@ def case_draft(request: Request, staff: Staff, form: dict[str, str], case_id: in
                 session, org=org, case=case, actor=staff.email, settings=ui.settings
             )
         except TakedownError as error:
-            return render(request, "refused.html", staff=staff, status=409, code=409,
-                          message=str(error))  # fmt: skip
+            return refusal(request, staff, 409, str(error))
         note(session, staff, "notices_drafted", f"case:{case.id}", count=len(drafted))
     return _back(case_id, f"drafted_{len(drafted)}")
 
@@ -285,7 +284,6 @@ def case_export(request: Request, staff: Staff, form: dict[str, str], case_id: i
             )
         except (ExportRefused, ExportNotAllowed) as error:
             session.rollback()
-            return render(request, "refused.html", staff=staff, status=409, code=409,
-                          message=str(error))  # fmt: skip
+            return refusal(request, staff, 409, str(error))
         note(session, staff, "export_requested", f"case:{case.id}", request=row.id)
     return _back(case_id, "export")

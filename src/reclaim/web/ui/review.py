@@ -29,7 +29,7 @@ from reclaim.monitor.models import Sighting, SightingStatus
 from reclaim.monitor.sightings import review_sighting, thumbnail_of
 from reclaim.store.blobs import Blob, BlobError
 from reclaim.web.ui.cases import note, org_of
-from reclaim.web.ui.guard import PREFIX, Staff, page, render, state
+from reclaim.web.ui.guard import PREFIX, Staff, page, refusal, render, state
 
 DECISIONS = {"confirm": SightingStatus.CONFIRMED, "reject": SightingStatus.REJECTED}
 NO_PREVIEW = (
@@ -168,12 +168,10 @@ def sighting_reveal(
     with ui.database.session() as session:
         sighting = own_sighting(session, staff, sighting_id)
         if _minor(session, sighting.case_id):
-            return render(request, "refused.html", staff=staff, status=403, code=403,
-                          message="minor")  # fmt: skip
+            return refusal(request, staff, 403, "minor")
         data = thumbnail_of(session, sighting=sighting, blobs=ui.blobs) if ui.blobs else None
         if data is None:
-            return render(request, "refused.html", staff=staff, status=409, code=409,
-                          message="no_media")  # fmt: skip
+            return refusal(request, staff, 409, "no_media")
         note(session, staff, audit.REVEAL, f"sighting:{sighting.id}", what="thumbnail")
         context = _sighting_context(session, staff, sighting)
     return _revealed(request, staff, "sighting.html", _data_uri(data, "image/jpeg"), **context)
@@ -199,8 +197,7 @@ def sighting_review(
             )
             note(session, staff, f"sighting_{DECISIONS[decision].value}", f"sighting:{sighting.id}")
         elif decision != "skip":
-            return render(request, "refused.html", staff=staff, status=400, code=400,
-                          message="form")  # fmt: skip
+            return refusal(request, staff, 400, "form")
     return RedirectResponse(f"{PREFIX}/review?after={sighting_id}", status_code=303)
 
 
@@ -236,15 +233,13 @@ def evidence_reveal(
         minor = _minor(session, evidence.case_id)
         blob = session.get(Blob, evidence.blob_id) if evidence.blob_id is not None else None
         if minor or blob is None or ui.blobs is None:
-            return render(request, "refused.html", staff=staff, status=409, code=409,
-                          message="no_media")  # fmt: skip
+            return refusal(request, staff, 409, "no_media")
         try:
             _, screenshot = facts_and_screenshot(ui.blobs.read(session, blob))
         except BlobError:  # shredded at her request, or lost
             screenshot = None
         if screenshot is None:
-            return render(request, "refused.html", staff=staff, status=409, code=409,
-                          message="no_media")  # fmt: skip
+            return refusal(request, staff, 409, "no_media")
         org = org_of(session, staff)
         record_view(session, org=org, evidence=evidence, actor=staff.email, what="screenshot")
         note(session, staff, audit.REVEAL, f"evidence:{evidence.id}", what="screenshot")
