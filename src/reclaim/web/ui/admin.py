@@ -151,7 +151,7 @@ def user_add(request: Request, staff: Staff, form: dict[str, str]) -> Response:
     return render(request, "users.html", staff=staff, users=rows, roles=list(Role), made=made)
 
 
-@page("POST", "/users/{user_id:int}/disable", ADMINS, kinds=("user",))
+@page("POST", "/users/{user_id:int}/disable", ADMINS)
 def user_disable(request: Request, staff: Staff, form: dict[str, str], user_id: int) -> Response:
     ui = state(request)
     with ui.database.session() as session:
@@ -164,7 +164,7 @@ def user_disable(request: Request, staff: Staff, form: dict[str, str], user_id: 
     return RedirectResponse(f"{PREFIX}/users", status_code=303)
 
 
-@page("POST", "/users/{user_id:int}/reset-totp", ADMINS, kinds=("user",))
+@page("POST", "/users/{user_id:int}/reset-totp", ADMINS)
 def user_reset_totp(request: Request, staff: Staff, form: dict[str, str], user_id: int) -> Response:
     ui = state(request)
     with ui.database.session() as session:

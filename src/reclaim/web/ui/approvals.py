@@ -77,7 +77,7 @@ def _notice(session: Session, staff: Staff, notice_id: int) -> Notice:
     return takedown.get_notice(session, org=org_of(session, staff), notice_id=notice_id)
 
 
-@page("GET", "/notices/{notice_id:int}", EVERYONE, kinds=("notice",))
+@page("GET", "/notices/{notice_id:int}", EVERYONE)
 def notice_page(request: Request, staff: Staff, form: dict[str, str], notice_id: int) -> Response:
     ui = state(request)
     with ui.database.session() as session:
@@ -94,7 +94,7 @@ def notice_page(request: Request, staff: Staff, form: dict[str, str], notice_id:
     )
 
 
-@page("POST", "/notices/{notice_id:int}/approve", APPROVERS, kinds=("notice",))
+@page("POST", "/notices/{notice_id:int}/approve", APPROVERS)
 def notice_approve(
     request: Request, staff: Staff, form: dict[str, str], notice_id: int
 ) -> Response:
@@ -112,7 +112,7 @@ def notice_approve(
     return RedirectResponse(f"{PREFIX}/notices/{notice_id}", status_code=303)
 
 
-@page("POST", "/notices/{notice_id:int}/reject", APPROVERS, kinds=("notice",))
+@page("POST", "/notices/{notice_id:int}/reject", APPROVERS)
 def notice_reject(request: Request, staff: Staff, form: dict[str, str], notice_id: int) -> Response:
     reason = form.get("reason", "").strip()
     ui = state(request)
@@ -127,7 +127,7 @@ def notice_reject(request: Request, staff: Staff, form: dict[str, str], notice_i
     return RedirectResponse(f"{PREFIX}/notices/{notice_id}", status_code=303)
 
 
-@page("POST", "/notices/{notice_id:int}/edit", APPROVERS, kinds=("notice",))
+@page("POST", "/notices/{notice_id:int}/edit", APPROVERS)
 def notice_edit(request: Request, staff: Staff, form: dict[str, str], notice_id: int) -> Response:
     ui = state(request)
     with ui.database.session() as session:
@@ -147,7 +147,7 @@ def notice_edit(request: Request, staff: Staff, form: dict[str, str], notice_id:
     return RedirectResponse(f"{PREFIX}/notices/{notice_id}", status_code=303)
 
 
-@page("POST", "/exports/{export_id:int}/approve", APPROVERS, kinds=("export",))
+@page("POST", "/exports/{export_id:int}/approve", APPROVERS)
 def export_approve(
     request: Request, staff: Staff, form: dict[str, str], export_id: int
 ) -> Response:
@@ -174,7 +174,7 @@ def export_approve(
     return RedirectResponse(f"{PREFIX}/approvals", status_code=303)
 
 
-@page("POST", "/exports/{export_id:int}/reject", APPROVERS, kinds=("export",))
+@page("POST", "/exports/{export_id:int}/reject", APPROVERS)
 def export_reject(request: Request, staff: Staff, form: dict[str, str], export_id: int) -> Response:
     ui = state(request)
     with ui.database.session() as session:
@@ -188,7 +188,7 @@ def export_reject(request: Request, staff: Staff, form: dict[str, str], export_i
     return RedirectResponse(f"{PREFIX}/approvals", status_code=303)
 
 
-@page("GET", "/exports/{export_id:int}/download", APPROVERS, kinds=("export",))
+@page("GET", "/exports/{export_id:int}/download", APPROVERS)
 def export_download(
     request: Request, staff: Staff, form: dict[str, str], export_id: int
 ) -> Response:
@@ -222,7 +222,7 @@ def _own_item(session: Session, staff: Staff, item_id: int) -> tuple[BankItem, B
     return item, bank
 
 
-@page("POST", "/items/{item_id:int}/verify", APPROVERS, kinds=("item",))
+@page("POST", "/items/{item_id:int}/verify", APPROVERS)
 def item_verify(request: Request, staff: Staff, form: dict[str, str], item_id: int) -> Response:
     """A person checked the registered item: from now on platforms match against it --
     only if she agreed to her hashes being shared."""
@@ -242,7 +242,7 @@ def item_verify(request: Request, staff: Staff, form: dict[str, str], item_id: i
     return RedirectResponse(f"{PREFIX}/approvals", status_code=303)
 
 
-@page("POST", "/disputes/{dispute_id:int}/resolve", APPROVERS, kinds=("dispute",))
+@page("POST", "/disputes/{dispute_id:int}/resolve", APPROVERS)
 def dispute_resolve(
     request: Request, staff: Staff, form: dict[str, str], dispute_id: int
 ) -> Response:

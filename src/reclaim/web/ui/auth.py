@@ -170,19 +170,19 @@ def _code_form(request: Request, user: StaffUser, error: str, status: int = 200)
 
 @public("POST", "/signin/code")
 async def code(request: Request) -> Response:
-    found = _half_open(request)
+    found = await run_in_threadpool(_half_open, request)
     if found is None:
         return RedirectResponse(PREFIX + "/signin", status_code=303)
     token, user = found
     try:
         fields = await read_form(request, 16_384)
     except FormRefused:
-        return _code_form(request, user, "form", 400)
+        return await run_in_threadpool(_code_form, request, user, "form", 400)
     if not pre_form_ok(request, fields):
-        return _code_form(request, user, "expired", 400)
+        return await run_in_threadpool(_code_form, request, user, "expired", 400)
     opened = await run_in_threadpool(_check_code, request, token, user.id, fields.get("code", ""))
     if opened is None:
-        return _code_form(request, user, "wrong", 400)
+        return await run_in_threadpool(_code_form, request, user, "wrong", 400)
     response = RedirectResponse(HOME, status_code=303)
     _set_session(request, response, opened)
     return response

@@ -201,7 +201,7 @@ def _case_context(session: Session, staff: Staff, case: Case) -> dict[str, Any]:
     return context
 
 
-@page("GET", "/cases/{case_id:int}", EVERYONE, kinds=("case",))
+@page("GET", "/cases/{case_id:int}", EVERYONE)
 def case_page(request: Request, staff: Staff, form: dict[str, str], case_id: int) -> Response:
     ui = state(request)
     with ui.database.session() as session:
@@ -214,7 +214,7 @@ def _back(case_id: int, message: str) -> Response:
     return RedirectResponse(f"{PREFIX}/cases/{case_id}?done={message}", status_code=303)
 
 
-@page("POST", "/cases/{case_id:int}/notes", CASE_WORKERS, kinds=("case",))
+@page("POST", "/cases/{case_id:int}/notes", CASE_WORKERS)
 def case_note(request: Request, staff: Staff, form: dict[str, str], case_id: int) -> Response:
     ui = state(request)
     with ui.database.session() as session:
@@ -227,7 +227,7 @@ def case_note(request: Request, staff: Staff, form: dict[str, str], case_id: int
     return _back(case_id, "note")
 
 
-@page("POST", "/cases/{case_id:int}/urls", CASE_WORKERS, kinds=("case",))
+@page("POST", "/cases/{case_id:int}/urls", CASE_WORKERS)
 def case_urls(request: Request, staff: Staff, form: dict[str, str], case_id: int) -> Response:
     """URLs the survivor found (one per line): each becomes a reported source of her case,
     fetched through the monitor's guarded fetcher."""
@@ -250,7 +250,7 @@ def case_urls(request: Request, staff: Staff, form: dict[str, str], case_id: int
     return _back(case_id, f"urls_{added}_{refused + max(0, len(urls) - MAX_URLS)}")
 
 
-@page("POST", "/cases/{case_id:int}/draft", CASE_WORKERS, kinds=("case",))
+@page("POST", "/cases/{case_id:int}/draft", CASE_WORKERS)
 def case_draft(request: Request, staff: Staff, form: dict[str, str], case_id: int) -> Response:
     """Draft notices for the case's confirmed sightings not yet in one."""
     ui = state(request)
@@ -267,7 +267,7 @@ def case_draft(request: Request, staff: Staff, form: dict[str, str], case_id: in
     return _back(case_id, f"drafted_{len(drafted)}")
 
 
-@page("POST", "/cases/{case_id:int}/export", REQUESTERS, kinds=("case",))
+@page("POST", "/cases/{case_id:int}/export", REQUESTERS)
 def case_export(request: Request, staff: Staff, form: dict[str, str], case_id: int) -> Response:
     ui = state(request)
     with ui.database.session() as session:

@@ -51,8 +51,6 @@ router = APIRouter(include_in_schema=False)
 class Rule:
     roles: frozenset[Role] | None
     """Who may; None for the pages before sign-in."""
-    path_kinds: tuple[str, ...] = ()
-    """The kinds of object the path names (``case``, ``sighting``, ...), for the tests."""
 
 
 RULES: dict[tuple[str, str], Rule] = {}
@@ -118,7 +116,6 @@ def render(
             path=request.url.path,
             staff=staff,
             zone=ui.settings.staff_timezone,
-            fragment=bool(request.headers.get("hx-request")),
             **context,
         )
     )
@@ -156,9 +153,7 @@ def _signed_in(request: Request) -> tuple[Staff, str] | None:
 View = Callable[..., Response]
 
 
-def page(
-    method: str, path: str, roles: frozenset[Role], *, kinds: tuple[str, ...] = ()
-) -> Callable[[View], View]:
+def page(method: str, path: str, roles: frozenset[Role]) -> Callable[[View], View]:
     """Declare the staff page ``method path`` for ``roles``. The view is called as
     ``view(request, staff, form, **path_params)`` in a worker thread (``form`` is empty
     for GET)."""
@@ -167,7 +162,7 @@ def page(
         full = PREFIX + path
 
         async def endpoint(request: Request) -> Response:
-            admitted = _signed_in(request)
+            admitted = await run_in_threadpool(_signed_in, request)
             writes = method == "POST"
             if admitted is None or admitted[1] != STAGE_OPEN:
                 if writes:
@@ -180,7 +175,7 @@ def page(
                     form = await read_form(request, MAX_FORM)
                 except FormRefused:
                     return refusal(request, staff, 400, "form")
-                if not csrf_ok(_Csrf(staff.csrf), form.get("csrf")):
+                if not csrf_ok(staff, form.get("csrf")):
                     return refusal(request, staff, 403, "expired")
             if staff.role not in roles:
                 return refusal(request, staff, 403, "role")
@@ -194,7 +189,7 @@ def page(
         # Not functools.wraps: FastAPI would read the view's signature as query parameters.
         endpoint.__name__ = endpoint.__qualname__ = view.__name__
         router.add_api_route(full, endpoint, methods=[method])
-        RULES[(method, full)] = Rule(roles, kinds)
+        RULES[(method, full)] = Rule(roles)
         return view
 
     return declare
@@ -210,11 +205,6 @@ def public(method: str, path: str) -> Callable[[Callable[..., Any]], Callable[..
         return view
 
     return declare
-
-
-@dataclass(frozen=True, slots=True)
-class _Csrf:
-    csrf: str
 
 
 def audit_target(kind: str, ident: object) -> str:

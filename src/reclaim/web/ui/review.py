@@ -109,7 +109,7 @@ def _sighting_context(session: Session, staff: Staff, sighting: Sighting) -> dic
     return context
 
 
-@page("GET", "/sightings/{sighting_id:int}", EVERYONE, kinds=("sighting",))
+@page("GET", "/sightings/{sighting_id:int}", EVERYONE)
 def sighting_page(
     request: Request, staff: Staff, form: dict[str, str], sighting_id: int
 ) -> Response:
@@ -126,7 +126,7 @@ def sighting_page(
     )
 
 
-@page("GET", "/sightings/{sighting_id:int}/preview", EVERYONE, kinds=("sighting",))
+@page("GET", "/sightings/{sighting_id:int}/preview", EVERYONE)
 def sighting_preview(
     request: Request, staff: Staff, form: dict[str, str], sighting_id: int
 ) -> Response:
@@ -160,7 +160,7 @@ def _data_uri(data: bytes, kind: str) -> str:
     return f"data:{kind};base64,{base64.b64encode(data).decode()}"
 
 
-@page("POST", "/sightings/{sighting_id:int}/reveal", REVEALERS, kinds=("sighting",))
+@page("POST", "/sightings/{sighting_id:int}/reveal", REVEALERS)
 def sighting_reveal(
     request: Request, staff: Staff, form: dict[str, str], sighting_id: int
 ) -> Response:
@@ -177,7 +177,7 @@ def sighting_reveal(
     return _revealed(request, staff, "sighting.html", _data_uri(data, "image/jpeg"), **context)
 
 
-@page("POST", "/sightings/{sighting_id:int}/review", REVEALERS, kinds=("sighting",))
+@page("POST", "/sightings/{sighting_id:int}/review", REVEALERS)
 def sighting_review(
     request: Request, staff: Staff, form: dict[str, str], sighting_id: int
 ) -> Response:
@@ -201,7 +201,7 @@ def sighting_review(
     return RedirectResponse(f"{PREFIX}/review?after={sighting_id}", status_code=303)
 
 
-@page("GET", "/evidence/{evidence_id:int}", EVERYONE, kinds=("evidence",))
+@page("GET", "/evidence/{evidence_id:int}", EVERYONE)
 def evidence_page(
     request: Request, staff: Staff, form: dict[str, str], evidence_id: int
 ) -> Response:
@@ -222,7 +222,7 @@ def evidence_page(
     )
 
 
-@page("POST", "/evidence/{evidence_id:int}/reveal", REVEALERS, kinds=("evidence",))
+@page("POST", "/evidence/{evidence_id:int}/reveal", REVEALERS)
 def evidence_reveal(
     request: Request, staff: Staff, form: dict[str, str], evidence_id: int
 ) -> Response:
