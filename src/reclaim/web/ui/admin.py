@@ -15,9 +15,8 @@ from reclaim.cases.staff_sessions import close_user_sessions
 from reclaim.store.base import utcnow
 from reclaim.takedown.stats import ALL, platform_stats, to_csv
 from reclaim.takedown.workload import workload
-from reclaim.web.ui.cases import note, org_of
 from reclaim.web.ui.charts import Series, bar_chart, line_chart
-from reclaim.web.ui.guard import PREFIX, Staff, page, refusal, render, state
+from reclaim.web.ui.guard import PREFIX, Staff, note, org_of, page, refusal, render, state
 from reclaim.web.ui.i18n import translations
 
 ADMINS = frozenset({Role.ADMIN})

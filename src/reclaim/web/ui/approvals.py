@@ -29,8 +29,7 @@ from reclaim.evidence.requests import (
 from reclaim.takedown import service as takedown
 from reclaim.takedown.models import Notice, NoticeState
 from reclaim.takedown.workflow import TakedownError
-from reclaim.web.ui.cases import note, org_of
-from reclaim.web.ui.guard import PREFIX, Staff, page, refusal, render, state
+from reclaim.web.ui.guard import PREFIX, Staff, note, org_of, page, refusal, render, state
 
 MAX_ZIP = 2 * 1024**3
 

@@ -11,10 +11,9 @@ from sqlalchemy import exists, func, select
 from sqlalchemy.orm import Session
 
 from reclaim.banks.models import BankItem, ItemStatus
-from reclaim.cases import audit
 from reclaim.cases import service as cases
 from reclaim.cases.access import Access
-from reclaim.cases.models import Case, CaseEventRow, CaseStatus, ConsentPurpose, Organisation
+from reclaim.cases.models import Case, CaseEventRow, CaseStatus, ConsentPurpose
 from reclaim.cases.notes import add_note, case_notes
 from reclaim.cases.roles import CASE_WORKERS, EVERYONE, REVEALERS
 from reclaim.evidence.export import ExportRefused
@@ -31,7 +30,7 @@ from reclaim.store.base import utcnow
 from reclaim.takedown import service as takedown
 from reclaim.takedown.models import Notice, NoticeState
 from reclaim.takedown.workflow import TakedownError
-from reclaim.web.ui.guard import PREFIX, Staff, page, refusal, render, state
+from reclaim.web.ui.guard import PREFIX, Staff, note, org_of, page, refusal, render, state
 
 FILTERS = ("open", "new_sightings", "waiting_approval", "overdue", "closed", "withdrawn", "all")
 MAX_URLS = 50
@@ -44,26 +43,6 @@ def own_case(session: Session, staff: Staff, case_id: int) -> Case:
     if case is None or case.org_id != staff.org_id:
         raise LookupError(f"no case {case_id}")
     return case
-
-
-def org_of(session: Session, staff: Staff) -> Organisation:
-    org = session.get(Organisation, staff.org_id)
-    if org is None:
-        raise LookupError("the organisation is gone")
-    return org
-
-
-def note(session: Session, staff: Staff, action: str, target: str, **details: Any) -> None:
-    audit.record(
-        session,
-        org_id=staff.org_id,
-        user_id=staff.user_id,
-        actor=staff.email,
-        action=action,
-        target=target,
-        details=details,
-        address=staff.address,
-    )
 
 
 def _case_query(staff: Staff, shown: str) -> Any:

@@ -15,15 +15,16 @@ fails on one without a rule.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
+from reclaim.cases import audit
 from reclaim.cases.models import Organisation
 from reclaim.cases.roles import Actor, NotAllowed, Role
 from reclaim.cases.sessions import csrf_ok
@@ -37,8 +38,6 @@ from reclaim.web.forms import FormRefused, read_form
 from reclaim.web.i18n import COOKIE, LANGUAGES, language
 from reclaim.web.ratelimit import RateLimiter
 from reclaim.web.ui.i18n import environment
-
-log = logging.getLogger(__name__)
 
 PREFIX = "/staff"
 SESSION_COOKIE = "reclaim_staff"
@@ -126,6 +125,26 @@ def refusal(request: Request, staff: Staff | None, status: int, message: str) ->
     return render(request, "refused.html", staff=staff, status=status, code=status, message=message)
 
 
+def org_of(session: Session, staff: Staff) -> Organisation:
+    org = session.get(Organisation, staff.org_id)
+    if org is None:
+        raise LookupError("the organisation is gone")
+    return org
+
+
+def note(session: Session, staff: Staff, action: str, target: str, **details: Any) -> None:
+    audit.record(
+        session,
+        org_id=staff.org_id,
+        user_id=staff.user_id,
+        actor=staff.email,
+        action=action,
+        target=target,
+        details=details,
+        address=staff.address,
+    )
+
+
 def _signed_in(request: Request) -> tuple[Staff, str] | None:
     """The person and her session's stage; None without a live session."""
     ui = state(request)
@@ -205,7 +224,3 @@ def public(method: str, path: str) -> Callable[[Callable[..., Any]], Callable[..
         return view
 
     return declare
-
-
-def audit_target(kind: str, ident: object) -> str:
-    return f"{kind}:{ident}"

@@ -28,8 +28,7 @@ from reclaim.media.thumbnail import blurred_preview
 from reclaim.monitor.models import Sighting, SightingStatus
 from reclaim.monitor.sightings import review_sighting, thumbnail_of
 from reclaim.store.blobs import Blob, BlobError
-from reclaim.web.ui.cases import note, org_of
-from reclaim.web.ui.guard import PREFIX, Staff, page, refusal, render, state
+from reclaim.web.ui.guard import PREFIX, Staff, note, org_of, page, refusal, render, state
 
 DECISIONS = {"confirm": SightingStatus.CONFIRMED, "reject": SightingStatus.REJECTED}
 NO_PREVIEW = (
