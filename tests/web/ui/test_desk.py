@@ -103,6 +103,8 @@ def test_an_export_needs_a_second_person_and_verifies_offline(
     download = world.client.get(f"/staff/exports/{request_id}/download")
     assert download.status_code == 200
     assert download.headers["cache-control"] == "no-store"
+    assert download.headers["content-disposition"].startswith("attachment;")
+    assert list((world.settings.data_dir / "tmp").iterdir()) == []  # the scratch zip is gone
     out = tmp_path / "received"
     with zipfile.ZipFile(io.BytesIO(download.content)) as archive:
         archive.extractall(out)

@@ -3,14 +3,15 @@ items before they are shared with platforms, and platforms' disputes of items.""
 
 from __future__ import annotations
 
-import io
+import tempfile
 import zipfile
 from pathlib import Path
 
 from fastapi import Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import FileResponse, RedirectResponse, Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from starlette.background import BackgroundTask
 
 from reclaim.banks import service as banks
 from reclaim.banks.models import Bank, BankItem, ItemStatus
@@ -30,8 +31,6 @@ from reclaim.takedown import service as takedown
 from reclaim.takedown.models import Notice, NoticeState
 from reclaim.takedown.workflow import TakedownError
 from reclaim.web.ui.guard import PREFIX, Staff, note, org_of, page, refusal, render, state
-
-MAX_ZIP = 2 * 1024**3
 
 
 def _refused(request: Request, staff: Staff, error: Exception, status: int = 409) -> Response:
@@ -199,17 +198,19 @@ def export_download(
             return _refused(request, staff, ValueError("not_made"))
         folder = Path(row.folder)
         note(session, staff, "export_downloaded", f"export:{row.id}", case=row.case_id)
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as archive:
+    # Written to a scratch file, not memory (videos make exports large), removed once sent.
+    scratch = Path(ui.settings.data_dir) / "tmp"
+    scratch.mkdir(parents=True, exist_ok=True)
+    handle = tempfile.NamedTemporaryFile(dir=scratch, suffix=".zip", delete=False)  # noqa: SIM115
+    with handle, zipfile.ZipFile(handle, "w", zipfile.ZIP_STORED) as archive:
         for path in sorted(p for p in folder.rglob("*") if p.is_file()):
             archive.write(path, f"{folder.name}/{path.relative_to(folder)}")
-    return Response(
-        buffer.getvalue(),
+    return FileResponse(
+        handle.name,
         media_type="application/zip",
-        headers={
-            "content-disposition": f'attachment; filename="{folder.name}.zip"',
-            "cache-control": "no-store",
-        },
+        filename=f"{folder.name}.zip",
+        headers={"cache-control": "no-store"},
+        background=BackgroundTask(Path(handle.name).unlink, missing_ok=True),
     )
 
 
