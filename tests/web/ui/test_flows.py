@@ -96,7 +96,11 @@ def test_wrong_passwords_lock_the_address_whoever_asks(staff_world: StaffWorld) 
     assert "locked" in locked.text.lower()
     unknown = _password_step(world, "nobody@north.example", "whatever it is")
     assert unknown.status_code == 400
-    assert len(_audit(world, "sign_in_locked")) == 1
+    (lock,) = _audit(world, "sign_in_locked")
+    assert lock.org_id == world.north.id  # her administrators see it
+    assert {e.org_id for e in _audit(world, "sign_in_failed") if e.actor.startswith("nobody")} == {
+        None
+    }
 
 
 def test_a_sign_in_form_without_its_token_is_refused(staff_world: StaffWorld) -> None:

@@ -10,6 +10,7 @@ import segno
 from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from markupsafe import Markup
+from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
 from reclaim.cases import audit
@@ -98,10 +99,15 @@ def _check_password(request: Request, email: str, password: str) -> tuple[str | 
             user = ui.accounts.check_password(session, email=email, password=password)
         except SignInFailed as error:
             locked = isinstance(error, Locked)
+            typed = email.strip().lower()[:320]
+            # Attributed to the account's organisation when the address is one (its
+            # administrators see attempts on their people); never shown to whoever typed it.
+            owner = session.scalar(select(StaffUser).where(StaffUser.email == typed))
             audit.record(
                 session,
-                org_id=None,
-                actor=email.strip().lower()[:320],
+                org_id=owner.org_id if owner else None,
+                user_id=owner.id if owner else None,
+                actor=typed,
                 action="sign_in_locked" if locked else "sign_in_failed",
                 details={"step": "password"},
                 address=address,
