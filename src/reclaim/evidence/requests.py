@@ -10,6 +10,7 @@ timeline through the export itself, and the request row keeps who decided what, 
 from __future__ import annotations
 
 import enum
+import shutil
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -151,17 +152,23 @@ def approve_export(
         raise ExportNotAllowed(f"case {case.number} was withdrawn: nothing leaves it")
     _decide(session, row, actor, ExportState.MADE)
     out = exports_dir / f"{case.number}-{row.id}"
-    manifest = export_case(
-        session,
-        org=org,
-        case=case,
-        blobs=blobs,
-        master=master,
-        out=out,
-        actor=f"{row.requested_by}, approved by {actor.name}",
-        legal_basis=row.legal_basis,
-        reveal_screenshots=row.reveal_screenshots,
-    )
+    existed = out.exists()
+    try:
+        manifest = export_case(
+            session,
+            org=org,
+            case=case,
+            blobs=blobs,
+            master=master,
+            out=out,
+            actor=f"{row.requested_by}, approved by {actor.name}",
+            legal_basis=row.legal_basis,
+            reveal_screenshots=row.reveal_screenshots,
+        )
+    except BaseException:
+        if not existed:  # a half-written folder would block the next try
+            shutil.rmtree(out, ignore_errors=True)
+        raise
     row.folder = str(out)
     session.flush()
     return manifest

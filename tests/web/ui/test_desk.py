@@ -269,3 +269,24 @@ def test_case_list_filters(staff_world: StaffWorld) -> None:
     foreign = f'href="/staff/cases/{world.south.objects["case"]}"'
     assert foreign != link
     assert foreign not in world.client.get("/staff/cases", params={"show": "all"}).text
+
+
+def test_an_export_that_cannot_be_made_leaves_the_request_waiting(
+    staff_world: StaffWorld,
+) -> None:
+    world = staff_world
+    export = world.north.objects["export"]
+    with world.database().session() as session:  # her files were destroyed meanwhile
+        BlobStore(world.settings.data_dir / "blobs", world.master).shred(
+            session, case_id=world.north.objects["case"]
+        )
+    reviewer = world.sign_in_as(world.north, Role.REVIEWER)
+    refused = _post(world, f"/staff/exports/{export}/approve", reviewer)
+    assert refused.status_code == 409
+    with world.database().session() as session:
+        request = session.get(ExportRequest, export)
+        assert request is not None
+        assert request.state is ExportState.REQUESTED
+        assert request.folder is None
+    exports = world.settings.data_dir / "exports"
+    assert not exports.exists() or list(exports.iterdir()) == []

@@ -19,6 +19,7 @@ from reclaim.banks.platforms import open_disputes, resolve_dispute
 from reclaim.cases.models import Case, ConsentPurpose
 from reclaim.cases.roles import APPROVERS, EVERYONE
 from reclaim.cases.service import NotFound, consent_given
+from reclaim.evidence.export import ExportRefused
 from reclaim.evidence.requests import (
     ExportNotAllowed,
     ExportState,
@@ -27,6 +28,7 @@ from reclaim.evidence.requests import (
     pending_exports,
     reject_export,
 )
+from reclaim.store.blobs import BlobError
 from reclaim.takedown import service as takedown
 from reclaim.takedown.models import Notice, NoticeState
 from reclaim.takedown.workflow import TakedownError
@@ -165,7 +167,8 @@ def export_approve(
                 master=ui.master,
                 exports_dir=Path(ui.settings.data_dir) / "exports",
             )
-        except (ExportNotAllowed, FileExistsError) as error:
+        except (ExportNotAllowed, ExportRefused, FileExistsError, LookupError, BlobError) as error:
+            # Nothing is kept of a refused approval: the request still waits.
             session.rollback()
             return _refused(request, staff, error)
         note(session, staff, "export_approved", f"export:{row.id}", case=row.case_id)
