@@ -202,7 +202,12 @@ def test_her_withdrawal_clears_the_desk(staff_world: StaffWorld) -> None:
     reviewer = world.sign_in_as(world.north, Role.REVIEWER)
     export = world.north.objects["export"]
     assert _post(world, f"/staff/exports/{export}/approve", reviewer).status_code == 409
-    assert _post(world, f"/staff/cases/{case_id}/export", csrf).status_code in (403, 409)
+    csrf = world.sign_in_as(world.north, Role.CASE_WORKER)
+    assert _post(world, f"/staff/cases/{case_id}/export", csrf).status_code == 409
+    urls = _post(world, f"/staff/cases/{case_id}/urls", csrf, urls="https://board.example/x")
+    assert urls.status_code == 409
+    with world.database().session() as session:
+        assert session.scalars(select(Source).where(Source.case_id == case_id)).all() == []
     preview = world.client.get(f"/staff/sightings/{world.north.objects['sighting']}/preview")
     assert preview.headers["content-type"] == "image/svg+xml"  # the thumbnail was shredded
 

@@ -174,6 +174,7 @@ def _case_context(session: Session, staff: Staff, case: Case) -> dict[str, Any]:
         "notes": case_notes(session, case=case),
         "consents": consents,
         "can_change": staff.role in CASE_WORKERS,
+        "is_open": case.status is CaseStatus.OPEN,
         "can_reveal": staff.role in REVEALERS and not case.minor,
     }
     session.expunge_all()
@@ -215,6 +216,8 @@ def case_urls(request: Request, staff: Staff, form: dict[str, str], case_id: int
     refused = 0
     with ui.database.session() as session:
         case = own_case(session, staff, case_id)
+        if case.status is not CaseStatus.OPEN:  # a withdrawn case is never searched again
+            return refusal(request, staff, 409, "not_open")
         org = org_of(session, staff)
         for url in urls[:MAX_URLS]:
             try:
