@@ -39,3 +39,14 @@ def test_invalid_values_are_refused(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_limit_defaults_agree_with_settings() -> None:
     assert MediaLimits() == MediaLimits.from_settings(Settings())
+
+
+def test_the_desks_time_zone_must_exist() -> None:
+    import pytest
+    from pydantic import ValidationError
+
+    from reclaim.config import Settings
+
+    assert Settings(staff_timezone="Europe/Berlin").staff_timezone == "Europe/Berlin"
+    with pytest.raises(ValidationError, match="not a time zone"):
+        Settings(staff_timezone="Mars/Olympus")

@@ -302,6 +302,17 @@ class Settings(BaseSettings):
         default="Asia/Seoul",
         description="The desk's time zone: its working day (the exposure counter) and dates.",
     )
+    @field_validator("staff_timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"{value!r} is not a time zone (e.g. Asia/Seoul)") from None
+        return value
+
     staff_rate_per_minute: int = Field(
         default=30, ge=1, description="Staff sign-in posts per minute per address."
     )
