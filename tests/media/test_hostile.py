@@ -154,3 +154,23 @@ def test_a_cut_off_download_keeps_the_frames_that_decoded(tmp_path: Path) -> Non
     assert 1 <= len(vpdq["frames"]) < 4
     assert vpdq["frames"] == complete["signals"][0]["frames"][: len(vpdq["frames"])]
     assert "truncated" in partial["warnings"][0]
+
+
+def test_truncated_pictures_stay_errors_after_weasyprint_is_imported(tmp_path: Path) -> None:
+    """WeasyPrint switches Pillow's LOAD_TRUNCATED_IMAGES on for the whole process when
+    imported (the evidence report imports it): decoding must not follow."""
+    import weasyprint  # noqa: F401
+    from PIL import ImageFile
+
+    from reclaim.media.errors import Corrupt
+    from reclaim.media.image import decode_image
+    from reclaim.media.limits import MediaLimits
+    from reclaim.media.sniff import sniff_file
+
+    from .hostile import jpeg_bytes
+
+    ImageFile.LOAD_TRUNCATED_IMAGES = True  # as weasyprint.images leaves it
+    path = tmp_path / "truncated.jpg"
+    path.write_bytes(jpeg_bytes(3)[:4000])
+    with pytest.raises(Corrupt):
+        decode_image(path, sniff_file(path), MediaLimits())

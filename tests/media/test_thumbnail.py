@@ -93,14 +93,15 @@ def test_other_video_containers(tmp_path: Path, suffix: str) -> None:
 
 def test_hostile_and_broken_files_get_their_typed_error(tmp_path: Path) -> None:
     expected = build_corpus(tmp_path / "corpus", "http://127.0.0.1:9/never.ts")
-    for name, kind in expected.items():
-        path = tmp_path / "corpus" / name
-        if kind == "ok":
-            assert _open(make_thumbnail(path)).format == "JPEG", name
-            continue
-        with pytest.raises(MediaError) as caught:
-            make_thumbnail(path)
-        assert caught.value.kind == kind, name
+    outcomes: dict[str, str] = {}
+    for name in expected:
+        try:
+            made = make_thumbnail(tmp_path / "corpus" / name)
+        except MediaError as error:
+            outcomes[name] = error.kind
+        else:
+            outcomes[name] = "ok" if _open(made).format == "JPEG" else "not a JPEG"
+    assert outcomes == expected
 
 
 def test_limits_are_obeyed(tmp_path: Path) -> None:

@@ -53,7 +53,10 @@ def render_report(
 ) -> bytes:
     """The PDF for an export. ``packages`` holds, per package, its manifest entry plus the
     capture's facts and the screenshot to show (PNG bytes, already blurred or not)."""
+    from PIL import ImageFile
     from weasyprint import HTML
+
+    ImageFile.LOAD_TRUNCATED_IMAGES = False  # WeasyPrint turns it on for the whole process
 
     parts = [
         "<h1>디지털 성범죄 증거 보고서</h1>",

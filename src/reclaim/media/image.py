@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 
 from reclaim.media.errors import Corrupt, MediaError, TooLarge
 from reclaim.media.frames import Frame, Sampler, Sampling
@@ -57,6 +57,9 @@ class DecodedImage:
 @contextlib.contextmanager
 def open_image(path: Path, fmt: MediaFormat, limits: MediaLimits) -> Iterator[Image.Image]:
     """Open ``path`` with exactly the Pillow plugin for ``fmt``, after checking its size."""
+    # A truncated file is an error, never a picture padded with grey: some libraries turn
+    # this process-wide switch on when imported (WeasyPrint does, for the evidence report).
+    ImageFile.LOAD_TRUNCATED_IMAGES = False
     if fmt is MediaFormat.HEIF:
         _register_heif()
     with warnings.catch_warnings():
