@@ -259,6 +259,13 @@ class Settings(BaseSettings):
         default=12.0, gt=0, description="Hours a portal session lasts at most after sign-in."
     )
 
+    portal_org: str | None = Field(
+        default=None,
+        description=(
+            "The organisation (slug) whose survivors this portal serves; unset: the default "
+            "one. Several centres on one installation each run a portal with their own."
+        ),
+    )
     portal_url: str = Field(
         default="http://127.0.0.1:8000/",
         description="The portal's public address, given in news messages to survivors.",

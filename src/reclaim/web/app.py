@@ -50,6 +50,7 @@ def create_app(settings: Settings) -> FastAPI:
             database=database,
             access=Access(settings),
             limiter=RateLimiter(settings.portal_rate_per_minute),
+            org_slug=settings.portal_org,
         )
         master = _master(settings)
         app.state.ui = UiState(

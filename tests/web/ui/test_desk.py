@@ -10,12 +10,12 @@ import zipfile
 from datetime import UTC, datetime
 from pathlib import Path
 
+from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from reclaim.banks.models import BankItem, ItemStatus
 from reclaim.banks.platform_models import Dispute, DisputeStatus
 from reclaim.cases import audit
-from reclaim.cases.access import Access
 from reclaim.cases.models import Case, ConsentPurpose
 from reclaim.cases.notes import CaseNote
 from reclaim.cases.roles import Role
@@ -26,7 +26,8 @@ from reclaim.evidence.requests import ExportRequest, ExportState
 from reclaim.monitor.models import Source
 from reclaim.store.blobs import BlobStore
 from reclaim.survivor.withdrawal import withdraw_case
-from tests.web.ui.conftest import StaffWorld
+from reclaim.web.app import create_app
+from tests.web.ui.conftest import StaffWorld, form_token
 
 
 def _post(world: StaffWorld, path: str, csrf: str, **fields: str):  # type: ignore[no-untyped-def]
@@ -47,13 +48,25 @@ def test_a_case_opened_by_phone_gives_her_secrets_that_open_the_portal(
     with world.database().session() as session:
         case = session.scalars(select(Case).where(Case.number == number.group(1))).one()
         assert case.org_id == world.north.id
-    # Her portal is her organisation's: the secrets open this case there.
-    with world.database().session() as session:
-        opened = Access(world.settings).sign_in(
-            session, number=number.group(1).lower(), passphrase=passphrase.group(1),
-            org_id=world.north.id,
+    # Her organisation's portal (RECLAIM_PORTAL_ORG) opens her case with them.
+    portal = world.settings.model_copy(update={"portal_org": "north"})
+    with TestClient(create_app(portal), base_url="http://127.0.0.1") as client:
+        token = form_token(client.get("/signin").text)
+        signed = client.post(
+            "/signin",
+            data={"token": token, "number": number.group(1).lower(),
+                  "passphrase": passphrase.group(1)},
+            follow_redirects=False,
         )  # fmt: skip
-        assert opened.number == number.group(1)
+        assert signed.status_code == 303
+        assert signed.headers["location"] == "/case"
+    # The installation's default portal does not know another organisation's case.
+    token = form_token(world.client.get("/signin").text)
+    elsewhere = world.client.post(
+        "/signin",
+        data={"token": token, "number": number.group(1), "passphrase": passphrase.group(1)},
+    )
+    assert elsewhere.status_code == 400
 
 
 def test_notes_and_urls_on_a_case(staff_world: StaffWorld) -> None:
