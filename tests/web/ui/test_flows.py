@@ -188,7 +188,7 @@ def test_approving_a_notice_queues_its_mail(staff_world: StaffWorld) -> None:
     notice_id = world.north.objects["notice"]
     page = world.client.get(f"/staff/notices/{notice_id}")
     assert "http://north.forum.example/post/2" in page.text  # the drafted notice, rendered
-    assert "host_abuse" in page.text
+    assert "the site's abuse contact" in page.text  # the channel, named
     with world.database().session() as session:
         case = session.get(Case, world.north.objects["case"])
         assert case is not None
