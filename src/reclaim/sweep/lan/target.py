@@ -82,7 +82,7 @@ def plan_on(
                 f"{interface} carries this machine's default route: it is more likely your "
                 "own (home, office) network than the room's. If you are connected to the "
                 f"room's own network on {interface} (e.g. the motel's Wi-Fi), confirm it "
-                f"with allow_interface={interface!r}."
+                f"with --allow-interface {interface} (allow_interface={interface!r})."
             )
     elif not network.subnet_of(chosen.network):
         raise SweepRefused(
