@@ -1,0 +1,287 @@
+"""What a glint track shows, and how much it looks like a lens, in plain words.
+
+The weights add up (clipped to [0, 1]); each is a :class:`Reason` with the numbers behind
+it, so an inspector can see why a glint was flagged and judge it herself. The strongest
+evidence is geometric: a lens is fixed in the room, so while the view moves its room
+position stays put; reflections slide over their surface or sit still in the picture.
+Appearance adds the rest: small, round, steady, and white like the flash (an LED has its
+own colour and needs no flash).
+"""
+
+from __future__ import annotations
+
+import colorsys
+from dataclasses import dataclass
+
+import numpy as np
+
+from reclaim.sweep.optical.detect import COLOURED
+from reclaim.sweep.optical.track import Track, ViewPath
+from reclaim.sweep.report import Reason
+
+FULL_CREDIT_SECONDS = 1.5
+"""A glint seen this long (with few gaps) gets the full weight for being persistent."""
+MIN_TRAVEL = 0.04
+"""The view must move this much (fraction of the width) to tell fixed from sliding."""
+BLUR_SPEED = 0.18
+"""A view moving faster than this (fraction of the width a second) may smear a small
+glint too much to see: such frames do not count against a glint that is missed."""
+FIXED = 0.004
+"""Wander (RMS, fraction of the width) still counted as fixed in the room: detection
+jitter of a pixel or two."""
+DRIFT_PER_TRAVEL = 0.01
+"""Extra wander allowed per pixel the view travelled: the measured movement is summed
+frame by frame and drifts a little."""
+
+
+@dataclass(frozen=True, slots=True)
+class TrackFacts:
+    """Measured over one track; lengths in detection pixels."""
+
+    seen: int
+    expected: int
+    """Frames, from its first to its last sighting, in which it should have been seen."""
+    duration: float
+    travel: float
+    """How far the view moved while it was seen."""
+    drift: float
+    """Spread (RMS) of its position in the room."""
+    drift_ratio: float
+    """Its spread in the room over the view's spread: 0 fixed in the room, 1 fixed in
+    the picture, between: sliding over a surface."""
+    diameter: float
+    steadiness: float
+    """The larger relative spread (coefficient of variation) of its size and contrast."""
+    chroma: float
+    colour: tuple[float, float, float]
+    elongation: float
+    crowd: float
+    gaps: int
+    """Runs of frames in which it should have shown (in the picture) but did not."""
+    passes: int
+    room: tuple[float, float]
+
+
+def measure(track: Track, path: ViewPath, width: int, height: int, reach: int) -> TrackFacts:
+    sightings = track.sightings
+    frames = np.asarray([s.frame for s in sightings])
+    origins = np.asarray([path.origins[f] for f in frames])
+    points = np.asarray([(s.glint.x, s.glint.y) for s in sightings])
+    room = points - origins
+    centre = room.mean(axis=0)
+    drift = float(np.sqrt(((room - centre) ** 2).sum(axis=1).mean()))
+    view = float(np.sqrt(((origins - origins.mean(axis=0)) ** 2).sum(axis=1).mean()))
+    span = np.ptp(origins, axis=0)
+    diameters = np.asarray([s.glint.diameter for s in sightings])
+    contrasts = np.asarray([s.glint.contrast for s in sightings])
+    speeds = np.asarray([s.speed for s in sightings])
+    steady = speeds <= np.median(speeds)  # the sharper half: motion blur stretches glints
+    expected, gaps = _expected(centre, path, frames, width, height, reach)
+    red, green, blue = np.mean([s.glint.colour for s in sightings], axis=0)
+    elongations = np.asarray([s.glint.elongation for s in sightings])
+    return TrackFacts(
+        seen=len(sightings),
+        expected=expected,
+        duration=track.duration,
+        travel=float(np.hypot(*span)),
+        drift=drift,
+        drift_ratio=drift / max(view, 1.0),
+        diameter=float(np.median(diameters)),
+        steadiness=float(max(_spread(diameters), _spread(contrasts))),
+        chroma=float(np.median([s.glint.chroma for s in sightings])),
+        colour=(float(red), float(green), float(blue)),
+        elongation=float(np.median(elongations[steady])),
+        crowd=float(np.median([s.glint.crowd for s in sightings])),
+        gaps=gaps,
+        passes=track.passes,
+        room=(float(centre[0]), float(centre[1])),
+    )
+
+
+def _expected(
+    room: np.ndarray,
+    path: ViewPath,
+    frames: np.ndarray,
+    width: int,
+    height: int,
+    reach: int,
+) -> tuple[int, int]:
+    """Frames from the first sighting to the last in which a glint fixed at ``room``
+    could have been seen -- inside the searched part of the picture, and the view steady
+    enough not to smear a small glint below the brightness it needs -- and the runs of
+    those it was missed in."""
+    first, last = int(frames[0]), int(frames[-1])
+    where = room + np.asarray(path.origins[first : last + 1])
+    inside = (
+        (where[:, 0] >= reach)
+        & (where[:, 0] < width - reach)
+        & (where[:, 1] >= reach)
+        & (where[:, 1] < height - reach)
+    )
+    inside &= np.asarray(path.speeds[first : last + 1]) <= BLUR_SPEED * width
+    seen = np.zeros_like(inside)
+    seen[frames - first] = True
+    inside |= seen
+    missing = (inside & ~seen).astype(np.int8)
+    gaps = int(np.count_nonzero(np.diff(missing, prepend=0) == 1))
+    return int(inside.sum()), gaps
+
+
+def _spread(values: np.ndarray) -> float:
+    mean = float(values.mean())
+    return float(values.std()) / mean if mean > 0 else 0.0
+
+
+def assess(facts: TrackFacts, width: int, scale: float, fps: float) -> tuple[float, list[Reason]]:
+    """The track's score in [0, 1] and the reasons that make it up. ``scale`` turns
+    detection pixels into the video's own pixels for the sentences.
+
+    Positive weights grow with the evidence (how many frames it was seen in, of those it
+    should have shown in): a glint seen three times may be round and white and still be a
+    water drop's sparkle.
+    """
+    share = min(1.0, facts.seen / facts.expected)
+    # Seen long enough, and in most of the frames where it should show: a reflection off a
+    # moving highlight can line up with a fixed spot now and then, never most of the time.
+    evidence = min(1.0, facts.seen / (FULL_CREDIT_SECONDS * fps)) * min(1.0, share / 0.8)
+    reasons = [
+        _persistence(facts, scale, evidence),
+        _geometry(facts, width, scale, evidence),
+        _shape(facts, evidence),
+        _steadiness(facts, evidence),
+        _colour(facts, evidence),
+    ]
+    if facts.passes > 1:
+        reasons.append(
+            Reason(
+                "seen_again",
+                f"seen again at the same place when the view came back ({facts.passes} passes)",
+                round(0.05 * evidence, 3),
+            )
+        )
+    if facts.crowd >= 2:
+        reasons.append(
+            Reason(
+                "crowded",
+                f"one of {round(facts.crowd) + 1} similar glints close together: probably "
+                "water drops or a glittery surface",
+                -0.3,
+            )
+        )
+    if facts.gaps >= 3 and facts.seen < 0.8 * facts.expected:
+        reasons.append(Reason("blinks", "goes off and on again and again: a blinking light", -0.15))
+    score = float(np.clip(sum(r.weight for r in reasons), 0.0, 1.0))
+    return score, reasons
+
+
+def _persistence(facts: TrackFacts, scale: float, evidence: float) -> Reason:
+    share = min(1.0, facts.seen / facts.expected)
+    look = "white" if facts.chroma < COLOURED else _hue_name(facts.colour)
+    return Reason(
+        "persistent",
+        f"a small {look} glint, {facts.diameter * scale:.0f} px across, seen in {facts.seen} "
+        f"of the {max(facts.expected, facts.seen)} frames that could show it over "
+        f"{facts.duration:.1f} s while the view moved {facts.travel * scale:.0f} px",
+        round(0.2 * share * evidence, 3),
+    )
+
+
+def _geometry(facts: TrackFacts, width: int, scale: float, evidence: float) -> Reason:
+    least = MIN_TRAVEL * width
+    if facts.travel < least:
+        return Reason(
+            "view_still",
+            "the view hardly moved while it was seen, so whether it is fixed in the room "
+            "cannot be told: pan slowly past it",
+            0.0,
+        )
+    certainty = 0.5 + 0.5 * min(1.0, (facts.travel - least) / least)
+    # What "fixed" allows: detection jitter, and the drift of the accumulated movement.
+    allowed = FIXED * width + DRIFT_PER_TRAVEL * facts.travel
+    ratio, drift = facts.drift_ratio, facts.drift
+    if ratio >= 0.75:
+        return Reason(
+            "follows_view",
+            "stays at the same place in the picture while the room moves past: the "
+            "flashlight's own reflection on a glossy surface",
+            round(-0.5 * certainty, 3),
+        )
+    if ratio >= 0.25 or drift >= 1.6 * allowed:
+        return Reason(
+            "slides",
+            f"moves over its surface as the view moves ({drift * scale:.0f} px, "
+            f"{ratio:.0%} of the view's movement): a reflection on something shiny",
+            round(-0.4 * certainty, 3),
+        )
+    if drift <= allowed and ratio <= 0.12:
+        return Reason(
+            "stays_put",
+            f"stays put relative to the room (within {drift * scale:.1f} px) as the view moves",
+            round(0.45 * certainty * evidence, 3),
+        )
+    closeness = max(0.0, min((0.25 - ratio) / 0.13, (1.6 * allowed - drift) / (0.6 * allowed), 1.0))
+    return Reason(
+        "mostly_stays_put",
+        f"mostly stays put, wandering {drift * scale:.1f} px in the room ({ratio:.0%} of the "
+        "view's movement): parallax, or a reflection on a small curved surface",
+        round(0.45 * certainty * evidence * closeness, 3),
+    )
+
+
+def _shape(facts: TrackFacts, evidence: float) -> Reason:
+    if facts.elongation <= 1.8:
+        return Reason("round", "round and compact", round(0.15 * evidence, 3))
+    if facts.elongation <= 2.5:
+        return Reason(
+            "roundish", f"roughly round ({facts.elongation:.1f}:1)", round(0.05 * evidence, 3)
+        )
+    return Reason(
+        "elongated",
+        f"elongated ({facts.elongation:.1f}:1): a highlight along an edge",
+        -0.15,
+    )
+
+
+def _steadiness(facts: TrackFacts, evidence: float) -> Reason:
+    if facts.steadiness <= 0.25:
+        return Reason("steady", "keeps its size and brightness", round(0.1 * evidence, 3))
+    if facts.steadiness >= 0.5:
+        return Reason(
+            "unsteady",
+            "changes size and brightness from frame to frame, as reflections do",
+            -0.1,
+        )
+    return Reason("fairly_steady", "its size and brightness vary somewhat", 0.0)
+
+
+def _colour(facts: TrackFacts, evidence: float) -> Reason:
+    if facts.chroma < 0.15:
+        return Reason("white", "white, like the flashlight", round(0.1 * evidence, 3))
+    if facts.chroma < COLOURED:
+        return Reason("tinted", "slightly tinted (lens coatings tint a glint)", 0.0)
+    return Reason(
+        "coloured",
+        f"coloured ({_hue_name(facts.colour)}): probably an LED indicator",
+        -0.6,
+    )
+
+
+def _hue_name(colour: tuple[float, float, float]) -> str:
+    r, g, b = (max(0.0, min(1.0, c / 255)) for c in colour)
+    hue, _, saturation = colorsys.rgb_to_hls(r, g, b)
+    if saturation < 0.15:
+        return "whitish"
+    degrees = hue * 360
+    for limit, name in (
+        (20, "red"),
+        (45, "orange"),
+        (70, "yellow"),
+        (170, "green"),
+        (200, "cyan"),
+        (260, "blue"),
+        (320, "purple"),
+        (360, "red"),
+    ):
+        if degrees < limit:
+            return name
+    return "red"
