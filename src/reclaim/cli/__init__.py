@@ -8,6 +8,7 @@ from reclaim.cli import (  # noqa: F401 - importing registers the commands
     hashing,
     monitor,
     platforms,
+    sweep,
     takedown,
     takedown_followup,
     users,
