@@ -1,11 +1,12 @@
 """Streaming the records of an untrusted pcap or pcapng file, with bounds.
 
-scapy's ``RawPcapReader`` (which also opens pcapng) does the format work; it reads through
-:class:`_GuardedStream`, which refuses any single read larger than a record can honestly be
-(a pcapng block declaring 4 GiB would otherwise be read, and allocated, in one call) and
-notices short reads. scapy quietly ends the iteration on a torn record, so whether the file
-was *complete* is decided here: a short read, a record shorter than it declared, or a
-pcapng file that does not end on a block boundary means it was cut off.
+scapy's ``RawPcapReader`` (which also opens pcapng) does the format work. It bounds each
+read of a pcap record itself; pcapng blocks it reads whole, so a pcapng file is read
+through :class:`_GuardedStream`, which refuses a read larger than a block can honestly be
+(one declaring 4 GiB would otherwise be read, and allocated, in one call). scapy quietly
+ends the iteration on a torn record, so whether the file was *complete* is decided here: a
+record shorter than it declared, a pcap file whose records do not add up to its size, a
+short read, or a pcapng file that does not end on a block boundary means it was cut off.
 
 A capture cut off after some records still says something true about the traffic before
 the cut: the records are analysed and :attr:`ReadStats.damage` says where it ended. One cut

@@ -7,14 +7,15 @@ of these is measured here without any codec knowledge:
 
 - *sustained rate*: the median bit rate over the seconds it sends, and the share of the
   capture's seconds in which it sends;
+- *bursts*: packets closer than 8 ms together, i.e. roughly one video frame each;
 - *frame periodicity*: the byte series in 5 ms bins, its power spectrum averaged over
   2.56 s segments (Welch), and the lowest spectral line in 4-32 Hz that stands out of the
-  spectrum's median floor and is not the harmonic of a slower rhythm (a keep-alive timer
-  makes lines at every multiple of its own rate);
-- *bursts*: packets closer than 8 ms together, i.e. roughly one video frame each;
-- *key frames*: bursts at least 3x the median of their neighbours, and how regularly they
-  recur (intervals that are whole multiples of one period, so a missed one does not hide
-  the rhythm);
+  spectrum's median floor and survives a look at the bursts themselves: cut into slots of
+  its period (the rate refined to 0.5 mHz), nearly every slot must hold a burst, one per
+  slot (see :func:`_frame_rhythm`);
+- *key frames*: frame slots at least 3x the median of their neighbours, and how regularly
+  they recur: the most common gap in frames, and the share of gaps that are whole
+  multiples of it (a missed key frame does not hide the rhythm);
 - *sizes*: share of near-MTU frames;
 - *what comes back*: the reverse direction's bytes, and whether it carries a media stream
   of its own (frames of 400 bytes and more, steadily): that is a call, not a camera.
@@ -44,6 +45,7 @@ LINE = 6.0
 """A spectral line stands at least this many times above the median floor."""
 MIN_FILL = 0.6
 MIN_DOMINANCE = 0.7
+TALL = 0.5
 BURST_GAP = 0.008
 KEY_FACTOR = 3.0
 KEY_PERIOD = (0.4, 5.0)
@@ -174,23 +176,32 @@ def _frame_rhythm(
 
     A spectral line is a frame rhythm when, cut into slots of its period, nearly every slot
     holds a burst (a keep-alive every second makes lines at 4, 5, 6 Hz... but leaves most
-    4 Hz slots empty) and one burst carries most of each slot's bytes (a 10 fps stream's
-    key frames make lines at every multiple of 1/GOP, whose slots hold several frames).
+    4 Hz slots empty), and it is either among the tallest lines or one burst carries most
+    of each slot's bytes: key frames make lines at every multiple of 1/GOP, weaker than the
+    frame line, whose slots hold several frames. (A steady audio stream beside the video
+    also shares the slots, which is why a tall line need not pass the second test.)
     The lowest line that passes is the frame rate.
     """
-    for freq, strength in _lines(times, sizes):
+    lines = _lines(times, sizes)
+    tallest = max((strength for _, strength in lines), default=0.0)
+    valid = []
+    for freq, strength in lines:
         fps, phase = refine_fps(starts, burst_sizes, freq)
         totals, largest = _slots(starts, burst_sizes, fps, phase)
         sent = totals > 0
         fill = float(sent.mean())
         dominance = float(np.mean(largest[sent] / totals[sent]))
-        if fill >= MIN_FILL and dominance >= MIN_DOMINANCE:
-            return Periodicity(fps, strength, fill, dominance), totals
-    return None, np.empty(0)
+        tall = strength >= TALL * tallest
+        if fill >= MIN_FILL and (tall or dominance >= MIN_DOMINANCE):
+            valid.append((fps, Periodicity(fps, strength, fill, dominance), totals))
+    if not valid:
+        return None, np.empty(0)
+    _, periodicity, totals = min(valid, key=lambda v: v[0])
+    return periodicity, totals
 
 
 def _lines(times: Floats, sizes: npt.NDArray[np.int64]) -> list[tuple[float, float]]:
-    """Spectral lines in FPS_BAND standing out of the floor, lowest first (at most 6)."""
+    """Spectral lines in FPS_BAND standing out of the floor (the 8 tallest)."""
     found = spectrum(times, sizes)
     if found is None:
         return []
@@ -206,7 +217,8 @@ def _lines(times: Floats, sizes: npt.NDArray[np.int64]) -> list[tuple[float, flo
     tallest = float(ratio[everywhere].max())
     band = everywhere[freqs[everywhere] <= FPS_BAND[1]]
     lines = band[ratio[band] >= max(LINE, 0.15 * tallest)]
-    return [(_refine(freqs, power, int(i)), float(ratio[i])) for i in lines[:6]]
+    lines = lines[np.argsort(-ratio[lines], kind="stable")][:8]
+    return [(_refine(freqs, power, int(i)), float(ratio[i])) for i in lines]
 
 
 def _slots(starts: Floats, sizes: Floats, fps: float, phase: float) -> tuple[Floats, Floats]:
