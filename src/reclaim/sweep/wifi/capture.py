@@ -33,6 +33,7 @@ from reclaim.sweep.wifi.errors import (
     TruncatedCapture,
     UnsupportedLinkType,
 )
+from reclaim.sweep.wifi.frames import LINKTYPES_80211
 
 PCAP_MAGICS = (b"\xa1\xb2\xc3\xd4", b"\xd4\xc3\xb2\xa1", b"\xa1\xb2\x3c\x4d", b"\x4d\x3c\xb2\xa1")
 PCAPNG_MAGIC = b"\x0a\x0d\x0d\x0a"
@@ -193,8 +194,10 @@ def _reader(source: Any, path: Path, stats: ReadStats, pcapng: bool) -> Any:
             raise TruncatedCapture(path, "ends inside its file header")
         raise DamagedCapture(path, "has a malformed file header")
     stats.format = "pcapng" if pcapng else "pcap"
-    if not pcapng and reader.linktype not in (105, 127, 192):
-        raise UnsupportedLinkType(path, not_80211([reader.linktype]))
+    if not pcapng:
+        reader.linktype &= 0xFFFF  # the upper bits may carry FCS flags (pcap file format)
+        if reader.linktype not in LINKTYPES_80211:
+            raise UnsupportedLinkType(path, not_80211([reader.linktype]))
     return reader
 
 
