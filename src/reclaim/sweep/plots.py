@@ -40,10 +40,12 @@ def line_plot(
     title: str = "",
     x_label: str = "",
     y_label: str = "",
+    x_range: tuple[float, float] | None = None,
     width: int = WIDTH,
     height: int = HEIGHT,
 ) -> bytes:
-    """A well-formed, self-contained SVG document (UTF-8) plotting ``ys`` against ``xs``."""
+    """A well-formed, self-contained SVG document (UTF-8) plotting ``ys`` against ``xs``
+    (over ``x_range`` if given, else over the data)."""
     if len(xs) != len(ys):
         raise ValueError("xs and ys must have the same length")
     points = [
@@ -51,7 +53,7 @@ def line_plot(
         for x, y in zip(xs, ys, strict=True)
         if math.isfinite(x) and math.isfinite(y)
     ]
-    x_lo, x_hi = _span([p[0] for p in points] or [0.0, 1.0])
+    x_lo, x_hi = _span(list(x_range) if x_range else [p[0] for p in points] or [0.0, 1.0])
     y_hi = _nice_top(max((p[1] for p in points), default=1.0))
     plot_w, plot_h = width - _LEFT - _RIGHT, height - _TOP - _BOTTOM
 
@@ -76,7 +78,7 @@ def line_plot(
                 f"<title>{escape(band.label or 'interval')}</title></rect>"
             )
     parts += _axes(x_lo, x_hi, y_hi, sx, sy, plot_w, plot_h)
-    reduced = _reduce(points, plot_w, x_lo, x_hi)
+    reduced = _reduce([p for p in points if x_lo <= p[0] <= x_hi], plot_w, x_lo, x_hi)
     if reduced:
         path = " ".join(f"{sx(x):.1f},{sy(y):.1f}" for x, y in reduced)
         parts.append(f"<polyline points='{path}' fill='none' stroke='{_LINE}' stroke-width='1.3'/>")

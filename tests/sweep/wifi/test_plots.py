@@ -54,3 +54,9 @@ def test_empty_and_flat_series_still_plot() -> None:
     SafeET.fromstring(line_plot([5, 5], [0, 0]))
     with pytest.raises(ValueError, match="same length"):
         line_plot([1, 2], [1])
+
+
+def test_an_x_range_fixes_the_axis() -> None:
+    root = SafeET.fromstring(line_plot([2.5, 7.5], [1, 2], x_range=(0, 10)))
+    labels = {e.text for e in root.iter(f"{SVG}text")}
+    assert {"0", "10"} <= labels

@@ -155,6 +155,7 @@ def _plot(unit: Unit, timeline: Sequence[Interval], seconds: float) -> Attachmen
         title=f"{unit.ident}: rate sent",
         x_label="seconds from the start of the capture",
         y_label="kbit/s",
+        x_range=(0.0, bins * PLOT_BIN),
     )
     caption = f"What {unit.ident} sent, per second"
     if timeline:
