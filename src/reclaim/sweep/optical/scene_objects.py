@@ -65,6 +65,28 @@ def stamp(
     canvas[y0:y1, x0:x1] += patch[:, :, None] * (amplitude * np.asarray(colour, np.float32))
 
 
+def glow(
+    canvas: Canvas,
+    x: float,
+    y: float,
+    *,
+    sigma: float,
+    amplitude: float,
+    colour: tuple[float, float, float] = WHITE,
+) -> None:
+    """Add a round Gaussian glow (bloom, an LED's halo, the flash's broad reflection)."""
+    reach = math.ceil(3 * sigma + 1)
+    height, width = canvas.shape[:2]
+    x0, x1 = max(math.floor(x) - reach, 0), min(math.floor(x) + reach + 1, width)
+    y0, y1 = max(math.floor(y) - reach, 0), min(math.floor(y) + reach + 1, height)
+    if x0 >= x1 or y0 >= y1:
+        return
+    dx = np.arange(x0, x1, dtype=np.float32)[None, :] - x
+    dy = np.arange(y0, y1, dtype=np.float32)[:, None] - y
+    weight = np.exp(-(dx**2 + dy**2) / (2 * sigma**2))
+    canvas[y0:y1, x0:x1] += weight[:, :, None] * (amplitude * np.asarray(colour, np.float32))
+
+
 def _gaussian_matrix(size: int, sigma: float) -> npt.NDArray[np.float32]:
     index = np.arange(size, dtype=np.float32)
     weights = np.exp(-((index[:, None] - index[None, :]) ** 2) / (2 * sigma**2))
@@ -124,15 +146,7 @@ class Lens:
             angle=0.7,
         )
         # A saturated glint blooms a little into its neighbours, as on a phone sensor.
-        stamp(
-            canvas,
-            x,
-            y,
-            diameter=self.diameter * 2.5,
-            amplitude=0.12 * amplitude,
-            colour=self.tint,
-            blur=self.diameter / 2,
-        )
+        glow(canvas, x, y, sigma=0.8 * self.diameter, amplitude=0.12 * amplitude, colour=self.tint)
 
     def truth(self, shape: tuple[int, int], offset: Offset, t: float) -> Truth:
         return (
@@ -243,15 +257,7 @@ class Led:
         # Its own colour at full strength: the channel that carries it saturates, as on
         # a phone sensor, while the others stay low.
         stamp(canvas, x, y, diameter=self.diameter, amplitude=300.0, colour=self.colour)
-        stamp(
-            canvas,
-            x,
-            y,
-            diameter=self.diameter * 3,
-            amplitude=90.0,
-            colour=self.colour,
-            blur=self.diameter * 0.6,
-        )
+        glow(canvas, x, y, sigma=self.diameter, amplitude=90.0, colour=self.colour)
 
     def truth(self, shape: tuple[int, int], offset: Offset, t: float) -> Truth:
         return [(0, self.x - offset[0], self.y - offset[1], self.diameter)] if self._on(t) else []
@@ -286,7 +292,7 @@ class FlashHotspot:
         if where is None:
             return
         x, y = where
-        stamp(canvas, x, y, diameter=self.spread, amplitude=70.0, blur=self.spread / 3)
+        glow(canvas, x, y, sigma=self.spread / 3, amplitude=70.0)
         stamp(canvas, x, y, diameter=self.core, amplitude=400.0, blur=0.4)
 
     def truth(self, shape: tuple[int, int], offset: Offset, t: float) -> Truth:

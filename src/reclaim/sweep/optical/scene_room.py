@@ -1,6 +1,6 @@
 """The still room of a synthetic sweep: painted wall, glossy tiles, a mirror, a shelf with
 boxes, screens, metal bars and the housings lenses hide in, as a reflectance layer (lit
-by the flashlight) and an emissive layer (screens, which shine by themselves)."""
+by the flashlight) and the screens (which shine by themselves)."""
 
 from __future__ import annotations
 
@@ -25,7 +25,8 @@ class Room:
         self.width = math.ceil(width * (1 + pan) + 2 * self.margin) + 2
         self.height = math.ceil(height * (1 + 2 * tilt) + 2 * self.margin) + 2
         self.albedo: Layer = np.zeros((self.height, self.width, 3), np.float32)
-        self.emissive: Layer = np.zeros((self.height, self.width, 3), np.float32)
+        self.screens: list[tuple[int, int, Layer]] = []
+        """Room position of each screen's padded top-left corner, and its picture."""
         self.glossy: list[Box] = []
         self.occupied: list[Box] = []
         m, w, h = self.margin, width, height
@@ -38,17 +39,43 @@ class Room:
         )
         self.tiles_top = m + tilt * h + 0.52 * h  # the view centre crosses it
 
-    def view(self, offset: Offset, width: int, height: int) -> tuple[Layer, Layer]:
-        """The (albedo, emissive) seen from ``offset``, sampled bilinearly."""
-        ox = min(max(offset[0], 0.0), self.width - width - 1.001)
-        oy = min(max(offset[1], 0.0), self.height - height - 1.001)
+    def view(self, offset: Offset, width: int, height: int) -> Layer:
+        """The reflectance seen from ``offset``, sampled bilinearly (sub-pixel moves)."""
+        ox, oy = self._clamped(offset, width, height)
         ix, iy = int(ox), int(oy)
-        fx, fy = ox - ix, oy - iy
-        albedo, emissive = (
-            _bilinear(layer[iy : iy + height + 1, ix : ix + width + 1], fx, fy)
-            for layer in (self.albedo, self.emissive)
+        return _bilinear(self.albedo[iy : iy + height + 1, ix : ix + width + 1], ox - ix, oy - iy)
+
+    def blurred_view(self, offsets: list[Offset], width: int, height: int) -> Layer:
+        """The reflectance averaged over a moving exposure: whole-pixel steps are enough
+        when the blur is a few pixels long, and much cheaper."""
+        total = np.zeros((height, width, 3), np.float32)
+        for offset in offsets:
+            ox, oy = self._clamped(offset, width, height)
+            ix, iy = round(ox), round(oy)
+            total += self.albedo[iy : iy + height, ix : ix + width]
+        total /= len(offsets)
+        return total
+
+    def draw_screens(self, canvas: Layer, offset: Offset) -> None:
+        """Add the screens (they shine by themselves: no flash falloff) seen from ``offset``."""
+        height, width = canvas.shape[:2]
+        for sx, sy, content in self.screens:
+            x, y = sx - offset[0], sy - offset[1]
+            ix, iy = math.floor(x), math.floor(y)
+            # Sampling the padded content at -fraction lands it at the sub-pixel place.
+            shifted = _bilinear(content, 1 - (x - ix), 1 - (y - iy))
+            x0, y0 = ix + 1, iy + 1
+            cx0, cy0 = max(0, -x0), max(0, -y0)
+            cx1 = min(shifted.shape[1], width - x0)
+            cy1 = min(shifted.shape[0], height - y0)
+            if cx0 < cx1 and cy0 < cy1:
+                canvas[y0 + cy0 : y0 + cy1, x0 + cx0 : x0 + cx1] += shifted[cy0:cy1, cx0:cx1]
+
+    def _clamped(self, offset: Offset, width: int, height: int) -> Offset:
+        return (
+            min(max(offset[0], 0.0), self.width - width - 1.001),
+            min(max(offset[1], 0.0), self.height - height - 1.001),
         )
-        return albedo, emissive
 
     def place(
         self, rng: np.random.Generator, clearance: float, keep: float = 2.0
@@ -94,7 +121,9 @@ class Room:
         for _ in range(int(rng.integers(2, 6))):  # dark lines of text or picture
             row = int(rng.integers(0, max(1, y1 - y0 - 2)))
             content[row : row + 2, : int(rng.integers(1, x1 - x0 + 1))] *= 0.4
-        self.emissive[y0:y1, x0:x1] = content
+        padded = np.zeros((y1 - y0 + 2, x1 - x0 + 2, 3), np.float32)
+        padded[1:-1, 1:-1] = content
+        self.screens.append((x0 - 1, y0 - 1, padded))
 
     def bar(
         self, length: float, *, horizontal: bool, rng: np.random.Generator

@@ -15,7 +15,7 @@ import enum
 import json
 import math
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -37,6 +37,7 @@ from reclaim.sweep.optical.scene_objects import (
     flash_gain,
 )
 from reclaim.sweep.optical.scene_room import Room, build_room
+from reclaim.sweep.optical.scene_truth import GroundTruth, ObjectTruth
 
 
 class Distractor(enum.StrEnum):
@@ -50,6 +51,7 @@ class Distractor(enum.StrEnum):
 
 
 ALL_DISTRACTORS = frozenset(Distractor)
+_NOISE_FIELDS = 6
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,42 +93,6 @@ class SceneSpec:
 
 
 @dataclass
-class ObjectTruth:
-    ident: str
-    kind: str
-    diameter: float
-    track: list[tuple[int, float, float]] = field(default_factory=list)
-    """(frame index, x, y) in video pixels for every frame the glint shows in."""
-
-
-@dataclass
-class GroundTruth:
-    width: int
-    height: int
-    fps: int
-    frames: int
-    objects: list[ObjectTruth] = field(default_factory=list)
-
-    def of_kind(self, kind: str) -> list[ObjectTruth]:
-        return [o for o in self.objects if o.kind == kind]
-
-    def to_json(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> GroundTruth:
-        objects = [
-            ObjectTruth(o["ident"], o["kind"], o["diameter"], [tuple(p) for p in o["track"]])
-            for o in data["objects"]
-        ]
-        return cls(data["width"], data["height"], data["fps"], data["frames"], objects)
-
-    @classmethod
-    def load(cls, path: Path) -> GroundTruth:
-        return cls.from_json(json.loads(path.read_text()))
-
-
-@dataclass
 class Scene:
     """A built scene: the room, how the view moves, and what glints in it."""
 
@@ -135,6 +101,8 @@ class Scene:
     offset: Callable[[float], Offset]
     objects: list[tuple[str, SceneObject]]
     gain: npt.NDArray[np.float32] = field(init=False)
+    _fields: list[Canvas] = field(init=False, default_factory=list)
+    _last: int = field(init=False, default=-1)
 
     def __post_init__(self) -> None:
         w, h = self.spec.width, self.spec.height
@@ -144,7 +112,8 @@ class Scene:
         assert abs(float(self.gain[h // 2, w // 2, 0]) - flash_gain(w // 2, h // 2, w, h)) < 0.01
 
     def frame(self, index: int, rng: np.random.Generator) -> npt.NDArray[np.uint8]:
-        """Frame ``index``: the sub-exposures of a moving view averaged (motion blur)."""
+        """Frame ``index``: the room and its glints averaged over the exposure while the
+        view moves (motion blur), lit by the flash, with sensor noise."""
         spec = self.spec
         t = index / spec.fps
         exposure = 0.5 / spec.fps
@@ -152,33 +121,51 @@ class Scene:
         if spec.motion_blur:
             (ax, ay), (bx, by) = self.offset(t - exposure / 2), self.offset(t + exposure / 2)
             steps = int(np.clip(math.ceil(math.hypot(bx - ax, by - ay)), 1, 6))
-        total = np.zeros((spec.height, spec.width, 3), np.float32)
-        for sub in np.linspace(t - exposure / 2, t + exposure / 2, steps) if steps > 1 else [t]:
-            total += self._exposure(float(sub))
-        total /= steps
-        total += spec.noise * rng.standard_normal(total.shape, dtype=np.float32)
-        return np.clip(total, 0, 255).astype(np.uint8)
+        times = np.linspace(t - exposure / 2, t + exposure / 2, steps) if steps > 1 else [t]
+        offsets = [self.offset(float(sub)) for sub in times]
+        if steps == 1:
+            room = self.room.view(offsets[0], spec.width, spec.height)
+        else:
+            room = self.room.blurred_view(offsets, spec.width, spec.height)
+        canvas: Canvas = room * self.gain
+        shining = np.zeros_like(canvas)  # what does not follow the flash's falloff
+        for sub, offset in zip(times, offsets, strict=True):
+            self.room.draw_screens(shining, offset)
+            for _, thing in self.objects:
+                thing.draw(shining, offset, float(sub))
+        if steps > 1:
+            shining /= steps
+        canvas += shining
+        canvas += self._noise(rng)
+        return np.clip(canvas, 0, 255).astype(np.uint8)
 
-    def _exposure(self, t: float) -> Canvas:
-        offset = self.offset(t)
-        albedo, emissive = self.room.view(offset, self.spec.width, self.spec.height)
-        canvas: Canvas = albedo * self.gain + emissive
-        for _, thing in self.objects:
-            thing.draw(canvas, offset, t)
-        return canvas
+    def _noise(self, rng: np.random.Generator) -> Canvas:
+        """Sensor noise: one of a few pre-drawn fields, never the same twice running (a
+        field shared by neighbouring frames would look like a still layer to the motion
+        estimate)."""
+        if not self._fields:
+            shape = (_NOISE_FIELDS, self.spec.height, self.spec.width, 3)
+            self._fields = list(self.spec.noise * rng.standard_normal(shape, dtype=np.float32))
+        choice = int(rng.integers(len(self._fields) - 1))
+        self._last = choice if choice < self._last else choice + 1
+        return self._fields[self._last]
 
     def truth_at(self, index: int) -> list[tuple[str, str, float, float, float]]:
-        """(ident, kind, x, y, diameter) of every glint inside frame ``index``."""
+        """(ident, kind, x, y, diameter) of every glint inside frame ``index``, at the
+        middle of the exposure; one shown for only part of the exposure (coming out from
+        behind something, an LED switching on) counts too, as it is drawn."""
         spec = self.spec
         t = index / spec.fps
         offset = self.offset(t)
-        shown = []
-        for ident, thing in self.objects:
-            for part, x, y, diameter in thing.truth((spec.height, spec.width), offset, t):
-                if 0 <= x < spec.width and 0 <= y < spec.height:
+        exposure = 0.5 / spec.fps
+        shown: dict[str, tuple[str, str, float, float, float]] = {}
+        for moment in (t, t - exposure / 2, t + exposure / 2):
+            for ident, thing in self.objects:
+                for part, x, y, diameter in thing.truth((spec.height, spec.width), offset, moment):
                     name = ident if thing.kind != "drops" else f"{ident}.{part}"
-                    shown.append((name, thing.kind, x, y, diameter))
-        return shown
+                    if name not in shown and 0 <= x < spec.width and 0 <= y < spec.height:
+                        shown[name] = (name, thing.kind, x, y, diameter)
+        return list(shown.values())
 
 
 @dataclass(frozen=True, slots=True)
