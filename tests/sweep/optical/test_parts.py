@@ -98,6 +98,8 @@ def _facts(**changes: object) -> TrackFacts:
         "travel": 160.0,
         "drift": 0.8,
         "drift_ratio": 0.015,
+        "jump": 0.6,
+        "company": 0,
         "diameter": 3.5,
         "steadiness": 0.12,
         "chroma": 0.04,
@@ -133,6 +135,9 @@ def test_a_fixed_white_round_glint_is_likely() -> None:
         # Drops that stay put: worth a look at most.
         ({"crowd": 6.0}, "crowded", LIKELY),
         ({"seen": 14, "expected": 38, "gaps": 6}, "blinks", LIKELY),
+        ({"company": 9}, "crowded", LIKELY),
+        # Hopping from drop to drop: never far, but never quite still.
+        ({"jump": 4.5, "drift": 3.0, "drift_ratio": 0.15}, "mostly_stays_put", LIKELY),
     ],
 )
 def test_what_lenses_do_not_do_keeps_the_score_down(

@@ -6,11 +6,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+import numpy as np
+
 from reclaim.media.video import VideoInfo
 from reclaim.sweep.optical.annotate import annotate
+from reclaim.sweep.optical.detect import COLOURED
 from reclaim.sweep.optical.options import GlintOptions
-from reclaim.sweep.optical.score import TrackFacts, assess, measure
-from reclaim.sweep.optical.track import Track, Tracker, join_revisits
+from reclaim.sweep.optical.score import TrackFacts, assess, company, measure
+from reclaim.sweep.optical.track import Track, Tracker, join_revisits, room_position
 from reclaim.sweep.report import LIKELY, Attachment, Finding, SweepReport, now
 
 
@@ -28,9 +31,14 @@ def build_report(
     width, height = tracker.width, tracker.height
     tracks = join_revisits(tracker.finish(), tracker.path, width)
     scale = info.width / width if info.width > 0 else 1.0
+    white = [track for track in tracks if _white(track)]
+    spots = np.asarray([room_position(t, tracker.path) for t in white] + tracker.brief)
+    # Only the tracks themselves are asked about (the brief ones are just counted).
+    counts = company(spots.reshape(-1, 2), width)[: len(white)]
+    around = {id(track): int(count) for track, count in zip(white, counts, strict=True)}
     scored = []
     for track in tracks:
-        facts = measure(track, tracker.path, width, height, tracker.reach)
+        facts = measure(track, tracker.path, width, height, tracker.reach, around.get(id(track), 0))
         score, reasons = assess(facts, width, scale, fps)
         scored.append((score, track, facts, reasons))
     scored.sort(key=lambda item: (-item[0], item[1].ident))
@@ -83,6 +91,7 @@ def _finding(
         "view_travel_px": round(facts.travel * scale, 1),
         "drift_px": round(facts.drift * scale, 2),
         "drift_ratio": round(facts.drift_ratio, 3),
+        "jump_px": round(facts.jump * scale, 2),
         "passes": facts.passes,
         "chroma": round(facts.chroma, 3),
         "elongation": round(facts.elongation, 2),
@@ -110,6 +119,10 @@ def _finding(
         details=details,
         attachments=attachments,
     )
+
+
+def _white(track: Track) -> bool:
+    return float(np.median([s.glint.chroma for s in track.sightings])) < COLOURED
 
 
 def _video_xy(x: float, y: float, scale: float) -> tuple[float, float]:

@@ -26,6 +26,39 @@ MIN_TRAVEL = 0.04
 BLUR_SPEED = 0.18
 """A view moving faster than this (fraction of the width a second) may smear a small
 glint too much to see: such frames do not count against a glint that is missed."""
+JUMP = 0.005
+"""From one sighting to the next a fixed glint strays less than this (fraction of the
+width; 90th percentile): centroid jitter and the error of one movement estimate."""
+MIN_JUMP = 2.4
+"""... and never less than this many pixels."""
+WEIGHTS: dict[str, float] = {
+    "persistent": 0.2,
+    "stays_put": 0.45,
+    "mostly_stays_put": 0.45,
+    "view_still": 0.0,
+    "slides": -0.4,
+    "follows_view": -0.5,
+    "round": 0.15,
+    "roundish": 0.05,
+    "elongated": -0.15,
+    "steady": 0.1,
+    "fairly_steady": 0.0,
+    "unsteady": -0.1,
+    "white": 0.1,
+    "tinted": 0.0,
+    "coloured": -0.6,
+    "seen_again": 0.05,
+    "crowded": -0.3,
+    "blinks": -0.15,
+}
+"""Every reason and the largest weight it carries. Positive weights are scaled by the
+evidence (how much of the time it was seen), the geometric ones also by how far the view
+moved; the positive ones add up to 1 (with ``mostly_stays_put`` in place of
+``stays_put``, less)."""
+BUSY = 4
+"""This many other glints around the same spot make it a busy one (drops, glitter)."""
+NEIGHBOURHOOD = 0.05
+"""How near (fraction of the width, in the room) another glint must be to count."""
 FIXED = 0.004
 """Wander (RMS, fraction of the width) still counted as fixed in the room: detection
 jitter of a pixel or two."""
@@ -49,6 +82,10 @@ class TrackFacts:
     drift_ratio: float
     """Its spread in the room over the view's spread: 0 fixed in the room, 1 fixed in
     the picture, between: sliding over a surface."""
+    jump: float
+    """How far it strays from where a fixed glint would be, from one sighting to the next
+    (90th percentile): small for a lens, large for a highlight that slides or a chain of
+    drops sparkling one after another."""
     diameter: float
     steadiness: float
     """The larger relative spread (coefficient of variation) of its size and contrast."""
@@ -56,13 +93,18 @@ class TrackFacts:
     colour: tuple[float, float, float]
     elongation: float
     crowd: float
+    """Other white glints in the same frames close by (median over its sightings)."""
+    company: int
+    """Other white glints seen, at any time, around the same spot in the room."""
     gaps: int
     """Runs of frames in which it should have shown (in the picture) but did not."""
     passes: int
     room: tuple[float, float]
 
 
-def measure(track: Track, path: ViewPath, width: int, height: int, reach: int) -> TrackFacts:
+def measure(
+    track: Track, path: ViewPath, width: int, height: int, reach: int, company: int = 0
+) -> TrackFacts:
     sightings = track.sightings
     frames = np.asarray([s.frame for s in sightings])
     origins = np.asarray([path.origins[f] for f in frames])
@@ -77,6 +119,10 @@ def measure(track: Track, path: ViewPath, width: int, height: int, reach: int) -
     speeds = np.asarray([s.speed for s in sightings])
     steady = speeds <= np.median(speeds)  # the sharper half: motion blur stretches glints
     expected, gaps = _expected(centre, path, frames, width, height, reach)
+    # Steps between sightings close in time only: across a long gap (another pass) the
+    # summed movement has drifted, which the wander allowance covers.
+    close = np.diff(frames) <= 3
+    steps = np.hypot(*(np.diff(room, axis=0)[close].T)) if close.any() else np.zeros(1)
     red, green, blue = np.mean([s.glint.colour for s in sightings], axis=0)
     elongations = np.asarray([s.glint.elongation for s in sightings])
     return TrackFacts(
@@ -86,16 +132,29 @@ def measure(track: Track, path: ViewPath, width: int, height: int, reach: int) -
         travel=float(np.hypot(*span)),
         drift=drift,
         drift_ratio=drift / max(view, 1.0),
+        jump=float(np.percentile(steps, 90)),
         diameter=float(np.median(diameters)),
         steadiness=float(max(_spread(diameters), _spread(contrasts))),
         chroma=float(np.median([s.glint.chroma for s in sightings])),
         colour=(float(red), float(green), float(blue)),
         elongation=float(np.median(elongations[steady])),
         crowd=float(np.median([s.glint.crowd for s in sightings])),
+        company=company,
         gaps=gaps,
         passes=track.passes,
         room=(float(centre[0]), float(centre[1])),
     )
+
+
+def company(spots: np.ndarray, width: int) -> np.ndarray:
+    """For each room position in ``spots`` (n x 2), how many of the others lie within
+    :data:`NEIGHBOURHOOD` of it."""
+    if not len(spots):
+        return np.zeros(0, np.intp)
+    radius = NEIGHBOURHOOD * width
+    near = ((spots[:, None, :] - spots[None, :, :]) ** 2).sum(axis=2) <= radius**2
+    counts: np.ndarray = near.sum(axis=1) - 1
+    return counts
 
 
 def _expected(
@@ -153,23 +212,21 @@ def assess(facts: TrackFacts, width: int, scale: float, fps: float) -> tuple[flo
     ]
     if facts.passes > 1:
         reasons.append(
-            Reason(
+            _reason(
                 "seen_again",
                 f"seen again at the same place when the view came back ({facts.passes} passes)",
-                round(0.05 * evidence, 3),
+                evidence,
             )
         )
-    if facts.crowd >= 2:
-        reasons.append(
-            Reason(
-                "crowded",
-                f"one of {round(facts.crowd) + 1} similar glints close together: probably "
-                "water drops or a glittery surface",
-                -0.3,
-            )
+    if facts.crowd >= 2 or facts.company >= BUSY:
+        many = (
+            f"one of {round(facts.crowd) + 1} similar glints close together"
+            if facts.crowd >= 2
+            else f"{facts.company} other glints came and went around this spot"
         )
+        reasons.append(_reason("crowded", f"{many}: probably water drops or a glittery surface"))
     if facts.gaps >= 3 and facts.seen < 0.8 * facts.expected:
-        reasons.append(Reason("blinks", "goes off and on again and again: a blinking light", -0.15))
+        reasons.append(_reason("blinks", "goes off and on again and again: a blinking light"))
     score = float(np.clip(sum(r.weight for r in reasons), 0.0, 1.0))
     return score, reasons
 
@@ -177,93 +234,89 @@ def assess(facts: TrackFacts, width: int, scale: float, fps: float) -> tuple[flo
 def _persistence(facts: TrackFacts, scale: float, evidence: float) -> Reason:
     share = min(1.0, facts.seen / facts.expected)
     look = "white" if facts.chroma < COLOURED else _hue_name(facts.colour)
-    return Reason(
+    return _reason(
         "persistent",
         f"a small {look} glint, {facts.diameter * scale:.0f} px across, seen in {facts.seen} "
         f"of the {max(facts.expected, facts.seen)} frames that could show it over "
         f"{facts.duration:.1f} s while the view moved {facts.travel * scale:.0f} px",
-        round(0.2 * share * evidence, 3),
+        share * evidence,
     )
 
 
 def _geometry(facts: TrackFacts, width: int, scale: float, evidence: float) -> Reason:
     least = MIN_TRAVEL * width
     if facts.travel < least:
-        return Reason(
+        return _reason(
             "view_still",
             "the view hardly moved while it was seen, so whether it is fixed in the room "
             "cannot be told: pan slowly past it",
-            0.0,
         )
     certainty = 0.5 + 0.5 * min(1.0, (facts.travel - least) / least)
     # What "fixed" allows: detection jitter, and the drift of the accumulated movement.
     allowed = FIXED * width + DRIFT_PER_TRAVEL * facts.travel
     ratio, drift = facts.drift_ratio, facts.drift
     if ratio >= 0.75:
-        return Reason(
+        return _reason(
             "follows_view",
             "stays at the same place in the picture while the room moves past: the "
             "flashlight's own reflection on a glossy surface",
-            round(-0.5 * certainty, 3),
+            certainty,
         )
-    if ratio >= 0.25 or drift >= 1.6 * allowed:
-        return Reason(
+    strays = facts.jump / max(JUMP * width, MIN_JUMP)
+    if ratio >= 0.25 or drift >= 1.6 * allowed or strays >= 2:
+        return _reason(
             "slides",
             f"moves over its surface as the view moves ({drift * scale:.0f} px, "
             f"{ratio:.0%} of the view's movement): a reflection on something shiny",
-            round(-0.4 * certainty, 3),
+            certainty,
         )
-    if drift <= allowed and ratio <= 0.12:
-        return Reason(
+    if drift <= allowed and ratio <= 0.12 and strays <= 1.0:
+        return _reason(
             "stays_put",
             f"stays put relative to the room (within {drift * scale:.1f} px) as the view moves",
-            round(0.45 * certainty * evidence, 3),
+            certainty * evidence,
         )
-    closeness = max(0.0, min((0.25 - ratio) / 0.13, (1.6 * allowed - drift) / (0.6 * allowed), 1.0))
-    return Reason(
+    closeness = max(
+        0.0, min((0.25 - ratio) / 0.13, (1.6 * allowed - drift) / (0.6 * allowed), 2 - strays, 1.0)
+    )
+    return _reason(
         "mostly_stays_put",
         f"mostly stays put, wandering {drift * scale:.1f} px in the room ({ratio:.0%} of the "
-        "view's movement): parallax, or a reflection on a small curved surface",
-        round(0.45 * certainty * evidence * closeness, 3),
+        f"view's movement) and straying up to {facts.jump * scale:.1f} px from one frame to "
+        "the next: parallax, a reflection on a small curved surface, or drops sparkling in "
+        "turn",
+        certainty * evidence * closeness,
     )
 
 
 def _shape(facts: TrackFacts, evidence: float) -> Reason:
     if facts.elongation <= 1.8:
-        return Reason("round", "round and compact", round(0.15 * evidence, 3))
+        return _reason("round", "round and compact", evidence)
     if facts.elongation <= 2.5:
-        return Reason(
-            "roundish", f"roughly round ({facts.elongation:.1f}:1)", round(0.05 * evidence, 3)
-        )
-    return Reason(
-        "elongated",
-        f"elongated ({facts.elongation:.1f}:1): a highlight along an edge",
-        -0.15,
-    )
+        return _reason("roundish", f"roughly round ({facts.elongation:.1f}:1)", evidence)
+    return _reason("elongated", f"elongated ({facts.elongation:.1f}:1): a highlight along an edge")
 
 
 def _steadiness(facts: TrackFacts, evidence: float) -> Reason:
     if facts.steadiness <= 0.25:
-        return Reason("steady", "keeps its size and brightness", round(0.1 * evidence, 3))
+        return _reason("steady", "keeps its size and brightness", evidence)
     if facts.steadiness >= 0.5:
-        return Reason(
-            "unsteady",
-            "changes size and brightness from frame to frame, as reflections do",
-            -0.1,
+        return _reason(
+            "unsteady", "changes size and brightness from frame to frame, as reflections do"
         )
-    return Reason("fairly_steady", "its size and brightness vary somewhat", 0.0)
+    return _reason("fairly_steady", "its size and brightness vary somewhat")
 
 
 def _colour(facts: TrackFacts, evidence: float) -> Reason:
     if facts.chroma < 0.15:
-        return Reason("white", "white, like the flashlight", round(0.1 * evidence, 3))
+        return _reason("white", "white, like the flashlight", evidence)
     if facts.chroma < COLOURED:
-        return Reason("tinted", "slightly tinted (lens coatings tint a glint)", 0.0)
-    return Reason(
-        "coloured",
-        f"coloured ({_hue_name(facts.colour)}): probably an LED indicator",
-        -0.6,
-    )
+        return _reason("tinted", "slightly tinted (lens coatings tint a glint)")
+    return _reason("coloured", f"coloured ({_hue_name(facts.colour)}): probably an LED indicator")
+
+
+def _reason(code: str, text: str, factor: float = 1.0) -> Reason:
+    return Reason(code, text, round(WEIGHTS[code] * factor, 3))
 
 
 def _hue_name(colour: tuple[float, float, float]) -> str:

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 
-from reclaim.sweep.optical.detect import Glint
+from reclaim.sweep.optical.detect import COLOURED, Glint
 from reclaim.sweep.optical.motion import Step
 from reclaim.sweep.optical.options import GlintOptions
 
@@ -24,8 +24,11 @@ RGB = npt.NDArray[np.uint8]
 GATE = 0.012
 """The gate's fixed part, as a fraction of the frame width."""
 GATE_PER_MOVE = 1.1
-"""How much the gate widens per pixel the view moved since the glint was last seen."""
+"""How much the gate widens per pixel the view moved since the previous frame."""
+GATE_PER_GAP = 0.3
+"""... and per pixel it moved before that, since the glint was last seen."""
 PICTURES_KEPT = 64
+BRIEF_KEPT = 50_000
 GATE_LOST = 0.08
 """Extra gate (fraction of the width) after a frame whose movement could not be measured."""
 
@@ -123,6 +126,9 @@ class Tracker:
         self.done: list[Track] = []
         self.dropped = 0
         """Tracks too short to be findings."""
+        self.brief: list[tuple[float, float]] = []
+        """Room positions of the white glints too short to be findings (drops sparkle
+        briefly, one after another, in the same spot)."""
         self._next_id = 1
         self._max_live = 4 * options.max_candidates
 
@@ -178,8 +184,14 @@ class Tracker:
         return track.last.glint.x + dx, track.last.glint.y + dy
 
     def _gate(self, track: Track, frame: int) -> float:
-        dx, dy = self.path.moved(track.last.frame, frame)
-        gate = GATE * self.width + GATE_PER_MOVE * math.hypot(dx, dy)
+        """How far from the prediction a glint may be and still continue ``track``. The
+        latest frame's movement counts fully (a highlight sliding along an edge keeps up
+        with the view, and must be followed to be seen sliding); earlier movement, over
+        a gap, only partly (a fixed glint's prediction stays good; a wide gate would
+        catch whatever else glints nearby)."""
+        latest = math.hypot(*self.path.moved(frame - 1, frame))
+        before = math.hypot(*self.path.moved(track.last.frame, frame - 1))
+        gate = GATE * self.width + GATE_PER_MOVE * latest + GATE_PER_GAP * before
         if self.path.any_lost(track.last.frame, frame):
             gate += GATE_LOST * self.width
         return gate
@@ -197,6 +209,8 @@ class Tracker:
             self._bound_pictures()
         else:
             self.dropped += 1
+            if track.first.glint.chroma < COLOURED and len(self.brief) < BRIEF_KEPT:
+                self.brief.append(room_position(track, self.path))
 
     def _bound_pictures(self) -> None:
         """Keep the frames of at most :data:`PICTURES_KEPT` finished tracks (those seen
@@ -224,13 +238,13 @@ def join_revisits(tracks: list[Track], path: ViewPath, width: int) -> list[Track
     ordered = sorted(tracks, key=lambda t: (t.first.frame, t.ident))
     joined: list[Track] = []
     for track in ordered:
-        here = _room_position(track, path)
+        here = room_position(track, path)
         for earlier in joined:
             if earlier.last.frame >= track.first.frame:
                 continue
             if not _alike(earlier.last.glint, track.first.glint):
                 continue
-            ex, ey = _room_position(earlier, path)
+            ex, ey = room_position(earlier, path)
             between = math.hypot(*path.moved(earlier.last.frame, track.first.frame))
             if math.hypot(here[0] - ex, here[1] - ey) <= REVISIT * width + 0.01 * between:
                 _absorb(earlier, track)
@@ -240,7 +254,8 @@ def join_revisits(tracks: list[Track], path: ViewPath, width: int) -> list[Track
     return joined
 
 
-def _room_position(track: Track, path: ViewPath) -> tuple[float, float]:
+def room_position(track: Track, path: ViewPath) -> tuple[float, float]:
+    """Where the track's glint sits in the room, on average."""
     xs = [s.glint.x - path.origins[s.frame][0] for s in track.sightings]
     ys = [s.glint.y - path.origins[s.frame][1] for s in track.sightings]
     return sum(xs) / len(xs), sum(ys) / len(ys)
