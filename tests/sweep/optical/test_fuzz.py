@@ -146,3 +146,36 @@ def test_the_worker_reports_errors_and_stops_at_its_time(
     with pytest.raises(MediaError) as caught:
         analyse(small_video, limits=MediaLimits(timeout_seconds=0.05))
     assert caught.value.kind == "timeout"
+
+
+def test_a_video_full_of_glints_stays_bounded(tmp_path: Path) -> None:
+    """Hundreds of glints a frame, most of them flickering: the work per frame and the
+    tracks kept are bounded, and the report still comes."""
+    import time
+    from fractions import Fraction
+
+    import av
+
+    rng = np.random.default_rng(7)
+    path = tmp_path / "stars.mp4"
+    fixed = rng.integers(8, [312, 172], size=(150, 2))
+    with av.open(str(path), "w", format="mp4") as container:
+        stream = container.add_stream("libx264", rate=15)
+        stream.width, stream.height, stream.pix_fmt = 320, 180, "yuv420p"
+        stream.codec_context.time_base = Fraction(1, 15)
+        for index in range(45):
+            frame = np.full((180, 320, 3), 40, np.uint8)
+            flicker = rng.integers(8, [312, 172], size=(250, 2))
+            for x, y in [*fixed, *flicker]:
+                frame[y - 1 : y + 2, x - 1 : x + 2] = 255
+            picture = av.VideoFrame.from_ndarray(frame, format="rgb24")
+            picture.pts = index
+            for packet in stream.encode(picture):
+                container.mux(packet)
+        for packet in stream.encode(None):
+            container.mux(packet)
+    start = time.perf_counter()
+    report = analyse_in_process(path)
+    assert time.perf_counter() - start < 20
+    assert len(report.findings) <= 12
+    assert report.parameters["tracks_followed"] > 100

@@ -66,7 +66,7 @@ def find_glints(rgb: RGB, options: GlintOptions, grey: Grey | None = None) -> li
         return []
     ys, xs = _cell_peaks(grey, reach, options.min_brightness)
     ys, xs = _climb(grey, ys, xs, reach)
-    ys, xs = _ring_test(grey, ys, xs, reach, options.min_contrast)
+    ys, xs = _ring_test(grey, ys, xs, reach, options.min_contrast, 4 * options.max_candidates)
     if not len(ys):
         return []
     glints = _measure(rgb, grey, ys, xs, reach, options)
@@ -117,14 +117,17 @@ def _climb(grey: Grey, ys: Ints, xs: Ints, reach: int) -> tuple[Ints, Ints]:
 
 
 def _ring_test(
-    grey: Grey, ys: Ints, xs: Ints, reach: int, min_contrast: float
+    grey: Grey, ys: Ints, xs: Ints, reach: int, min_contrast: float, most: int
 ) -> tuple[Ints, Ints]:
-    """Peaks clearly brighter than the median of a ring around them."""
+    """Peaks clearly brighter than the median of a ring around them, the ``most``
+    contrasted of them (a bound on the work in a frame full of glints)."""
     angles = np.linspace(0, 2 * np.pi, _RING, endpoint=False)
     dy = np.rint(reach * np.sin(angles)).astype(np.intp)
     dx = np.rint(reach * np.cos(angles)).astype(np.intp)
     ring = grey[ys[:, None] + dy, xs[:, None] + dx].astype(np.float32)
-    keep = grey[ys, xs] - np.median(ring, axis=1) >= min_contrast
+    contrast = grey[ys, xs] - np.median(ring, axis=1)
+    keep = np.flatnonzero(contrast >= min_contrast)
+    keep = keep[np.argsort(-contrast[keep], kind="stable")[:most]]
     return ys[keep], xs[keep]
 
 

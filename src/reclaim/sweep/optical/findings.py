@@ -32,10 +32,9 @@ def build_report(
     tracks = join_revisits(tracker.finish(), tracker.path, width)
     scale = info.width / width if info.width > 0 else 1.0
     white = [track for track in tracks if _white(track)]
-    spots = np.asarray([room_position(t, tracker.path) for t in white] + tracker.brief)
-    # Only the tracks themselves are asked about (the brief ones are just counted).
-    counts = company(spots.reshape(-1, 2), width)[: len(white)]
-    around = {id(track): int(count) for track, count in zip(white, counts, strict=True)}
+    spots = [room_position(track, tracker.path) for track in white]
+    counts = company(spots, tracker.brief, width)
+    around = {id(track): count for track, count in zip(white, counts, strict=True)}
     scored = []
     for track in tracks:
         facts = measure(track, tracker.path, width, height, tracker.reach, around.get(id(track), 0))
@@ -153,6 +152,11 @@ def _summary(
         f"judge, {tracks - len(shown)} judged unlike a lens, {len(shown)} listed"
         + (f" (the {listed} strongest shown)" if listed < len(shown) else ""),
     ]
+    if tracker.set_aside:
+        notes.append(
+            f"the video holds very many glints: {tracker.set_aside} of the shorter tracks "
+            "were set aside unjudged"
+        )
     if lost:
         notes.append(
             f"the view's movement could not be measured between {lost} pair(s) of frames "

@@ -11,6 +11,7 @@ own colour and needs no flash).
 from __future__ import annotations
 
 import colorsys
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -146,14 +147,27 @@ def measure(
     )
 
 
-def company(spots: np.ndarray, width: int) -> np.ndarray:
-    """For each room position in ``spots`` (n x 2), how many of the others lie within
-    :data:`NEIGHBOURHOOD` of it."""
-    if not len(spots):
-        return np.zeros(0, np.intp)
+def company(
+    spots: list[tuple[float, float]], others: list[tuple[float, float]], width: int
+) -> list[int]:
+    """For each room position in ``spots``, how many of ``spots`` and ``others`` (besides
+    itself) lie within :data:`NEIGHBOURHOOD` of it. A grid of cells as wide as that
+    distance keeps this linear in the number of glints."""
     radius = NEIGHBOURHOOD * width
-    near = ((spots[:, None, :] - spots[None, :, :]) ** 2).sum(axis=2) <= radius**2
-    counts: np.ndarray = near.sum(axis=1) - 1
+    cells: dict[tuple[int, int], list[tuple[float, float]]] = {}
+    for x, y in [*spots, *others]:
+        cells.setdefault((math.floor(x / radius), math.floor(y / radius)), []).append((x, y))
+    counts = []
+    for x, y in spots:
+        cx, cy = math.floor(x / radius), math.floor(y / radius)
+        near = sum(
+            1
+            for dx in (-1, 0, 1)
+            for dy in (-1, 0, 1)
+            for ox, oy in cells.get((cx + dx, cy + dy), ())
+            if (ox - x) ** 2 + (oy - y) ** 2 <= radius**2
+        )
+        counts.append(near - 1)
     return counts
 
 

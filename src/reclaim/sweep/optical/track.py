@@ -28,7 +28,8 @@ GATE_PER_MOVE = 1.1
 GATE_PER_GAP = 0.3
 """... and per pixel it moved before that, since the glint was last seen."""
 PICTURES_KEPT = 64
-BRIEF_KEPT = 50_000
+TRACKS_KEPT = 2_000
+BRIEF_KEPT = 20_000
 GATE_LOST = 0.08
 """Extra gate (fraction of the width) after a frame whose movement could not be measured."""
 
@@ -126,6 +127,8 @@ class Tracker:
         self.done: list[Track] = []
         self.dropped = 0
         """Tracks too short to be findings."""
+        self.set_aside = 0
+        """Tracks long enough to judge but dropped to bound the work (the shortest)."""
         self.brief: list[tuple[float, float]] = []
         """Room positions of the white glints too short to be findings (drops sparkle
         briefly, one after another, in the same spot)."""
@@ -207,6 +210,10 @@ class Tracker:
         if track.duration >= self.options.min_track and len(track.sightings) >= 3:
             self.done.append(track)
             self._bound_pictures()
+            if len(self.done) > 2 * TRACKS_KEPT:  # a video full of glints: keep the longest
+                self.done.sort(key=lambda t: (-len(t.sightings), t.ident))
+                self.set_aside += len(self.done) - TRACKS_KEPT
+                del self.done[TRACKS_KEPT:]
         else:
             self.dropped += 1
             if track.first.glint.chroma < COLOURED and len(self.brief) < BRIEF_KEPT:
@@ -230,28 +237,54 @@ REVISIT = 0.025
 """Tracks whose room positions are this close (fraction of the width, plus 1% of the
 view's travel in between, for the drift of the accumulated movement) are one glint seen
 again when the view came back."""
+REVISIT_MAX = 0.06
+"""... but never farther apart than this (fraction of the width)."""
 
 
 def join_revisits(tracks: list[Track], path: ViewPath, width: int) -> list[Track]:
     """Merge tracks of the same glint seen on separate passes of the view. Only tracks
     that do not overlap in time and look alike are joined, earliest first."""
-    ordered = sorted(tracks, key=lambda t: (t.first.frame, t.ident))
+    cell = REVISIT_MAX * width
+    grid: dict[tuple[int, int], list[Track]] = {}
+    where: dict[int, tuple[float, float]] = {}
     joined: list[Track] = []
-    for track in ordered:
-        here = room_position(track, path)
-        for earlier in joined:
-            if earlier.last.frame >= track.first.frame:
-                continue
-            if not _alike(earlier.last.glint, track.first.glint):
-                continue
-            ex, ey = room_position(earlier, path)
-            between = math.hypot(*path.moved(earlier.last.frame, track.first.frame))
-            if math.hypot(here[0] - ex, here[1] - ey) <= REVISIT * width + 0.01 * between:
-                _absorb(earlier, track)
-                break
-        else:
-            joined.append(track)
+    for track in sorted(tracks, key=lambda t: (t.first.frame, t.ident)):
+        x, y = room_position(track, path)
+        cx, cy = math.floor(x / cell), math.floor(y / cell)
+        earlier = _revisited(track, (x, y), grid, where, (cx, cy), path, width)
+        if earlier is not None:
+            _absorb(earlier, track)
+            where[earlier.ident] = room_position(earlier, path)
+            continue
+        joined.append(track)
+        where[track.ident] = (x, y)
+        grid.setdefault((cx, cy), []).append(track)
     return joined
+
+
+def _revisited(
+    track: Track,
+    here: tuple[float, float],
+    grid: dict[tuple[int, int], list[Track]],
+    where: dict[int, tuple[float, float]],
+    cell: tuple[int, int],
+    path: ViewPath,
+    width: int,
+) -> Track | None:
+    """The earlier track ``track`` continues on a later pass, if any."""
+    for dx in (-1, 0, 1):
+        for dy in (-1, 0, 1):
+            for earlier in grid.get((cell[0] + dx, cell[1] + dy), ()):
+                if earlier.last.frame >= track.first.frame:
+                    continue
+                if not _alike(earlier.last.glint, track.first.glint):
+                    continue
+                between = math.hypot(*path.moved(earlier.last.frame, track.first.frame))
+                allowed = min(REVISIT * width + 0.01 * between, REVISIT_MAX * width)
+                ex, ey = where[earlier.ident]
+                if math.hypot(here[0] - ex, here[1] - ey) <= allowed:
+                    return earlier
+    return None
 
 
 def room_position(track: Track, path: ViewPath) -> tuple[float, float]:
