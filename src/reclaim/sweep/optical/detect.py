@@ -77,10 +77,12 @@ def _cell_peaks(grey: Grey, cell: int, floor: float) -> tuple[Ints, Ints]:
     """The brightest pixel of every ``cell`` x ``cell`` block that reaches ``floor``."""
     height, width = grey.shape
     rows, cols = height // cell, width // cell
-    blocks = grey[: rows * cell, : cols * cell].reshape(rows, cell, cols, cell)
-    row, col = np.nonzero(blocks.max(axis=3).max(axis=1) >= floor)
-    if not len(row):
-        return row, col
+    core = grey[: rows * cell, : cols * cell]
+    ys, xs = np.nonzero(core >= floor)  # usually few: a comparison is cheaper than a max
+    if not len(ys):
+        return ys, xs
+    keys = np.unique((ys // cell) * cols + xs // cell)
+    row, col = keys // cols, keys % cols
     # Only the bright blocks are searched for where their maximum is (few, usually).
     inner = np.arange(cell)
     ys = row[:, None, None] * cell + inner[None, :, None]
