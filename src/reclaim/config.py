@@ -309,6 +309,7 @@ class Settings(BaseSettings):
         default="Asia/Seoul",
         description="The desk's time zone: its working day (the exposure counter) and dates.",
     )
+
     @field_validator("staff_timezone")
     @classmethod
     def _zone(cls, value: str) -> str:
