@@ -174,3 +174,16 @@ def test_truncated_pictures_stay_errors_after_weasyprint_is_imported(tmp_path: P
     path.write_bytes(jpeg_bytes(3)[:4000])
     with pytest.raises(Corrupt):
         decode_image(path, sniff_file(path), MediaLimits())
+
+
+def test_a_stream_ffmpeg_cannot_describe_is_corrupt() -> None:
+    """A mutated MP4 (found by the optical sweep's fuzzing) whose video stream PyAV opens
+    without a codec context: a typed error, not an AttributeError."""
+    from reclaim.media.errors import Corrupt
+    from reclaim.media.limits import MediaLimits
+    from reclaim.media.sniff import sniff_file
+    from reclaim.media.video import probe_video
+
+    path = Path(__file__).parent / "files" / "no-codec-context.mp4"
+    with pytest.raises(Corrupt, match="no decoder description"):
+        probe_video(path, sniff_file(path), MediaLimits())

@@ -266,6 +266,8 @@ def _rgb_converter(stream: Any, max_side: int | None) -> Callable[[Any], Any]:
 
 
 def _check_limits(path: Path, stream: Any, container: Any, limits: MediaLimits) -> None:
+    if stream.codec_context is None:  # a damaged header FFmpeg could open but not describe
+        raise Corrupt(path, "the video stream has no decoder description")
     width, height = stream.codec_context.width, stream.codec_context.height
     if width * height > limits.max_video_pixels:
         raise TooLarge(
