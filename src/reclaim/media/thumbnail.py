@@ -11,7 +11,6 @@ process that can be killed, as the hashing does.
 from __future__ import annotations
 
 import io
-import stat
 import threading
 import warnings
 from dataclasses import dataclass, field
@@ -21,12 +20,13 @@ import numpy as np
 import numpy.typing as npt
 from PIL import Image, ImageFilter, UnidentifiedImageError
 
-from reclaim.media.errors import Corrupt, MediaError, NoFrames, NotAFile, TooLarge, UnsupportedType
+from reclaim.media.errors import Corrupt, MediaError, NoFrames, TooLarge, UnsupportedType
+from reclaim.media.files import checked_file
 from reclaim.media.frames import Sampler, Sampling
 from reclaim.media.image import decode_image
 from reclaim.media.limits import MediaLimits
 from reclaim.media.sandbox import IsolatedPool
-from reclaim.media.sniff import MediaFormat, MediaKind, sniff_bytes, sniff_file
+from reclaim.media.sniff import MediaFormat, MediaKind, sniff_bytes
 from reclaim.media.video import iter_video_frames, probe_video
 
 THUMBNAIL_SIDE = 320
@@ -51,7 +51,7 @@ def make_thumbnail(
     if max_side < 1:
         raise ValueError(f"a thumbnail needs a side of at least 1 pixel, not {max_side}")
     limits = limits or MediaLimits()
-    fmt = _checked_format(path, limits)
+    fmt = checked_file(path, limits)
     if fmt.kind is MediaKind.VIDEO:
         rgb = _video_still(path, fmt, limits, max_side)
     else:
@@ -124,22 +124,6 @@ class Thumbnailer:
     def close(self) -> None:
         with self._lock:
             self._pool.close()
-
-
-def _checked_format(path: Path, limits: MediaLimits) -> MediaFormat:
-    try:
-        info = path.stat()
-    except OSError as exc:
-        raise NotAFile(path, f"cannot read the file: {exc.strerror or exc}") from exc
-    if not stat.S_ISREG(info.st_mode):
-        raise NotAFile(path, "not a regular file (a directory, device or pipe)")
-    fmt = sniff_file(path)
-    limit = limits.max_image_bytes if fmt.kind is MediaKind.IMAGE else limits.max_video_bytes
-    if info.st_size > limit:
-        raise TooLarge(
-            path, f"file is {info.st_size:,} bytes, over the {fmt.kind} limit of {limit:,}"
-        )
-    return fmt
 
 
 def _video_still(

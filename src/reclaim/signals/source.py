@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import stat
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from reclaim.media.errors import NotAFile, TooLarge
+from reclaim.media.files import checked_file
 from reclaim.media.frames import Frame, Sampling
 from reclaim.media.image import DecodedImage, decode_image, iter_animation_frames
 from reclaim.media.limits import MediaLimits
-from reclaim.media.sniff import MediaFormat, MediaKind, sniff_file
+from reclaim.media.sniff import MediaFormat, MediaKind
 from reclaim.media.video import iter_video_frames
 
 
@@ -32,16 +31,8 @@ class MediaSource:
     def __init__(self, path: Path, options: HashOptions) -> None:
         self.path = path
         self.options = options
-        size = _regular_file_size(path)
-        self.format: MediaFormat = sniff_file(path)
+        self.format: MediaFormat = checked_file(path, options.limits)
         self.kind: MediaKind = self.format.kind
-        limit = (
-            options.limits.max_image_bytes
-            if self.kind is MediaKind.IMAGE
-            else options.limits.max_video_bytes
-        )
-        if size > limit:
-            raise TooLarge(path, f"file is {size:,} bytes, over the {self.kind} limit of {limit:,}")
         self._image: DecodedImage | None = None
 
     def image(self) -> DecodedImage:
@@ -72,14 +63,3 @@ class MediaSource:
         return iter_animation_frames(
             self.path, self.format, self.options.limits, self.options.sampling
         )
-
-
-def _regular_file_size(path: Path) -> int:
-    try:
-        info = path.stat()
-    except OSError as exc:
-        reason = "a symbolic link loop" if exc.errno == 40 else exc.strerror or str(exc)
-        raise NotAFile(path, f"cannot read the file: {reason}") from exc
-    if not stat.S_ISREG(info.st_mode):
-        raise NotAFile(path, "not a regular file (a directory, device or pipe)")
-    return info.st_size

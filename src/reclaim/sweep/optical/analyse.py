@@ -10,7 +10,6 @@ for callers that already isolate (a queue worker) and for tests.
 from __future__ import annotations
 
 import contextlib
-import stat
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -19,14 +18,13 @@ from reclaim.media.errors import (
     Corrupt,
     MediaError,
     NoFrames,
-    NotAFile,
     TooLarge,
-    UnsupportedType,
 )
+from reclaim.media.files import checked_file
 from reclaim.media.frames import Frame, Sampling, prefetch
 from reclaim.media.limits import MediaLimits
 from reclaim.media.sandbox import IsolatedPool
-from reclaim.media.sniff import MediaFormat, MediaKind, sniff_file
+from reclaim.media.sniff import MediaKind
 from reclaim.media.video import VideoInfo, iter_video_frames, probe_video
 from reclaim.sweep.optical.detect import find_glints
 from reclaim.sweep.optical.findings import build_report
@@ -64,7 +62,7 @@ def analyse_in_process(
 ) -> SweepReport:
     """:func:`analyse` without the worker process: only where the caller is isolated."""
     started = now()
-    fmt = _checked_video(path, limits)
+    fmt = checked_file(path, limits, want=MediaKind.VIDEO, purpose=": the sweep needs a video")
     with _decoder_errors(path):
         info = probe_video(path, fmt, limits)
     fps, notes = _rate(path, info, limits, options)
@@ -156,24 +154,6 @@ def _decoder_errors(path: Path) -> Iterator[None]:
 def _guarded(path: Path, frames: Iterator[Frame]) -> Iterator[Frame]:
     with _decoder_errors(path):
         yield from frames
-
-
-def _checked_video(path: Path, limits: MediaLimits) -> MediaFormat:
-    try:
-        info = path.stat()
-    except OSError as exc:
-        raise NotAFile(path, f"cannot read the file: {exc.strerror or exc}") from exc
-    if not stat.S_ISREG(info.st_mode):
-        raise NotAFile(path, "not a regular file (a directory, device or pipe)")
-    fmt = sniff_file(path)
-    if fmt.kind is not MediaKind.VIDEO:
-        raise UnsupportedType(path, f"a {fmt.name} picture, not a video: the sweep needs a video")
-    if info.st_size > limits.max_video_bytes:
-        raise TooLarge(
-            path,
-            f"file is {info.st_size:,} bytes, over the video limit of {limits.max_video_bytes:,}",
-        )
-    return fmt
 
 
 def _rate(
