@@ -196,3 +196,51 @@ def test_retransmissions_and_strange_times_do_not_count(tmp_path: Path) -> None:
     ((times, sizes),) = traffic.links.values()
     assert len(times) == 1
     assert sizes[0] == 24 + 500
+
+
+def _shb() -> bytes:
+    return struct.pack("<IIIHHq", 0x0A0D0D0A, 28, 0x1A2B3C4D, 1, 0, -1) + struct.pack("<I", 28)
+
+
+def _idb() -> bytes:
+    return struct.pack("<IIHHII", 1, 20, 127, 0, 65535, 20)
+
+
+def _block(kind: int, body: bytes) -> bytes:
+    return struct.pack("<II", kind, 12 + len(body)) + body + struct.pack("<I", 12 + len(body))
+
+
+def test_pcapng_packets_without_timestamps_count_for_the_packet_limit(tmp_path: Path) -> None:
+    """Simple packet blocks carry no time and are skipped; they were not counted either, so
+    a file of millions of them ran past max_packets (regression)."""
+    path = tmp_path / "simple.pcapng"
+    path.write_bytes(_shb() + _idb() + _block(3, struct.pack("<I", 4) + bytes(4)) * 3000)
+    with pytest.raises(CaptureTooLarge, match="more than 1,000 packets"):
+        analyse(path, limits=CaptureLimits(max_packets=1000))
+    assert analyse(path).notes[-1] == "3,000 records without a timestamp were skipped."
+
+
+def test_pcapng_blocks_that_are_not_packets_are_read_on_the_clock(tmp_path: Path) -> None:
+    """scapy reads unknown blocks in a loop of its own; the time limit held only between
+    packets, so a file of unknown blocks ran unbounded (regression)."""
+    path = tmp_path / "unknown.pcapng"
+    path.write_bytes(_shb() + _idb() + _block(0x0BAD, b"") * 3000)
+    with pytest.raises(CaptureTooLarge, match="took longer than"):
+        analyse(path, limits=CaptureLimits(max_seconds=1e-9))
+
+
+def test_pcapng_description_blocks_cannot_grow_memory(small: Written, tmp_path: Path) -> None:
+    """scapy keeps every interface description block: 40 MB of them cost 600 MB of memory
+    (regression). Past MAX_DESCRIPTIONS the file is damaged from there on."""
+    from reclaim.sweep.wifi.capture import MAX_DESCRIPTIONS
+
+    flood = _idb() * (2 * MAX_DESCRIPTIONS)
+    path = tmp_path / "interfaces.pcapng"
+    path.write_bytes(_shb() + flood)
+    with pytest.raises(DamagedCapture, match="description blocks"):
+        analyse(path)
+    after = tmp_path / "after.pcapng"
+    after.write_bytes(small.pcapng.read_bytes() + flood)
+    report = analyse(after)
+    assert report.parameters["complete"] is False
+    assert any("description blocks" in note for note in report.notes)

@@ -21,7 +21,7 @@ import numpy as np
 
 from reclaim.sweep.plots import Band, line_plot
 from reclaim.sweep.report import POSSIBLE, Attachment, Finding, SweepReport, now
-from reclaim.sweep.wifi.capture import LINKTYPE_NAMES, CaptureLimits
+from reclaim.sweep.wifi.capture import LINKTYPE_NAMES, CaptureLimits, too_slow
 from reclaim.sweep.wifi.errors import CaptureTooLarge
 from reclaim.sweep.wifi.features import Features, binned, measure
 from reclaim.sweep.wifi.frames import LINKTYPES_80211, Skip
@@ -62,11 +62,7 @@ def analyse(
             quiet += 1
             continue
         if time.monotonic() > deadline:
-            raise CaptureTooLarge(
-                path,
-                f"took longer than {limits.max_seconds:g} s to analyse; "
-                "split it (editcap -c) or raise the limit",
-            )
+            raise CaptureTooLarge(path, too_slow(limits))
         features = measure(unit, seconds)
         rate = binned(unit.fwd_times, unit.fwd_sizes, BIN, bins)
         result = test.run(rate) if test is not None else None

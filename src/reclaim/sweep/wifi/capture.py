@@ -3,7 +3,11 @@
 scapy's ``RawPcapReader`` (which also opens pcapng) does the format work. It bounds each
 read of a pcap record itself; pcapng blocks it reads whole, so a pcapng file is read
 through :class:`_GuardedStream`, which refuses a read larger than a block can honestly be
-(one declaring 4 GiB would otherwise be read, and allocated, in one call). scapy quietly
+(one declaring 4 GiB would otherwise be read, and allocated, in one call), and which keeps
+the limits while scapy reads blocks that are not packets: scapy loops over those without
+handing anything back (a file of millions of unknown blocks would run past ``max_seconds``),
+and keeps every interface and process description block in a list (a file of them would
+cost some 16 bytes of memory per byte of file). scapy quietly
 ends the iteration on a torn record, so whether the file was *complete* is decided here: a
 record shorter than it declared, a pcap file whose records do not add up to its size, a
 short read, or a pcapng file that does not end on a block boundary means it was cut off.
@@ -43,7 +47,10 @@ _MAX_READ = 16 << 20
 """Longest single read allowed to scapy: a pcapng block (a record with options, or a large
 name-resolution block); a block claiming more is damage, refused before it is allocated."""
 _CHECK_EVERY = 1024
-"""Records between two looks at the clock."""
+"""Records (and pcapng reads) between two looks at the clock."""
+MAX_DESCRIPTIONS = 4096
+"""pcapng interface (or process) description blocks kept: a capture has a few; more is
+damage, refused before scapy's lists of them grow with the file."""
 
 LINKTYPE_NAMES = {
     0: "BSD loopback",
@@ -106,20 +113,42 @@ class _GuardedStream:
     so their declared length has to be refused before the read, here.
     """
 
-    def __init__(self, raw: IO[bytes], path: Path) -> None:
+    def __init__(self, raw: IO[bytes], path: Path, limits: CaptureLimits) -> None:
         self.raw = raw
         self.path = path
+        self.limits = limits
+        self.deadline = time.monotonic() + limits.max_seconds
+        self.reader: Any = None
+        """scapy's reader, once it has read the file header: its description lists."""
         self.position = 0
         self.torn = False
+        self.reads = 0
 
     def read(self, size: int = -1) -> bytes:
         if size is None or size < 0 or size > _MAX_READ:
             raise DamagedCapture(self.path, f"a block at byte {self.position} claims {size} bytes")
+        self.reads += 1
+        if self.reads % _CHECK_EVERY == 0:
+            self._check()
         data = self.raw.read(size)
         if 0 < len(data) < size:
             self.torn = True
         self.position += len(data)
         return data
+
+    def _check(self) -> None:
+        if time.monotonic() > self.deadline:
+            raise CaptureTooLarge(self.path, too_slow(self.limits))
+        reader = self.reader
+        if reader is not None and (
+            len(reader.interfaces) > MAX_DESCRIPTIONS
+            or len(reader.process_information) > MAX_DESCRIPTIONS
+        ):
+            raise DamagedCapture(
+                self.path,
+                f"more than {MAX_DESCRIPTIONS:,} interface or process description blocks "
+                f"before byte {self.position:,}",
+            )
 
     def close(self) -> None:
         self.raw.close()
@@ -132,9 +161,11 @@ def read_records(path: Path, limits: CaptureLimits, stats: ReadStats) -> Iterato
     """
     size = _check_file(path, limits)
     raw, pcapng = _open(path)
-    source: Any = _GuardedStream(raw, path) if pcapng else raw
+    source: Any = _GuardedStream(raw, path, limits) if pcapng else raw
     try:
         reader = _reader(source, path, stats, pcapng)
+        if pcapng:
+            source.reader = reader
         records = _records(reader, path, limits, stats)
         if pcapng:
             yield from records
@@ -220,9 +251,13 @@ def _records(
     linktype = -1 if pcapng else reader.linktype
     deadline = time.monotonic() + limits.max_seconds
     check = min(_CHECK_EVERY, limits.max_packets + 1)
+    seen = 0  # records, and pcapng blocks without a timestamp: both count for the limits
     records, end = 0, 24  # a pcap file header, then 16 bytes before each record
     try:
         for data, meta in reader:
+            seen += 1
+            if seen >= check:
+                check = _check(seen, deadline, limits, path)
             if pcapng:
                 if meta.tshigh is None:
                     stats.untimed += 1
@@ -246,8 +281,6 @@ def _records(
                 )
                 return end
             records += 1
-            if records >= check:
-                check = _check(records, deadline, limits, path)
             wirelen = meta.wirelen
             yield (
                 stamp,
@@ -279,12 +312,16 @@ def _check(records: int, deadline: float, limits: CaptureLimits, path: Path) -> 
             "split it (editcap -c) or raise the limit",
         )
     if time.monotonic() > deadline:
-        raise CaptureTooLarge(
-            path,
-            f"took longer than {limits.max_seconds:g} s to analyse; "
-            "split it (editcap -c) or raise the limit",
-        )
+        raise CaptureTooLarge(path, too_slow(limits))
     return min(records + _CHECK_EVERY, limits.max_packets + 1)
+
+
+def too_slow(limits: CaptureLimits) -> str:
+    """The reason for passing ``max_seconds`` (reading or judging), and what to do."""
+    return (
+        f"took longer than {limits.max_seconds:g} s to analyse; "
+        "split it (editcap -c) or raise the limit"
+    )
 
 
 def _check_pcapng_end(stream: _GuardedStream, path: Path, size: int, stats: ReadStats) -> None:
