@@ -1,16 +1,18 @@
 """The gate: the one place every destination is checked, and the clocks it enforces.
-Checks only; nothing here sends a packet."""
+Checks only; nothing here sends a packet beyond loopback."""
 
 from __future__ import annotations
 
 import ipaddress
+import socket
 import time
+from collections import Counter
 
 import pytest
 
 from reclaim.sweep.lan import LanOptions
 from reclaim.sweep.lan.errors import OutOfScope, OutOfTime
-from reclaim.sweep.lan.gate import Gate
+from reclaim.sweep.lan.gate import MAX_ANSWERS_PER_SOURCE, Gate
 from reclaim.sweep.lan.pace import Deadline, RateLimiter
 from reclaim.sweep.lan.target import Target
 
@@ -96,3 +98,35 @@ def test_the_deadline_stops_waiting() -> None:
     time.sleep(0.25)
     with pytest.raises(OutOfTime):
         deadline.timeout(1)
+
+
+def test_answers_from_outside_are_ignored_not_counted_as_named() -> None:
+    g = gate("10.77.0.0/25", link_multicast=True)
+    assert g._from_network(ipaddress.IPv4Address("10.77.0.5"))
+    assert not g._from_network(ipaddress.IPv4Address("10.77.0.200"))
+    assert not g._from_network(ipaddress.IPv4Address("10.77.0.1"))  # our own query
+    assert g.ignored == {"10.77.0.200"}
+    assert g.refused == set()  # no device named it: it answered
+
+
+def test_one_chatty_device_cannot_crowd_out_the_others() -> None:
+    """Loopback only: 100 datagrams from one address, then 3 from another."""
+    g = gate()
+    listener = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    chatty = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    quiet = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
+        listener.bind(("127.0.0.1", 0))
+        chatty.bind(("127.0.0.2", 0))
+        quiet.bind(("127.0.0.3", 0))
+        for n in range(100):
+            chatty.sendto(b"x%d" % n, listener.getsockname())
+        for n in range(3):
+            quiet.sendto(b"y%d" % n, listener.getsockname())
+        answers = g._collect(listener, 0.3, lambda source: True)
+    finally:
+        for sock in (listener, chatty, quiet):
+            sock.close()
+    per_source = Counter(str(source) for source, _, _ in answers)
+    assert per_source == {"127.0.0.2": MAX_ANSWERS_PER_SOURCE, "127.0.0.3": 3}

@@ -117,6 +117,18 @@ def test_mdns_advertisements() -> None:
     assert mdns._evidence("_workstation._tcp.local.", "pc", {}).code == "mdns_service"
 
 
+def test_service_types_zeroconf_cannot_browse_are_dropped_with_a_note() -> None:
+    """One refused type used to stop the whole browser: every mDNS clue of the sweep lost."""
+    found = mdns.Found()
+    heard = ["_ok._tcp.local.", "_-a._tcp.local.", "_a--b._tcp.local.", "_._tcp.local."]
+    assert mdns._browsable([*heard, "_x._tcp.evil.", "_y._udp.local."], found) == [
+        "_ok._tcp.local.",
+        "_y._udp.local.",
+    ]
+    assert len(found.notes) == 4
+    assert all(n.startswith("mDNS: a service type that cannot be browsed") for n in found.notes)
+
+
 def _device(*codes: str, **facts: object) -> Device:
     evidence = [Evidence(code, f"text of {code}", dict(facts)) for code in codes]
     return Device(IP, "44:47:cc:00:00:09", {"arp"}, {554}, evidence)

@@ -23,7 +23,7 @@ import socket
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from reclaim.sweep.lan.errors import OutOfScope, ProbeFailed
@@ -43,7 +43,11 @@ MULTICAST_GROUPS = frozenset(
     }
 )
 MAX_DATAGRAM = 65535
-MAX_ANSWERS = 64
+MAX_ANSWERS_PER_SOURCE = 32
+"""Datagrams kept from one address per query: a UPnP device answers ``ssdp:all`` once per
+device and service type it has (a TV, a dozen or more). More from one address is a flood."""
+MAX_ANSWER_BYTES = 4 * 1024 * 1024
+"""Bytes kept per query from all addresses together; the rest is read and dropped."""
 
 
 class Gate:
@@ -63,25 +67,32 @@ class Gate:
     # -- what may be reached ------------------------------------------------------------
 
     def check(self, address: object) -> ipaddress.IPv4Address:
-        """The address, if a probe may send to it; :class:`OutOfScope` otherwise."""
+        """The address, if a probe may send to it; :class:`OutOfScope` otherwise (and the
+        address is remembered in :attr:`refused` for the report)."""
         try:
             ip = ipaddress.ip_address(str(address).strip())
         except ValueError:
             raise OutOfScope(f"{str(address)[:60]!r} is not an IP address") from None
+        if not self.reachable(ip):
+            with self._lock:
+                self.refused.add(str(ip))
+            raise OutOfScope(f"{ip} is outside {self.target.network}: not contacted")
+        assert isinstance(ip, ipaddress.IPv4Address)
+        return ip
+
+    def reachable(self, ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+        """Whether a probe may send to ``ip``: an IPv4 address inside the network, not its
+        network or broadcast address, not this machine."""
         network = self.target.network
-        if (
-            not isinstance(ip, ipaddress.IPv4Address)
-            or ip not in network
-            or ip == self.target.source
-            or (
+        return (
+            isinstance(ip, ipaddress.IPv4Address)
+            and ip in network
+            and ip != self.target.source
+            and not (
                 network.prefixlen < 31
                 and ip in (network.network_address, network.broadcast_address)
             )
-        ):
-            with self._lock:
-                self.refused.add(str(ip))
-            raise OutOfScope(f"{ip} is outside {network}: not contacted")
-        return ip
+        )
 
     @property
     def may_multicast(self) -> bool:
@@ -98,10 +109,6 @@ class Gate:
     def _count(self, kind: str, n: int = 1) -> None:
         with self._lock:
             self.sent[kind] += n
-
-    def _ignore(self, source: str) -> None:
-        with self._lock:
-            self.ignored.add(source)
 
     # -- sockets -----------------------------------------------------------------------
 
@@ -185,11 +192,10 @@ class Gate:
                     sock.sendto(payload, (str(ip), port))
                 except OSError as error:
                     raise ProbeFailed(f"{ip}:{port}: {error.strerror or error}") from None
-            answers = []
-            for source, source_port, data in self._collect(sock, wait):
-                if source == str(ip):
-                    answers.append((source_port, data))
-            return answers
+            return [
+                (source_port, data)
+                for _, source_port, data in self._collect(sock, wait, lambda source: source == ip)
+            ]
         finally:
             sock.close()
 
@@ -215,29 +221,49 @@ class Gate:
             self._rate.take()
             self._count("multicast")
             sock.sendto(payload, (group, port))
-            answers = []
-            for source, _, data in self._collect(sock, wait):
-                if source == str(self.target.source):
-                    continue
-                try:
-                    answers.append((self.check(source), data))
-                except OutOfScope:
-                    self._ignore(source)
-            return answers
+            return [
+                (source, data) for source, _, data in self._collect(sock, wait, self._from_network)
+            ]
         finally:
             sock.close()
 
-    def _collect(self, sock: socket.socket, wait: float) -> list[tuple[str, int, bytes]]:
-        answers: list[tuple[str, int, bytes]] = []
+    def _from_network(self, source: ipaddress.IPv4Address) -> bool:
+        if source == self.target.source:
+            return False  # our own query, looped back
+        if self.reachable(source):
+            return True
+        with self._lock:
+            self.ignored.add(str(source))
+        return False
+
+    def _collect(
+        self, sock: socket.socket, wait: float, accept: Callable[[ipaddress.IPv4Address], bool]
+    ) -> list[tuple[ipaddress.IPv4Address, int, bytes]]:
+        """Datagrams from sources ``accept`` takes, for ``wait`` seconds (within the
+        budget): at most :data:`MAX_ANSWERS_PER_SOURCE` from each and
+        :data:`MAX_ANSWER_BYTES` in all, so that one chatty or hostile device can neither
+        fill memory nor crowd out the others."""
+        answers: list[tuple[ipaddress.IPv4Address, int, bytes]] = []
+        per_source: Counter[ipaddress.IPv4Address] = Counter()
+        kept = 0
         until = time.monotonic() + min(wait, max(self.deadline.remaining(), 0.0))
-        while len(answers) < MAX_ANSWERS and (left := until - time.monotonic()) > 0:
+        while (left := until - time.monotonic()) > 0:
             sock.settimeout(left)
             try:
-                data, (source, source_port) = sock.recvfrom(MAX_DATAGRAM)
+                data, (address, source_port) = sock.recvfrom(MAX_DATAGRAM)
             except TimeoutError:
                 break
             except OSError:
                 continue  # an ICMP error reported on the socket: keep listening
+            source = ipaddress.IPv4Address(address)
+            if (
+                not accept(source)
+                or per_source[source] >= MAX_ANSWERS_PER_SOURCE
+                or kept + len(data) > MAX_ANSWER_BYTES
+            ):
+                continue
+            per_source[source] += 1
+            kept += len(data)
             answers.append((source, source_port, data))
         return answers
 
@@ -268,6 +294,13 @@ class Gate:
         from zeroconf import IPVersion, Zeroconf
 
         return Zeroconf(interfaces=[str(self.target.source)], ip_version=IPVersion.V4Only)
+
+    def mdns_query(self) -> None:
+        """Pace one request zeroconf is about to send (resolving one service): a token from
+        the rate limiter, or :class:`~.errors.OutOfTime`."""
+        self._check_group("224.0.0.251", 5353)
+        self._rate.take()
+        self._count("multicast")
 
     def close(self) -> None:
         if self._l2 is not None:

@@ -21,7 +21,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from reclaim.sweep.lan.errors import OutOfScope
+from reclaim.sweep.lan.errors import OutOfScope, OutOfTime
 from reclaim.sweep.lan.evidence import Evidence
 from reclaim.sweep.lan.gate import Gate
 from reclaim.sweep.lan.text import clean, was_dirty
@@ -77,6 +77,10 @@ class Found:
 
 
 def discover(gate: Gate, seconds: float) -> Found:
+    """Browse for ``seconds``, then resolve what was heard: first every service whose
+    records already came with the advertisement (free), then the others, one request each,
+    for at most another ``seconds`` (a device naming many services it never describes
+    cannot hold the sweep)."""
     from zeroconf import ServiceBrowser
 
     found = Found()
@@ -93,18 +97,14 @@ def discover(gate: Gate, seconds: float) -> Found:
     try:
         _sleep(gate, seconds / 2)
         with lock:
-            extra = sorted(n for n, t in names.items() if t == ENUMERATION)
-        extra = [t for t in extra if t not in BROWSED and _plausible_type(t)][:MAX_EXTRA_TYPES]
+            heard = sorted(n for n, t in names.items() if t == ENUMERATION)
+        extra = _browsable([t for t in heard if t not in BROWSED], found)[:MAX_EXTRA_TYPES]
         if extra:
             browsers.append(ServiceBrowser(zc, extra, handlers=[on_change]))
         _sleep(gate, seconds / 2)
         with lock:
             services = [(n, t) for n, t in names.items() if t != ENUMERATION][:MAX_SERVICES]
-        for name, service_type in services:
-            if gate.deadline.remaining() <= 0.5:
-                found.notes.append("mDNS: time ran out before every service was resolved")
-                break
-            _resolve(gate, zc, service_type, name, found)
+        _resolve_all(gate, zc, services, found, time.monotonic() + seconds)
     finally:
         for browser in browsers:
             browser.cancel()
@@ -121,18 +121,64 @@ def _plausible_type(name: str) -> bool:
     return len(name) < 80 and len(parts) == 4 and parts[0].startswith("_") and parts[2] == "local"
 
 
-def _resolve(gate: Gate, zc: Any, service_type: str, name: str, found: Found) -> None:
-    from zeroconf import IPVersion, ServiceInfo
+def _browsable(types: list[str], found: Found) -> list[str]:
+    """The service types zeroconf can browse; one it refuses would stop the whole browser."""
+    # The check ServiceBrowser runs on each type (kept at the top level for compatibility).
+    from zeroconf import service_type_name  # type: ignore[attr-defined]
 
-    try:
-        info = ServiceInfo(service_type, name)
-    except Exception:  # zeroconf refuses names it cannot represent: that is a malformed name
-        found.notes.append(
-            f"mDNS: a service name that is not valid was ignored ({clean(name, 60)!r})"
-        )
-        return
-    if not info.load_from_cache(zc):
-        info.request(zc, min(1000.0, max(gate.deadline.remaining() - 0.5, 0.0) * 1000))
+    kept = []
+    for service_type in types:
+        try:
+            if not _plausible_type(service_type):
+                raise ValueError(service_type)
+            service_type_name(service_type, strict=False)
+        except Exception:  # zeroconf raises more than its BadTypeInNameException here
+            found.notes.append(
+                "mDNS: a service type that cannot be browsed was ignored "
+                f"({clean(service_type, 60)!r})"
+            )
+            continue
+        kept.append(service_type)
+    return kept
+
+
+def _resolve_all(
+    gate: Gate, zc: Any, services: list[tuple[str, str]], found: Found, until: float
+) -> None:
+    from zeroconf import ServiceInfo
+
+    unresolved = []
+    for name, service_type in services:
+        try:
+            info = ServiceInfo(service_type, name)
+        except Exception:  # zeroconf refuses names it cannot represent: a malformed name
+            found.notes.append(
+                f"mDNS: a service name that is not valid was ignored ({clean(name, 60)!r})"
+            )
+            continue
+        if info.load_from_cache(zc):
+            _record(gate, service_type, name, info, found)
+        else:
+            unresolved.append((name, service_type, info))
+    for done, (name, service_type, info) in enumerate(unresolved):
+        left = min(until - time.monotonic(), gate.deadline.remaining() - 0.5)
+        try:
+            if left <= 0:
+                raise OutOfTime("mDNS resolution")
+            gate.mdns_query()
+        except OutOfTime:
+            found.notes.append(
+                "mDNS: time ran out before every service was resolved "
+                f"({len(unresolved) - done} of {len(services)} not resolved)"
+            )
+            return
+        info.request(zc, min(1000.0, left * 1000))
+        _record(gate, service_type, name, info, found)
+
+
+def _record(gate: Gate, service_type: str, name: str, info: Any, found: Found) -> None:
+    from zeroconf import IPVersion
+
     instance = name[: -len(service_type) - 1] if name.endswith(service_type) else name
     if was_dirty(instance):
         found.names_cleaned += 1
