@@ -41,6 +41,23 @@ CONTROL_NAME = b"\x1b[31mEvil\x07<script>alert(1)</script>"
 MARKUP_NAME = "<img src=x onerror=alert(1)>\u202e카메라".encode()
 HOSTILE_TXT = "md=\x1b[2J<b>Evil</b>\u202e".encode()
 HOSTILE_TITLE = b"<title>\x1b[31m<script>alert(1)</script>\xe2\x80\xae</title>"
+SLOW_TITLES = b"<title>" * 9000
+"""A page a backtracking title pattern needs seconds (holding the GIL) to give up on."""
+DEEP_JSON = b"[" * 16000
+"""Nesting that makes Python's JSON parser raise RecursionError, not ValueError."""
+XML_WITH_ENTITY = (
+    b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY e "e">]>'
+    b'<s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope"><s:Body>&e;</s:Body>'
+    b"</s:Envelope>"
+)
+SADP_WITH_ENTITY = (
+    b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY e "e">]><ProbeMatch>&e;</ProbeMatch>'
+)
+BAD_SERVICE_TYPE = b"_-a"
+"""A service type zeroconf refuses to browse (a name may not start with '-')."""
+GHOSTS = 40
+"""Services advertised by name only (no SRV, TXT or address): each costs a resolver a
+full request timeout."""
 
 
 # -- small servers ------------------------------------------------------------------------
@@ -319,8 +336,26 @@ def hostile(ip: str) -> None:
         for i in range(200_000):
             conn.sendall(f"X-Filler-{i}: {'y' * 50}\r\n".encode())
 
+    def dahua(data: bytes) -> list[bytes]:
+        if b"DHDiscover.search" not in data:
+            return []
+        size = struct.pack("<I", len(DEEP_JSON))
+        return [
+            b"\x20\x00\x00\x00DHIP"
+            + b"\x00" * 8
+            + size
+            + b"\x00" * 4
+            + size
+            + b"\x00" * 4
+            + DEEP_JSON
+        ]
+
     udp(ip, 1900, ssdp, group="239.255.255.250")
+    udp(ip, 3702, lambda data: [XML_WITH_ENTITY] if b"Probe>" in data else [])
+    udp(ip, 37020, lambda data: [SADP_WITH_ENTITY] if b"inquiry" in data else [])
+    udp(ip, 37810, dahua)
     http(ip, 80, {"/": ("200 OK", {"Server": "\x07evil"}, b"<html><head>" + HOSTILE_TITLE)})
+    http(ip, 8080, {"/": ("200 OK", {"Content-Type": "text/html"}, SLOW_TITLES)})
     http(ip, 49152, {"/bomb.xml": ("200 OK", {"Content-Type": "text/xml"}, BOMB)})
     tcp(ip, 554, endless)
     threading.Thread(target=_poison_mdns, args=(ip,), daemon=True).start()
@@ -337,7 +372,8 @@ def _rr(name: bytes, rtype: int, rclass: int, data: bytes) -> bytes:
 def _poison_mdns(ip: str) -> None:
     """Unsolicited mDNS answers: a name with control characters (zeroconf refuses it), one
     pointing outside the network, one with markup, a bidi override and a terminal escape in
-    its TXT record; then a compression loop, a truncated packet and an oversized label."""
+    its TXT record; then a compression loop, a truncated packet and an oversized label; and
+    a service type zeroconf cannot browse, with many services that never resolve."""
     ptr = _name(b"_rtsp", b"_tcp", b"local")
     records = []
     for label, target, address in (
@@ -354,6 +390,13 @@ def _poison_mdns(ip: str) -> None:
             _rr(host, 1, 0x8001, socket.inet_aton(address)),
         ]
     good = struct.pack(">HHHHHH", 0, 0x8400, 0, len(records), 0, 0) + b"".join(records)
+    enumeration = _name(b"_services", b"_dns-sd", b"_udp", b"local")
+    http_ptr = _name(b"_http", b"_tcp", b"local")
+    odd = [_rr(enumeration, 12, 1, _name(BAD_SERVICE_TYPE, b"_tcp", b"local"))] + [
+        _rr(http_ptr, 12, 1, _name(b"Ghost %d" % n, b"_http", b"_tcp", b"local"))
+        for n in range(GHOSTS)
+    ]
+    ghosts = struct.pack(">HHHHHH", 0, 0x8400, 0, len(odd), 0, 0) + b"".join(odd)
     loop = struct.pack(">HHHHHH", 0, 0x8400, 0, 1, 0, 0) + b"\xc0\x0c" + b"\x00" * 10
     truncated = good[: len(good) // 2]
     long_label = struct.pack(">HHHHHH", 0, 0x8400, 0, 1, 0, 0) + b"\x7f" + b"a" * 127 + b"\x00"
@@ -363,7 +406,7 @@ def _poison_mdns(ip: str) -> None:
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((ip, 5353))
     while True:
-        for packet in (loop, truncated, long_label, good):
+        for packet in (loop, truncated, long_label, good, ghosts):
             sock.sendto(packet, ("224.0.0.251", 5353))
         time.sleep(0.25)
 

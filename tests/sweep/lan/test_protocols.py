@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import socket
 import struct
@@ -12,12 +13,16 @@ from collections.abc import Iterator
 
 import pytest
 
-from reclaim.sweep.lan import ssdp, vendor, wsd
+from reclaim.sweep.lan import LanOptions, ssdp, vendor, wsd
 from reclaim.sweep.lan.errors import Malformed, ProbeFailed
+from reclaim.sweep.lan.gate import Gate
+from reclaim.sweep.lan.pace import Deadline
 from reclaim.sweep.lan.probes import SCAN_PORTS, port_evidence, probe_for, udp_messages
 from reclaim.sweep.lan.rtsp import parse_sdp
-from reclaim.sweep.lan.wire import Exchange, parse_head
-from tests.sweep.lan.fakes import BOMB
+from reclaim.sweep.lan.target import Target
+from reclaim.sweep.lan.web import Page, fetch
+from reclaim.sweep.lan.wire import Exchange, Head, content_length, parse_head
+from tests.sweep.lan.fakes import BOMB, DEEP_JSON, SLOW_TITLES
 
 # -- RTSP and the bounded reader ----------------------------------------------------------
 
@@ -250,8 +255,6 @@ def test_answers_are_routed_by_their_content() -> None:
 
 
 def test_every_device_gets_every_udp_question() -> None:
-    import ipaddress
-
     ports = [port for port, _ in udp_messages(ipaddress.IPv4Address("10.77.0.9"))]
     assert sorted(ports) == [1900, 3702, 32100, 32108, 37020, 37810]
     assert {554, 8554, 80, 443, 631, 9100, 34567, 37777} <= set(SCAN_PORTS)
@@ -262,3 +265,53 @@ def test_telling_ports() -> None:
     assert codes["printer_service"] == "accepts print jobs (open: 631 IPP, 9100 JetDirect)"
     assert "Xiongmai" in codes["port_dvrip"]
     assert port_evidence([22, 554]) == []
+
+
+# -- hostile answers found in review --------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "head",
+    [
+        b"HTTP/1.1 200 OK\r\nContent-Length: \xb2",  # latin-1 "²": isdigit(), yet not int()
+        b"HTTP/1.1 200 OK\r\nContent-Length: " + b"9" * 5000,  # past int()'s 4,300 digits
+    ],
+)
+def test_a_content_length_that_is_not_a_plain_number(head: bytes) -> None:
+    with pytest.raises(Malformed, match="Content-Length that is not a number"):
+        content_length(parse_head(head))
+
+
+@pytest.mark.parametrize("status", ["HTTP/1.1 \u00b2\u00b2\u00b2 OK", "RTSP/1.0 " + "2" * 5000])
+def test_a_status_that_is_not_a_plain_number(status: str) -> None:
+    with pytest.raises(Malformed, match="without a status code"):
+        _ = Head(status, {}).status
+
+
+def test_deeply_nested_dahua_json_is_malformed_not_a_crash() -> None:
+    with pytest.raises(Malformed, match="nested too deeply"):
+        vendor.dhip_parse(_dhip(DEEP_JSON))
+
+
+def test_a_page_of_unclosed_titles_is_quick() -> None:
+    start = time.monotonic()
+    assert Page(200, {}, SLOW_TITLES).title == ""
+    assert Page(200, {}, b"<TITLE>" + b"<title" * 10000).title == ""
+    assert time.monotonic() - start < 0.5  # a backtracking pattern took 8 s (GIL held)
+    assert Page(200, {}, b"<html><TITLE lang=en>IP &amp; Cam</Title>").title == "IP & Cam"
+    assert Page(200, {}, b"<title>a</title><title>b</title>").title == "a"
+    assert Page(200, {}, b"<title>never closed").title == ""
+
+
+@pytest.mark.parametrize("path", ["/a b", "/a\rHost: x", "/\x00", "x/y", "/caf\u00e9", ""])
+def test_a_path_from_a_device_must_fit_a_request_line(path: str) -> None:
+    target = Target(
+        network=ipaddress.IPv4Network("10.77.0.0/24"),
+        interface="eth0",
+        source=ipaddress.IPv4Address("10.77.0.1"),
+        link=ipaddress.IPv4Network("10.77.0.0/24"),
+    )
+    gate = Gate(target, LanOptions(), Deadline(0))  # spent: no socket could be opened anyway
+    with pytest.raises(Malformed, match="not a plain request target"):
+        fetch(gate, ipaddress.IPv4Address("10.77.0.9"), 80, path, tls=False)
+    assert gate.sent == {}

@@ -93,6 +93,22 @@ def test_hostile_answers_leave_notes_not_crashes(swept: dict[str, Any]) -> None:
     assert "rtsp_port_silent" in _codes(hostile)
 
 
+def test_hostile_discovery_answers_give_reasons(swept: dict[str, Any]) -> None:
+    notes = "\n".join(swept["report"]["notes"])
+    assert "10.77.0.30: ws-discovery: WS-Discovery answer refused: it declares a DTD" in notes
+    assert "10.77.0.30: sadp: SADP answer refused: it declares a DTD" in notes
+    assert "10.77.0.30: dahua: a Dahua discovery answer nested too deeply" in notes
+    assert "failed unexpectedly" not in notes
+    assert "mDNS: a service type that cannot be browsed was ignored ('_-a._tcp" in notes
+    assert "mDNS: time ran out before" in notes  # the ghosts, not the whole budget
+
+
+def test_a_slow_page_costs_no_more_than_its_probe(swept: dict[str, Any]) -> None:
+    hostile = _by_ip(swept)["10.77.0.30"]
+    assert 8080 in hostile["details"]["open_ports"]
+    assert swept["report"]["parameters"]["elapsed"] < 15
+
+
 def test_nothing_from_the_network_reaches_a_report_raw(swept: dict[str, Any]) -> None:
     for form in (swept["text"], str(swept["report"])):
         bad = {c for c in form if unicodedata.category(c) in ("Cc", "Cf") and c not in "\n"}

@@ -81,6 +81,8 @@ def dhip_parse(data: bytes) -> list[Evidence]:
         message = json.loads(data[32 : 32 + 16384].decode("utf-8", "replace"))
     except ValueError:
         raise Malformed("a Dahua discovery answer whose JSON does not parse") from None
+    except RecursionError:
+        raise Malformed("a Dahua discovery answer nested too deeply: not read") from None
     if not isinstance(message, dict):
         raise Malformed("a Dahua discovery answer that is not a JSON object")
     if message.get("method") == "DHDiscover.search":

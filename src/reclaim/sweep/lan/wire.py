@@ -23,9 +23,10 @@ class Head:
     @property
     def status(self) -> int:
         parts = self.status_line.split(None, 2)
-        if len(parts) < 2 or not parts[1].isdigit():
+        code = number(parts[1], 3) if len(parts) >= 2 else None
+        if code is None:
             raise Malformed(f"a status line without a status code: {self.status_line[:60]!r}")
-        return int(parts[1])
+        return code
 
 
 class Exchange:
@@ -130,6 +131,15 @@ def content_length(head: Head) -> int | None:
     value = head.headers.get("content-length")
     if value is None:
         return None
-    if not value.isdigit():
+    length = number(value, 18)
+    if length is None:
         raise Malformed(f"a Content-Length that is not a number: {value[:30]!r}")
-    return int(value)
+    return length
+
+
+def number(text: str, digits: int) -> int | None:
+    """``text`` as a number of at most ``digits`` ASCII digits, else None (``str.isdigit``
+    also accepts "²" and "١", and ``int`` refuses more than 4,300 digits)."""
+    if not (0 < len(text) <= digits and text.isascii() and text.isdigit()):
+        return None
+    return int(text)
