@@ -4,6 +4,7 @@ that says what it could not read), never a crash, a hang or an untyped exception
 from __future__ import annotations
 
 import os
+from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
@@ -152,7 +153,6 @@ def test_a_video_full_of_glints_stays_bounded(tmp_path: Path) -> None:
     """Hundreds of glints a frame, most of them flickering: the work per frame and the
     tracks kept are bounded, and the report still comes."""
     import time
-    from fractions import Fraction
 
     import av
 
@@ -179,3 +179,99 @@ def test_a_video_full_of_glints_stays_bounded(tmp_path: Path) -> None:
     assert time.perf_counter() - start < 20
     assert len(report.findings) <= 12
     assert report.parameters["tracks_followed"] > 100
+
+
+def _write_video(
+    path: Path,
+    size: tuple[int, int],
+    pts: list[int],
+    *,
+    codec: str = "ffv1",
+    pix_fmt: str = "yuv444p",
+    rate: int = 12,
+    rotation: int = 0,
+) -> Path:
+    """Noise frames of ``size`` (width, height) at the given presentation times."""
+    import av
+
+    rng = np.random.default_rng(1)
+    width, height = size
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream(codec, rate=rate)
+        stream.width, stream.height, stream.pix_fmt = width, height, pix_fmt
+        stream.codec_context.time_base = Fraction(1, rate)
+        if rotation:
+            stream.set_display_rotation(rotation)
+        for ts in pts:
+            rgb = rng.integers(0, 255, (height, width, 3), dtype=np.uint8)
+            picture = av.VideoFrame.from_ndarray(rgb, format="rgb24").reformat(format=pix_fmt)
+            picture.pts = ts
+            for packet in stream.encode(picture):
+                container.mux(packet)
+        for packet in stream.encode(None):
+            container.mux(packet)
+    return path
+
+
+def _audio_only(path: Path) -> Path:
+    import av
+
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("aac", rate=44100)
+        for index in range(20):
+            samples = np.zeros((1, 1024), np.float32)
+            frame = av.AudioFrame.from_ndarray(samples, format="fltp", layout="mono")
+            frame.sample_rate, frame.pts = 44100, index * 1024
+            for packet in stream.encode(frame):
+                container.mux(packet)
+        for packet in stream.encode(None):
+            container.mux(packet)
+    return path
+
+
+ODD = {
+    # name: (how to write it, outcome)
+    "thin-1920x2.mkv": (lambda p: _write_video(p, (1920, 2), list(range(24))), "report"),
+    "thin-2x1920.mkv": (lambda p: _write_video(p, (2, 1920), list(range(24))), "report"),
+    "one-pixel.mkv": (lambda p: _write_video(p, (1, 1), list(range(24))), "report"),
+    "grey-16-bit.mkv": (
+        lambda p: _write_video(p, (96, 64), list(range(24)), pix_fmt="gray16le"),
+        "report",
+    ),
+    "alpha.mkv": (lambda p: _write_video(p, (96, 64), list(range(24)), pix_fmt="bgra"), "report"),
+    "ten-bit.mp4": (
+        lambda p: _write_video(
+            p, (96, 64), list(range(24)), codec="libx264", pix_fmt="yuv420p10le"
+        ),
+        "report",
+    ),
+    "one-frame.mp4": (
+        lambda p: _write_video(p, (96, 64), [0], codec="libx264", pix_fmt="yuv420p"),
+        "report",
+    ),
+    "all-at-zero.mkv": (lambda p: _write_video(p, (96, 64), [0] * 23 + [1]), "report"),
+    "negative-times.mkv": (lambda p: _write_video(p, (96, 64), list(range(-1000, -976))), "report"),
+    "variable-rate.mkv": (
+        lambda p: _write_video(p, (96, 64), [i * i for i in range(24)]),
+        "report",
+    ),
+    "jumps-past-six-hours.mkv": (
+        lambda p: _write_video(p, (96, 64), [*range(12), 12 * 7 * 3600]),
+        "too_large",
+    ),
+    "rotated.mp4": (
+        lambda p: _write_video(
+            p, (96, 64), list(range(24)), codec="libx264", pix_fmt="yuv420p", rotation=90
+        ),
+        "report",
+    ),
+    "audio-only.mp4": (_audio_only, "no_frames"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(ODD))
+def test_odd_videos_are_analysed_or_refused_clearly(tmp_path: Path, name: str) -> None:
+    """Odd sizes, pixel formats, timestamps and streams: a report or a typed refusal."""
+    write, expected = ODD[name]
+    path = write(tmp_path / name)
+    assert _outcome(path) == expected

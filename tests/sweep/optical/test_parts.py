@@ -186,3 +186,14 @@ def test_the_ground_truth_follows_the_view(tmp_path: Path) -> None:
     truth = GroundTruth(spec.width, spec.height, spec.fps, spec.frames)
     again = GroundTruth.from_json(json.loads(json.dumps(truth.to_json())))
     assert again == truth
+
+
+@pytest.mark.parametrize("shape", [(2, 1920), (4, 1280), (1920, 2), (1, 1)])
+def test_motion_in_frames_too_thin_for_texture_is_unmeasured(shape: tuple[int, int]) -> None:
+    """A video 2 pixels high reduced to no rows at all crashed the FFT (ZeroDivisionError)."""
+    motion = MotionEstimator()
+    rng = np.random.default_rng(0)
+    for _ in range(3):
+        step = motion.step(rng.integers(0, 255, (*shape, 3), dtype=np.uint8))
+    assert not step.reliable
+    assert (step.dx, step.dy) == (0.0, 0.0)

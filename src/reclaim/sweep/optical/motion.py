@@ -20,6 +20,9 @@ WIDTH = 320
 MIN_QUALITY = 0.04
 """A correlation peak lower than this is noise: the view changed too much, or is blank."""
 _CLIP = 200.0
+MIN_GRID = 8
+"""A reduced frame with fewer rows or columns than this carries no usable texture (a
+video 2 pixels high): its movement is unmeasured, not computed from an empty grid."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,7 +53,12 @@ class MotionEstimator:
 
     def step(self, rgb: npt.NDArray[np.uint8]) -> Step:
         """The movement since the previous frame (none for the first frame)."""
-        spectrum = self._spectrum(rgb)
+        height, width = rgb.shape[:2]
+        factor = max(1, round(width / WIDTH))
+        if min(height, width) // factor < MIN_GRID:
+            self._previous = None
+            return Step(0.0, 0.0, 0.0)
+        spectrum = self._spectrum(rgb, factor)
         previous, self._previous = self._previous, spectrum
         if previous is None or previous.shape != spectrum.shape:
             return Step(0.0, 0.0, 1.0)
@@ -63,9 +71,8 @@ class MotionEstimator:
         dy, dx, height = _peak(surface)
         return Step(dx * self._factor, dy * self._factor, min(1.0, height / self._perfect))
 
-    def _spectrum(self, rgb: npt.NDArray[np.uint8]) -> npt.NDArray[np.complex64]:
+    def _spectrum(self, rgb: npt.NDArray[np.uint8], factor: int) -> npt.NDArray[np.complex64]:
         height, width = rgb.shape[:2]
-        factor = max(1, round(width / WIDTH))
         rows, cols = height // factor, width // factor
         green = rgb[: rows * factor, : cols * factor, 1]  # green carries most of the luma
         grey = np.zeros((rows, cols), np.float32)
