@@ -7,9 +7,10 @@ import io
 import math
 
 import numpy as np
+import pytest
 from PIL import Image
 
-from reclaim.sweep.optical import GlintOptions, analyse
+from reclaim.sweep.optical import GlintOptions, analyse, analyse_in_process, track
 from reclaim.sweep.optical.annotate import MIN_WIDTH
 from reclaim.sweep.optical.scenes import GroundTruth, ObjectTruth
 from reclaim.sweep.report import LIKELY, Finding, Verdict
@@ -120,8 +121,18 @@ def test_the_isolated_worker_gives_the_same_report(two_lenses: Sweep) -> None:
 
 
 def test_options_bound_the_findings(two_lenses: Sweep) -> None:
-    from reclaim.sweep.optical import analyse_in_process
-
     report = analyse_in_process(two_lenses.path, options=GlintOptions(max_findings=1))
     assert len(report.findings) == 1
     assert report.findings[0].verdict is Verdict.CAMERA_LIKELY
+
+
+def test_the_lenses_keep_their_pictures_among_many_tracks(
+    two_lenses: Sweep, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """When more tracks end than frames can be kept (a long sweep), the frames kept are
+    those of the most lens-like tracks, not of the longest (reflections, LEDs)."""
+    monkeypatch.setattr(track, "PICTURES_KEPT", 2)
+    report = analyse_in_process(two_lenses.path)
+    likely = [f for f in report.findings if f.verdict is Verdict.CAMERA_LIKELY]
+    assert len(likely) == 2
+    assert all(len(f.attachments) == 1 for f in likely), [f.ident for f in likely]

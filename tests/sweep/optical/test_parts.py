@@ -11,10 +11,11 @@ import pytest
 
 from reclaim.sweep.optical import GlintOptions
 from reclaim.sweep.optical.detect import COLOURED, Glint, find_glints
-from reclaim.sweep.optical.motion import MotionEstimator
+from reclaim.sweep.optical.motion import MotionEstimator, Step
 from reclaim.sweep.optical.scene_objects import stamp
 from reclaim.sweep.optical.scenes import GroundTruth, LensSpec, SceneSpec, build_scene
 from reclaim.sweep.optical.score import TrackFacts, assess
+from reclaim.sweep.optical.track import Sighting, Track, ViewPath, join_revisits
 from reclaim.sweep.report import LIKELY, POSSIBLE
 
 
@@ -197,3 +198,29 @@ def test_motion_in_frames_too_thin_for_texture_is_unmeasured(shape: tuple[int, i
         step = motion.step(rng.integers(0, 255, (*shape, 3), dtype=np.uint8))
     assert not step.reliable
     assert (step.dx, step.dy) == (0.0, 0.0)
+
+
+def _lone_track(ident: int, frames: range, contrast: float, picture: bool) -> Track:
+    found = Track(ident)
+    for frame in frames:
+        glint = Glint(10.0, 10.0, 3.0, 250.0, contrast, 0.0, 1.0, (250.0, 250.0, 250.0))
+        found.add(Sighting(frame, frame / 12, glint, 0.0), np.zeros((4, 4, 3), np.uint8))
+    if not picture:
+        found.best_rgb = None
+    return found
+
+
+@pytest.mark.parametrize(("first", "second"), [(True, False), (False, True), (True, True)])
+def test_joined_passes_keep_a_picture(first: bool, second: bool) -> None:
+    """Joining a later, clearer pass whose frame was let go used to drop the picture the
+    first pass still had."""
+    path = ViewPath()
+    for frame in range(40):
+        path.add(frame / 12, Step(0.0, 0.0, 1.0))
+    early = _lone_track(1, range(0, 10), contrast=60.0, picture=first)
+    late = _lone_track(2, range(30, 40), contrast=120.0, picture=second)
+    (joined,) = join_revisits([early, late], path, width=480)
+    assert joined.passes == 2
+    assert joined.best_rgb is not None
+    assert joined.best is not None
+    assert joined.best.glint.contrast == (120.0 if second else 60.0)

@@ -10,6 +10,7 @@ for callers that already isolate (a queue worker) and for tests.
 from __future__ import annotations
 
 import contextlib
+import functools
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -30,6 +31,7 @@ from reclaim.sweep.optical.detect import find_glints
 from reclaim.sweep.optical.findings import build_report
 from reclaim.sweep.optical.motion import MotionEstimator
 from reclaim.sweep.optical.options import GlintOptions
+from reclaim.sweep.optical.score import score_alone
 from reclaim.sweep.optical.track import RGB, Tracker
 from reclaim.sweep.report import SweepReport, now
 
@@ -66,7 +68,7 @@ def analyse_in_process(
     with _decoder_errors(path):
         info = probe_video(path, fmt, limits)
     fps, notes = _rate(path, info, limits, options)
-    sweep = _Sweep(options)
+    sweep = _Sweep(options, fps)
     frames = _guarded(
         path, iter_video_frames(path, fmt, limits, Sampling(fps=fps), max_side=options.max_side)
     )
@@ -111,8 +113,9 @@ def _run(request: _Request) -> SweepReport:
 class _Sweep:
     """The per-frame work: movement, glints, tracks."""
 
-    def __init__(self, options: GlintOptions) -> None:
+    def __init__(self, options: GlintOptions, fps: float) -> None:
         self.options = options
+        self.fps = fps
         self.motion = MotionEstimator()
         self.tracker: Tracker | None = None
         self.frames = 0
@@ -122,7 +125,11 @@ class _Sweep:
     def add(self, ts: float, rgb: RGB) -> None:
         height, width = rgb.shape[:2]
         if self.tracker is None:
-            self.tracker = Tracker(self.options, width, height)
+            reach = self.options.reach(width)
+            rank = functools.partial(
+                score_alone, width=width, height=height, reach=reach, fps=self.fps
+            )
+            self.tracker = Tracker(self.options, width, height, rank)
         elif (width, height) != (self.tracker.width, self.tracker.height):
             self.skipped += 1  # a stream that changes size mid-way: keep to the first size
             return

@@ -154,8 +154,8 @@ def _summary(
     ]
     if tracker.set_aside:
         notes.append(
-            f"the video holds very many glints: {tracker.set_aside} of the shorter tracks "
-            "were set aside unjudged"
+            f"the video holds very many glints: {tracker.set_aside} of the least lens-like "
+            "tracks were set aside unjudged"
         )
     if lost:
         notes.append(

@@ -147,6 +147,14 @@ def measure(
     )
 
 
+def score_alone(
+    track: Track, path: ViewPath, *, width: int, height: int, reach: int, fps: float
+) -> float:
+    """The score ``track`` gets on its own, as it ends: before passes are joined and other
+    glints around it are counted (the tracker's rank for what it keeps)."""
+    return assess(measure(track, path, width, height, reach), width, 1.0, fps)[0]
+
+
 def company(
     spots: list[tuple[float, float]], others: list[tuple[float, float]], width: int
 ) -> list[int]:

@@ -11,6 +11,7 @@ when its glint has been missing too long or its predicted place leaves the pictu
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -28,7 +29,9 @@ GATE_PER_MOVE = 1.1
 GATE_PER_GAP = 0.3
 """... and per pixel it moved before that, since the glint was last seen."""
 PICTURES_KEPT = 64
+"""Finished tracks that keep their clearest frame for the picture: the most lens-like."""
 TRACKS_KEPT = 2_000
+"""Finished tracks kept for judging in a video full of glints: the most lens-like."""
 BRIEF_KEPT = 20_000
 GATE_LOST = 0.08
 """Extra gate (fraction of the width) after a frame whose movement could not be measured."""
@@ -51,9 +54,11 @@ class Track:
     best: Sighting | None = None
     """The clearest sighting: what the annotated picture shows."""
     best_rgb: RGB | None = None
-    missed: int = 0
     passes: int = 1
     """Separate times the view came by and saw it (see :func:`join_revisits`)."""
+    rank: float = 0.0
+    """How lens-like it looked when it ended (:class:`Tracker`'s ``rank``): which tracks
+    keep their pictures, and which are set aside in a video full of glints."""
 
     @property
     def first(self) -> Sighting:
@@ -69,7 +74,6 @@ class Track:
 
     def add(self, sighting: Sighting, rgb: RGB) -> None:
         self.sightings.append(sighting)
-        self.missed = 0
         if self.best is None or _clarity(sighting) > _clarity(self.best):
             self.best, self.best_rgb = sighting, rgb
 
@@ -114,12 +118,28 @@ class ViewPath:
         return any(self.lost[since + 1 : until + 1])
 
 
+Rank = Callable[[Track, ViewPath], float]
+"""How lens-like a finished track is, on its own (higher: more)."""
+
+
+def _by_length(track: Track, path: ViewPath) -> float:
+    return float(len(track.sightings))
+
+
 class Tracker:
     """Feed frames in order with :meth:`add`; :meth:`finish` returns the tracks worth a
-    look (seen long enough), each with its clearest frame kept for the picture."""
+    look (seen long enough), each with its clearest frame kept for the picture.
 
-    def __init__(self, options: GlintOptions, width: int, height: int) -> None:
+    ``rank`` orders finished tracks when they must be bounded: only the
+    :data:`PICTURES_KEPT` highest keep a frame, and in a video full of glints only the
+    :data:`TRACKS_KEPT` highest are judged. The sweep ranks by the score a track gets on
+    its own, so that a short lens track keeps its picture among long reflections."""
+
+    def __init__(
+        self, options: GlintOptions, width: int, height: int, rank: Rank = _by_length
+    ) -> None:
         self.options = options
+        self.rank = rank
         self.width, self.height = width, height
         self.reach = options.reach(width)
         self.path = ViewPath()
@@ -145,7 +165,6 @@ class Tracker:
         for track in list(self.live):
             if track.last.frame == frame:
                 continue
-            track.missed += 1
             gone = ts - track.last.ts > self.options.max_gap
             if gone or not self._inside(self._predict(track, frame)):
                 self._end(track)
@@ -208,10 +227,11 @@ class Tracker:
     def _end(self, track: Track) -> None:
         self.live.remove(track)
         if track.duration >= self.options.min_track and len(track.sightings) >= 3:
+            track.rank = self.rank(track, self.path)
             self.done.append(track)
             self._bound_pictures()
-            if len(self.done) > 2 * TRACKS_KEPT:  # a video full of glints: keep the longest
-                self.done.sort(key=lambda t: (-len(t.sightings), t.ident))
+            if len(self.done) > 2 * TRACKS_KEPT:  # a video full of glints: the most lens-like
+                self.done.sort(key=_keep_first)
                 self.set_aside += len(self.done) - TRACKS_KEPT
                 del self.done[TRACKS_KEPT:]
         else:
@@ -220,11 +240,16 @@ class Tracker:
                 self.brief.append(room_position(track, self.path))
 
     def _bound_pictures(self) -> None:
-        """Keep the frames of at most :data:`PICTURES_KEPT` finished tracks (those seen
-        most): a video full of glints must not keep a frame for each of them."""
+        """Keep the frames of at most :data:`PICTURES_KEPT` finished tracks (the most
+        lens-like): a video full of glints must not keep a frame for each of them."""
         holding = [t for t in self.done if t.best_rgb is not None]
         if len(holding) > PICTURES_KEPT:
-            min(holding, key=lambda t: (len(t.sightings), -t.ident)).best_rgb = None
+            max(holding, key=_keep_first).best_rgb = None
+
+
+def _keep_first(track: Track) -> tuple[float, int, int]:
+    """Sort key: the most lens-like first, then the longest, then the earliest."""
+    return (-track.rank, -len(track.sightings), track.ident)
 
 
 def _alike(a: Glint, b: Glint) -> bool:
@@ -295,9 +320,14 @@ def room_position(track: Track, path: ViewPath) -> tuple[float, float]:
 
 
 def _absorb(track: Track, later: Track) -> None:
+    """Add the later pass ``later`` to ``track``; the clearer sighting of the two becomes
+    the picture, but a sighting whose frame was let go never replaces one with a frame."""
     track.sightings.extend(later.sightings)
     track.passes += later.passes
     assert later.best is not None
     assert track.best is not None
-    if _clarity(later.best) > _clarity(track.best):
+    if (later.best_rgb is not None, _clarity(later.best)) > (
+        track.best_rgb is not None,
+        _clarity(track.best),
+    ):
         track.best, track.best_rgb = later.best, later.best_rgb
