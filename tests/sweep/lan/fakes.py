@@ -9,7 +9,8 @@ Dahua DHIP responder, a PPPP camera and a camera login page. Ordinary devices: a
 (IPP, JetDirect, ``_ipp._tcp``, a web page), a phone (``_companion-link._tcp`` only) and a
 smart speaker (``_googlecast._tcp``, HTTP 8008). Hostile ones: garbage SSDP, an XML bomb,
 endless RTSP headers and poisonous mDNS names (``hostile``); a tarpit that trickles a byte
-at a time; and the canary, which only counts what the sweeper sends it.
+at a time; the canary, which only counts what the sweeper sends it; and a watch on the
+router's bridge that counts what the sweeper sends outside a network.
 """
 
 from __future__ import annotations
@@ -452,6 +453,34 @@ def canary(ip: str, sweeper_ip: str, sweeper_mac: str) -> None:
     threading.Thread(target=loop, daemon=True).start()
 
 
+def watch(interface: str, network: str, sweeper_mac: str) -> None:
+    """On the room's bridge (the router): count the sweeper's IP packets to addresses
+    outside ``network``, whether routed through the router (its MAC, e.g. a DNS lookup or
+    anything off the link) or flooded to everyone (broadcast, multicast)."""
+    import ipaddress
+
+    inside = ipaddress.IPv4Network(network)
+    sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x0003))
+    sock.bind((interface, 0))
+    sweeper_hw = bytes.fromhex(sweeper_mac.replace(":", ""))
+
+    def loop() -> None:
+        while True:
+            frame, address = sock.recvfrom(65535)
+            if frame[6:12] != sweeper_hw or address[2] == socket.PACKET_OUTGOING:
+                continue
+            if frame[12:14] == b"\x86\xdd":
+                COUNTS["ipv6_from_sweeper"] += 1
+            elif frame[12:14] == b"\x08\x00":
+                COUNTS["ip_from_sweeper"] += 1
+                if ipaddress.IPv4Address(frame[30:34]) not in inside:
+                    COUNTS["ip_leaving_network"] += 1
+
+    COUNTS.clear()
+    COUNTS.update(ip_from_sweeper=0, ip_leaving_network=0, ipv6_from_sweeper=0)
+    threading.Thread(target=loop, daemon=True).start()
+
+
 DEVICES: dict[str, Callable[..., object]] = {
     f.__name__: f
     for f in (
@@ -468,6 +497,7 @@ DEVICES: dict[str, Callable[..., object]] = {
         hostile,
         tarpit,
         canary,
+        watch,
     )
 }
 
@@ -479,7 +509,7 @@ def main() -> None:
     keep = DEVICES[kind](*args)  # noqa: F841 -- a zeroconf instance must stay alive
     print("ready", flush=True)
     stop.wait()
-    if kind == "canary":
+    if kind in ("canary", "watch"):
         print(json.dumps(COUNTS), flush=True)
     os._exit(0)  # daemon threads block in accept()/recv(): no clean join wanted
 

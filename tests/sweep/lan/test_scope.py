@@ -2,7 +2,8 @@
 canary: a device just outside the network whose namespace counts every frame the sweeper
 sends that reaches it. It must count no ARP request for itself, no IP packet from the
 sweeper (unicast, multicast or broadcast) and no frame addressed to it, while it does see
-the sweeper's ARP requests for the addresses inside (so the canary was listening)."""
+the sweeper's ARP requests for the addresses inside (so the canary was listening). A watch
+on the router's bridge catches what the canary cannot: packets routed off the link."""
 
 from __future__ import annotations
 
@@ -18,10 +19,12 @@ CANARY = "10.77.0.200"
 
 
 @pytest.fixture(scope="module")
-def narrow_sweep(room: Room) -> tuple[dict[str, Any], dict[str, int]]:
+def narrow_sweep(room: Room) -> tuple[dict[str, Any], dict[str, int], dict[str, int]]:
     canary = room.start("canary", "canary", CANARY, *SWEEPER)
-    assert canary.stdout is not None
-    assert canary.stdout.readline().strip() == "ready"
+    watch = room.start("room", "watch", "br0", NARROW, SWEEPER[1])
+    for process in (canary, watch):
+        assert process.stdout is not None
+        assert process.stdout.readline().strip() == "ready"
     try:
         answer = room.sweep(
             network=NARROW,
@@ -29,19 +32,28 @@ def narrow_sweep(room: Room) -> tuple[dict[str, Any], dict[str, int]]:
         )
     finally:
         counts: dict[str, int] = json.loads(room.stop(canary).strip().splitlines()[-1])
-    return answer, counts
+        router: dict[str, int] = json.loads(room.stop(watch).strip().splitlines()[-1])
+    return answer, counts, router
 
 
 def test_nothing_reaches_an_address_outside_the_network(narrow_sweep: Any) -> None:
-    _, counts = narrow_sweep
+    _, counts, _ = narrow_sweep
     assert counts["arp_for_canary"] == 0
     assert counts["ip_from_sweeper"] == 0
     assert counts["unicast_to_canary"] == 0
     assert counts["arp_for_others"] >= 100  # the canary heard the sweep going on
 
 
+def test_nothing_goes_through_the_router(narrow_sweep: Any) -> None:
+    """The router (10.77.0.254, outside the /25) hears every packet the sweeper routes off
+    the link or to the router itself (a DNS lookup, say): none."""
+    _, _, router = narrow_sweep
+    assert router["ip_leaving_network"] == 0
+    assert router["ipv6_from_sweeper"] == 0
+
+
 def test_the_report_stays_inside_the_network(narrow_sweep: Any) -> None:
-    answer, _ = narrow_sweep
+    answer, _, _ = narrow_sweep
     report = answer["report"]
     ips = {f["details"]["ip"] for f in report["findings"]}
     assert ips
@@ -52,7 +64,7 @@ def test_the_report_stays_inside_the_network(narrow_sweep: Any) -> None:
 
 
 def test_cameras_inside_are_still_found_one_by_one(narrow_sweep: Any) -> None:
-    answer, _ = narrow_sweep
+    answer, _, _ = narrow_sweep
     verdicts = {f["details"]["ip"]: f["verdict"] for f in answer["report"]["findings"]}
     for ip in ("10.77.0.10", "10.77.0.11", "10.77.0.13", "10.77.0.14", "10.77.0.15", "10.77.0.16"):
         assert verdicts[ip] == "camera_likely", ip
