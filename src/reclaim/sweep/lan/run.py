@@ -68,6 +68,7 @@ def sweep(
     for what devices answer: that becomes notes in the report.
     """
     target = plan(interface=interface, network=network, options=options)
+    oui.table_available()  # read the IEEE table (0.4 s, cached) before the clock starts
     started = now()
     gate = Gate(target, options, Deadline(options.time_budget))
     run = _Run(gate)
