@@ -275,3 +275,11 @@ def test_odd_videos_are_analysed_or_refused_clearly(tmp_path: Path, name: str) -
     write, expected = ODD[name]
     path = write(tmp_path / name)
     assert _outcome(path) == expected
+
+
+def test_a_video_with_too_few_frames_a_second_says_so(tmp_path: Path) -> None:
+    """At 1 frame a second no glint can be followed: the report said only that no glint
+    stayed put, as if the room had been swept."""
+    path = _write_video(tmp_path / "slow.mkv", (96, 64), list(range(8)), rate=1)
+    report = analyse_in_process(path)
+    assert any("too few to follow a glint" in note for note in report.notes), report.notes

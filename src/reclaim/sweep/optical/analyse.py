@@ -170,6 +170,11 @@ def _rate(
     to stay within the frame limit (down to :data:`MIN_FPS`)."""
     fps = min(options.fps, info.fps) if info.fps > 0 else options.fps
     notes: list[str] = []
+    if fps < MIN_FPS:
+        notes.append(
+            f"the video has only {fps:.2g} frames a second: too few to follow a glint while "
+            f"the phone moves (at least {MIN_FPS:g} are needed; film at 24-30)"
+        )
     if info.duration and info.duration * fps > limits.max_frames:
         fitted = 0.98 * (limits.max_frames - 1) / info.duration  # a margin for rounding
         if fitted < MIN_FPS:
