@@ -11,6 +11,7 @@ import pytest
 
 from reclaim.sweep.optical import GlintOptions
 from reclaim.sweep.optical.detect import COLOURED, Glint, find_glints
+from reclaim.sweep.optical.findings import _clock
 from reclaim.sweep.optical.motion import MotionEstimator, Step
 from reclaim.sweep.optical.scene_objects import stamp
 from reclaim.sweep.optical.scenes import GroundTruth, LensSpec, SceneSpec, build_scene
@@ -168,10 +169,24 @@ def test_the_led_reason_names_its_colour() -> None:
         {"max_diameter": 0.0},
         {"max_candidates": 0},
         {"max_gap": -1},
+        # Unchecked before: NaN slipped through every comparison, a fractional count
+        # failed deep inside (a slice), thresholds out of range found nothing silently.
+        {"max_gap": float("nan")},
+        {"min_track": float("inf")},
+        {"min_brightness": 300.0},
+        {"min_contrast": -5.0},
+        {"min_report_score": 1.5},
+        {"max_findings": -1},
+        {"max_findings": 2.5},
+        {"max_candidates": 10_000},
+        {"max_side": 960.5},
+        {"fps": "12"},
+        {"max_findings": True},
     ],
 )
-def test_options_are_checked(bad: dict[str, float]) -> None:
-    with pytest.raises(ValueError, match=r"."):
+def test_options_are_checked(bad: dict[str, object]) -> None:
+    (name,) = bad
+    with pytest.raises(ValueError, match=rf"^GlintOptions\.{name} .*, not "):
         GlintOptions(**bad)  # type: ignore[arg-type]
 
 
@@ -224,3 +239,12 @@ def test_joined_passes_keep_a_picture(first: bool, second: bool) -> None:
     assert joined.best_rgb is not None
     assert joined.best is not None
     assert joined.best.glint.contrast == (120.0 if second else 60.0)
+
+
+@pytest.mark.parametrize(
+    ("seconds", "shown"),
+    [(0.0, "0:00.0"), (59.94, "0:59.9"), (59.96, "1:00.0"), (119.97, "2:00.0"), (61.25, "1:01.2")],
+)
+def test_finding_times_read_as_a_clock(seconds: float, shown: str) -> None:
+    """59.96 s used to read 0:60.0."""
+    assert _clock(seconds) == shown

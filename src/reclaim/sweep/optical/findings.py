@@ -130,8 +130,9 @@ def _video_xy(x: float, y: float, scale: float) -> tuple[float, float]:
 
 
 def _clock(seconds: float) -> str:
-    minutes, rest = divmod(seconds, 60.0)
-    return f"{int(minutes)}:{rest:04.1f}"
+    """``m:ss.s``, rounded to the tenth first (59.96 s is 1:00.0, not 0:60.0)."""
+    minutes, tenths = divmod(round(seconds * 10), 600)
+    return f"{minutes}:{tenths / 10:04.1f}"
 
 
 def _summary(

@@ -34,18 +34,22 @@ class GlintOptions:
     max_findings: int = 12
 
     def __post_init__(self) -> None:
-        if not 1.0 <= self.fps <= 60.0:
-            raise ValueError(f"read 1 to 60 frames per second, not {self.fps}")
-        if not 160 <= self.max_side <= 4096:
-            raise ValueError(f"detection size must be 160 to 4096 pixels, not {self.max_side}")
-        if not 0.0 < self.max_diameter <= 0.1:
+        _number("fps", self.fps, 1.0, 60.0, "frames read a second")
+        _whole("max_side", self.max_side, 160, 4096, "pixels (the longer side detection scales to)")
+        _number(
+            "min_brightness", self.min_brightness, 1.0, 255.0, "a level of the brightest channel"
+        )
+        _number("min_contrast", self.min_contrast, 1.0, 255.0, "a difference of levels")
+        if not (_real(self.max_diameter) and 0.0 < self.max_diameter <= 0.1):
             raise ValueError(
-                f"max_diameter is a fraction of the width: (0, 0.1], not {self.max_diameter}"
+                "GlintOptions.max_diameter is a fraction of the width, over 0 and at most "
+                f"0.1, not {self.max_diameter!r}"
             )
-        if self.max_candidates < 1 or self.max_findings < 0:
-            raise ValueError("max_candidates must be at least 1 and max_findings not negative")
-        if self.max_gap < 0 or self.min_track < 0:
-            raise ValueError("max_gap and min_track are durations: not negative")
+        _whole("max_candidates", self.max_candidates, 1, 1000, "glints a frame")
+        _number("max_gap", self.max_gap, 0.0, 60.0, "seconds")
+        _number("min_track", self.min_track, 0.0, 60.0, "seconds")
+        _number("min_report_score", self.min_report_score, 0.0, 1.0, "a score")
+        _whole("max_findings", self.max_findings, 0, 1000, "findings")
 
     def largest(self, width: int) -> float:
         """The largest glint diameter, in pixels of a frame ``width`` wide."""
@@ -55,3 +59,19 @@ class GlintOptions:
         """Half the side of the window a glint is measured in: room for the largest glint
         and a ring of its surround."""
         return math.ceil(self.largest(width) / 2) + 3
+
+
+def _real(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _number(name: str, value: float, low: float, high: float, what: str) -> None:
+    if not (_real(value) and low <= value <= high):
+        raise ValueError(f"GlintOptions.{name} is {what}, {low:g} to {high:g}, not {value!r}")
+
+
+def _whole(name: str, value: int, low: int, high: int, what: str) -> None:
+    if not (isinstance(value, int) and not isinstance(value, bool) and low <= value <= high):
+        raise ValueError(
+            f"GlintOptions.{name} is a whole number of {what}, {low} to {high}, not {value!r}"
+        )
