@@ -20,9 +20,6 @@ class Deadline:
     def remaining(self) -> float:
         return self.end - time.monotonic()
 
-    def expired(self) -> bool:
-        return self.remaining() <= 0
-
     def timeout(self, wanted: float) -> float:
         """``wanted`` seconds, or what is left of the budget if less; spent budget raises."""
         left = self.remaining()

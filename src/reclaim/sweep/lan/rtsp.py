@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from reclaim.sweep.lan.errors import Malformed
 from reclaim.sweep.lan.evidence import Evidence
@@ -30,7 +30,6 @@ class Sdp:
     """Codec of each video stream (``H264``, ``H265``, ``JPEG``...), or ``video``."""
     audio: int = 0
     name: str = ""
-    notes: list[str] = field(default_factory=list)
 
 
 def parse_sdp(text: str) -> Sdp:
