@@ -27,12 +27,12 @@ from reclaim.media.limits import MediaLimits
 from reclaim.media.sandbox import IsolatedPool
 from reclaim.media.sniff import MediaKind
 from reclaim.media.video import VideoInfo, iter_video_frames, probe_video
-from reclaim.sweep.optical.detect import find_glints
+from reclaim.sweep.optical.detect import RGB, find_glints
 from reclaim.sweep.optical.findings import build_report
 from reclaim.sweep.optical.motion import MotionEstimator
 from reclaim.sweep.optical.options import GlintOptions
 from reclaim.sweep.optical.score import score_alone
-from reclaim.sweep.optical.track import RGB, Tracker
+from reclaim.sweep.optical.track import Tracker
 from reclaim.sweep.report import SweepReport, now
 
 MIN_FPS = 4.0

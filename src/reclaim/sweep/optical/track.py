@@ -14,14 +14,10 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-import numpy as np
-import numpy.typing as npt
-
-from reclaim.sweep.optical.detect import COLOURED, Glint
+from reclaim.sweep.optical.detect import COLOURED, RGB, Glint
 from reclaim.sweep.optical.motion import Step
 from reclaim.sweep.optical.options import GlintOptions
 
-RGB = npt.NDArray[np.uint8]
 GATE = 0.012
 """The gate's fixed part, as a fraction of the frame width."""
 GATE_PER_MOVE = 1.1
