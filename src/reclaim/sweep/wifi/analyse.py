@@ -25,8 +25,16 @@ from reclaim.sweep.wifi.capture import LINKTYPE_NAMES, CaptureLimits, too_slow
 from reclaim.sweep.wifi.errors import CaptureTooLarge
 from reclaim.sweep.wifi.features import Features, binned, measure
 from reclaim.sweep.wifi.frames import LINKTYPES_80211, Skip
-from reclaim.sweep.wifi.scoring import Judgement, judge
-from reclaim.sweep.wifi.stimulus import BIN, Interval, StimulusTest, relative
+from reclaim.sweep.wifi.scoring import Judgement, judge, stimulus_counts
+from reclaim.sweep.wifi.stimulus import (
+    BIN,
+    SHUFFLES,
+    Interval,
+    Observation,
+    StimulusResult,
+    StimulusTest,
+    relative,
+)
 from reclaim.sweep.wifi.traffic import Traffic, Unit, collect, units
 
 MIN_FRAMES = 50
@@ -56,7 +64,8 @@ def analyse(
     bins = math.ceil(seconds / BIN)
     test = StimulusTest(timeline, bins, seed=_seed(timeline)) if timeline else None
     name = ", ".join(sorted({i.label for i in timeline if i.label}))[:60]
-    findings, quiet = [], 0
+    measured: list[tuple[Unit, Features, Observation | None]] = []
+    quiet = 0
     for unit in units(traffic):
         if len(unit.fwd_times) < MIN_FRAMES:
             quiet += 1
@@ -65,7 +74,17 @@ def analyse(
             raise CaptureTooLarge(path, too_slow(limits))
         features = measure(unit, seconds)
         rate = binned(unit.fwd_times, unit.fwd_sizes, BIN, bins)
-        result = test.run(rate) if test is not None else None
+        measured.append((unit, features, test.observe(rate) if test is not None else None))
+    # The stimulus p-values allow for every unit whose result is scored (the family).
+    family = {
+        i: seen
+        for i, (_, f, seen) in enumerate(measured)
+        if seen is not None and stimulus_counts(f)
+    }
+    adjusted = dict(zip(family, StimulusTest.adjust(list(family.values())), strict=True))
+    findings = []
+    for i, (unit, features, seen) in enumerate(measured):
+        result = seen.result(adjusted.get(i, seen.p_stream)) if seen is not None else None
         judgement = judge(unit, features, result, name)
         findings.append(_finding(unit, features, judgement, result, timeline, seconds))
     return SweepReport(
@@ -74,7 +93,7 @@ def analyse(
         started=started,
         finished=now(),
         findings=findings,
-        notes=_notes(traffic, quiet, timeline, test, seconds),
+        notes=_notes(traffic, quiet, timeline, test, seconds, len(family)),
         parameters={
             "format": traffic.read.format,
             "records": traffic.read.records,
@@ -97,7 +116,7 @@ def _finding(
     unit: Unit,
     f: Features,
     judgement: Judgement,
-    result: Any,
+    result: StimulusResult | None,
     timeline: Sequence[Interval],
     seconds: float,
 ) -> Finding:
@@ -124,6 +143,7 @@ def _finding(
         details["stimulus"] = {
             "r": round(result.r, 3),
             "p": round(result.p, 4),
+            "p_stream": round(result.p_stream, 4),
             "lag_s": result.lag,
             "ratio": None if math.isinf(result.ratio) else round(result.ratio, 2),
         }
@@ -165,6 +185,7 @@ def _notes(
     timeline: Sequence[Interval],
     test: StimulusTest | None,
     seconds: float,
+    tested: int,
 ) -> list[str]:
     read = traffic.read
     notes = [f"Read {read.records:,} records ({read.format}) spanning {traffic.duration:.1f} s."]
@@ -203,18 +224,21 @@ def _notes(
             f"{quiet:,} streams sent fewer than {MIN_FRAMES} data frames and were not judged."
         )
     if timeline:
-        notes.append(_stimulus_note(timeline, test, seconds))
+        notes.append(_stimulus_note(timeline, test, seconds, tested))
     return notes
 
 
-def _stimulus_note(timeline: Sequence[Interval], test: StimulusTest | None, seconds: float) -> str:
+def _stimulus_note(
+    timeline: Sequence[Interval], test: StimulusTest | None, seconds: float, tested: int
+) -> str:
     if test is None or not test.usable:
         return (
             "The stimulus timeline could not be used: it needs intervals inside the "
             f"capture's {seconds:.0f} s with time outside them as well."
         )
-    share = float(test.observed[0].mean())
     return (
-        f"Stimulus: {len(timeline)} intervals covering {share:.0%} of the capture; "
-        "rates compared with encoder lags of 0-2 s against 199 random placements."
+        f"Stimulus: {len(timeline)} intervals covering {test.coverage:.0%} of the capture; "
+        f"rates compared with encoder lags of 0-2 s against {SHUFFLES} random placements. "
+        f"p-values allow for the {tested} streams tested: the chance that any stream which "
+        "ignores the stimulus is said to follow it is at most 1%, or 5% weakly."
     )

@@ -60,18 +60,23 @@ def judge(
     """Score ``unit`` from its features and (if one was run) its stimulus test."""
     where = "upward" if unit.role == "station" else f"to {unit.peer}"
     reasons: list[Reason] = []
-    # What a receiver sends is an echo of what it receives (ACKs per video frame): its
-    # rhythm and its response to the stimulus belong to the sender, judged on its own.
-    receiver = f.ratio <= RECEIVER
     if f.rate >= MIN_RATE:
         reasons += _volume(f, where)
-        reasons += [] if receiver else _rhythm(f)
+        reasons += _rhythm(f) if stimulus_counts(f) else []
         reasons += _direction(f)
     score = sum(r.weight for r in reasons)
-    if stimulus is not None and f.rate >= MIN_RATE and not receiver:
+    if stimulus is not None and stimulus_counts(f):
         reasons += _stimulus(stimulus, stimulus_name, score)
         score = sum(r.weight for r in reasons)
     return Judgement(min(max(score, 0.0), 1.0), _kind(f), tuple(reasons))
+
+
+def stimulus_counts(f: Features) -> bool:
+    """Whether a stimulus test result is scored for a unit with features ``f`` (and its
+    rhythm): it sends enough, and is not a receiver. What a receiver sends is an echo of
+    what it receives (ACKs per video frame): its rhythm and its response to the stimulus
+    belong to the sender, judged on its own."""
+    return f.rate >= MIN_RATE and f.ratio > RECEIVER
 
 
 def _volume(f: Features, where: str) -> list[Reason]:
@@ -176,7 +181,9 @@ def _stimulus(s: StimulusResult, name: str, score_so_far: float) -> list[Reason]
                 W_STIMULUS_WEAK,
             )
         ]
-    if s.p > 0.2 and score_so_far >= POSSIBLE:
+    # "Did not follow" is said of this stream alone: its own p, not the family-wise one
+    # (which grows with the number of streams tested and would say it of real followers).
+    if s.p_stream > 0.2 and score_so_far >= POSSIBLE:
         return [
             Reason(
                 "ignores_stimulus",
