@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from reclaim.media import MediaError, MediaLimits
-from reclaim.sweep.optical import analyse, analyse_in_process
+from reclaim.sweep.optical import GlintOptions, analyse, analyse_in_process
 from reclaim.sweep.report import SweepReport
 from tests.media.hostile import empty_mp4, faststart_copy, hls_playlist, jpeg_bytes, remove_box
 
@@ -282,4 +282,8 @@ def test_a_video_with_too_few_frames_a_second_says_so(tmp_path: Path) -> None:
     stayed put, as if the room had been swept."""
     path = _write_video(tmp_path / "slow.mkv", (96, 64), list(range(8)), rate=1)
     report = analyse_in_process(path)
-    assert any("too few to follow a glint" in note for note in report.notes), report.notes
+    assert any("the video has only 1 frame a second" in note for note in report.notes), report.notes
+    report = analyse_in_process(path, options=GlintOptions(fps=1.0))
+    assert any("the options read only 1 frame a second" in note for note in report.notes), (
+        report.notes
+    )

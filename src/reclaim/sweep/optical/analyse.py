@@ -171,9 +171,11 @@ def _rate(
     fps = min(options.fps, info.fps) if info.fps > 0 else options.fps
     notes: list[str] = []
     if fps < MIN_FPS:
+        whose = "the video has" if fps < options.fps else "the options read"
+        frames = "frame" if fps == 1 else "frames"
         notes.append(
-            f"the video has only {fps:.2g} frames a second: too few to follow a glint while "
-            f"the phone moves (at least {MIN_FPS:g} are needed; film at 24-30)"
+            f"{whose} only {fps:.2g} {frames} a second: too few to follow a glint while the "
+            f"phone moves (at least {MIN_FPS:g} are needed; film at 24-30)"
         )
     if info.duration and info.duration * fps > limits.max_frames:
         fitted = 0.98 * (limits.max_frames - 1) / info.duration  # a margin for rounding
