@@ -14,7 +14,7 @@ from reclaim.sweep.optical.detect import COLOURED
 from reclaim.sweep.optical.options import GlintOptions
 from reclaim.sweep.optical.score import TrackFacts, assess, company, measure
 from reclaim.sweep.optical.track import Track, Tracker, join_revisits, room_position
-from reclaim.sweep.report import LIKELY, Attachment, Finding, SweepReport, now
+from reclaim.sweep.report import LIKELY, Attachment, Finding, Reason, SweepReport, now
 
 
 def build_report(
@@ -71,7 +71,7 @@ def build_report(
 
 
 def _finding(
-    score: float, track: Track, facts: TrackFacts, reasons: list[Any], scale: float
+    score: float, track: Track, facts: TrackFacts, reasons: list[Reason], scale: float
 ) -> Finding:
     best = track.best
     assert best is not None
@@ -138,7 +138,7 @@ def _clock(seconds: float) -> str:
 def _summary(
     tracker: Tracker,
     tracks: int,
-    shown: list[tuple[float, Track, TrackFacts, list[Any]]],
+    shown: list[tuple[float, Track, TrackFacts, list[Reason]]],
     listed: int,
     fps: float,
     info: VideoInfo,
