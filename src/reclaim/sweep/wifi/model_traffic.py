@@ -146,10 +146,13 @@ def burst(
     return delay + offsets, sizes
 
 
-def acks(rng: np.random.Generator, times: Floats, every: int, delay: float) -> Floats:
-    """TCP's delayed ACKs for packets at ``times``: one per ``every`` segments."""
-    picked = times[every - 1 :: every]
-    return picked + rng.uniform(0.2e-3, delay, len(picked))
+def acks(rng: np.random.Generator, times: Floats, delay: float, reverse: bool) -> Packets:
+    """TCP's delayed ACKs for segments at ``times`` (one per two, within ``delay``), going
+    the other way from the segments: ``reverse`` is the ACKs' direction."""
+    picked = times[1::2]
+    return _packets(
+        picked + rng.uniform(0.2e-3, delay, len(picked)), np.full(len(picked), TCP_ACK), reverse
+    )
 
 
 def periodic(
@@ -183,7 +186,7 @@ def camera(
         at = periodic(rng, duration, p["audio_every"], 1e-3)
         parts.append(_packets(at, np.full(len(at), p["audio_bytes"] + WIFI + UDP_RTP), False))
     if tcp:
-        parts.append(_packets(acks(rng, t, 2, 0.04), np.full(len(t) // 2, TCP_ACK), True))
+        parts.append(acks(rng, t, 0.04, True))
     elif p["chunk_ack"]:  # P2P protocols acknowledge each chunk on their reliable channel
         parts.append(_packets(t + rng.uniform(2e-3, 30e-3, len(t)), np.full(len(t), 70), True))
     control = periodic(rng, duration, p["control_every"], 0.05)
@@ -216,14 +219,10 @@ def dash_viewer(
     t, s = burst(rng, begins, amount, MSS, WIFI + TCP, p["throughput"], 16)
     keep = t < duration
     down = _packets(t[keep], s[keep], True)
-    up_ack = acks(rng, t[keep], 2, 0.02)
+    up_ack = acks(rng, t[keep], 0.02, False)
     requests = begins - rng.uniform(0.02, 0.08, len(begins))
-    up = _packets(
-        np.concatenate([up_ack, requests]),
-        np.concatenate([np.full(len(up_ack), TCP_ACK), rng.integers(400, 900, len(requests))]),
-        False,
-    )
-    return Packets.join([down, up, _background(rng, duration, 5.0)])
+    up = _packets(requests, rng.integers(400, 900, len(requests)), False)
+    return Packets.join([down, up_ack, up, _background(rng, duration, 5.0)])
 
 
 def video_call(
@@ -277,7 +276,7 @@ def uploader(
         t = np.sort(rng.uniform(begin, end, count))
         s = np.full(count, p["msdu"] + WIFI + TCP, np.int64)
     up = _packets(t, s, False)
-    down = _packets(acks(rng, t, 2, 0.01), np.full(len(t) // 2, TCP_ACK), True)
+    down = acks(rng, t, 0.01, True)
     return Packets.join([up, down, _background(rng, duration, 3.0)])
 
 
@@ -298,7 +297,7 @@ def browser(
         parts.append(_packets(dt, ds, True))
         requests = t + np.sort(rng.uniform(0, 0.3, rng.integers(3, 30)))
         parts.append(_packets(requests, rng.integers(300, 1200, len(requests)), False))
-        parts.append(_packets(acks(rng, dt, 2, 0.01), np.full(len(dt) // 2, TCP_ACK), False))
+        parts.append(acks(rng, dt, 0.01, False))
         t += rng.exponential(p["think_s"])
     return Packets.join(parts)
 
@@ -317,7 +316,7 @@ def speaker(
         amount = np.full(len(chunks), p["music_rate"] / 8 * p["chunk_s"])
         dt, ds = burst(rng, chunks, amount, MSS, WIFI + TCP, 20e6, 16)
         parts.append(_packets(dt, ds, True))
-        parts.append(_packets(acks(rng, dt, 2, 0.02), np.full(len(dt) // 2, TCP_ACK), False))
+        parts.append(acks(rng, dt, 0.02, False))
     t = rng.exponential(p["query_every"])
     while t < duration:
         voice = np.arange(t, min(duration, t + rng.uniform(2, 6)), 0.02)
