@@ -1,5 +1,5 @@
 """Generated flashlight sweeps shared by the optical tests (seeds below 100 are the
-tests'; tuning used 100-199 and the benchmark uses 10,000 and up)."""
+tests'; tuning used 100-199 and the benchmark uses 20,000 and up)."""
 
 from __future__ import annotations
 
