@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+pytest_plugins = ["tests.backends"]
+
 REPO = Path(__file__).resolve().parent.parent
 
 
@@ -43,7 +45,8 @@ def media_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def database(tmp_path: Path):
-    """A migrated SQLite database in a temporary folder."""
+    """A migrated database: SQLite in a temporary folder (PostgreSQL under
+    ``--database=postgresql``)."""
     from reclaim.config import Settings
     from reclaim.store import open_database
 

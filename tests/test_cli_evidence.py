@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import json
 import os
-import sqlite3
 import subprocess
 import sys
 from pathlib import Path
+
+from sqlalchemy import text
 
 from reclaim.cases import service as cases
 from reclaim.config import Settings
@@ -58,10 +59,14 @@ def test_keys_and_the_log_through_the_cli(tmp_path: Path) -> None:
     assert verified.returncode == 0, verified.stdout
     assert "entries checked: 5" in verified.stdout
     assert "tree heads checked: 2" in verified.stdout
-    with sqlite3.connect(data / "reclaim.db") as raw:
-        raw.execute(
-            "UPDATE custody_entries SET body = replace(body, 'test', 'tset') WHERE position = 2"
+    raw = open_database(Settings(data_dir=data), migrate=False)
+    with raw.engine.begin() as connection:
+        connection.execute(
+            text(
+                "UPDATE custody_entries SET body = replace(body, 'test', 'tset') WHERE position = 2"
+            )
         )
+    raw.dispose()
     broken = _run(data, "log", "verify")
     assert broken.returncode == 1
     assert "PROBLEM: entry 2" in broken.stdout

@@ -38,6 +38,23 @@ class Settings(BaseSettings):
             "(e.g. postgresql+psycopg://user:pass@host/reclaim)."
         ),
     )
+    database_pool_size: int = Field(
+        default=5,
+        ge=1,
+        le=200,
+        description="Connections each process keeps open to a server database (PostgreSQL).",
+    )
+    database_pool_overflow: int = Field(
+        default=10,
+        ge=0,
+        le=500,
+        description="Extra connections a process may open for a burst, closed after use.",
+    )
+    database_pool_timeout: float = Field(
+        default=30.0,
+        gt=0,
+        description="Seconds to wait for a free connection before the request fails.",
+    )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         default="WARNING", description="Minimum level of log records written to stderr."
     )

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import multiprocessing
+from pathlib import Path
+
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import inspect
@@ -55,6 +59,7 @@ def test_models_match_the_migrations(database) -> None:
         assert compare_metadata(context, Base.metadata) == []
 
 
+@pytest.mark.sqlite_only
 def test_sqlite_runs_in_wal_mode_with_foreign_keys(database) -> None:
     with database.engine.connect() as connection:
         assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
@@ -88,3 +93,26 @@ def test_migrating_from_several_threads_at_once_is_safe(tmp_path) -> None:
     assert databases[0].current_revision() == databases[0].head_revision()
     for database in databases:
         database.dispose()
+
+
+def _open(data_dir: str) -> str | None:
+    from reclaim.config import Settings
+    from reclaim.store import open_database
+
+    database = open_database(Settings(data_dir=Path(data_dir)))
+    try:
+        return database.current_revision()
+    finally:
+        database.dispose()
+
+
+def test_processes_starting_together_migrate_one_after_the_other(database, tmp_path: Path) -> None:
+    """Workers on several machines start at once against an empty database: one migrates,
+    the others wait for it and find nothing left to do."""
+    head = database.head_revision()
+    database.downgrade("base")
+    context = multiprocessing.get_context("spawn")
+    with context.Pool(3) as pool:
+        revisions = pool.map(_open, [str(tmp_path / "data")] * 3)
+    assert revisions == [head] * 3
+    assert database.current_revision() == head

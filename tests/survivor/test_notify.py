@@ -22,6 +22,7 @@ from reclaim.survivor.notify import CaseContact, notify_due
 from reclaim.survivor.registration import Contact, parse_files, register
 from reclaim.survivor.withdrawal import withdraw_case
 
+from ..backends import stored_bytes
 from ..takedown.conftest import SmtpServer
 
 ADDRESS = "her.own@mail.example"
@@ -57,7 +58,7 @@ def test_news_is_told_plainly_once_a_day_and_never_after_withdrawal(
         assert stored is not None
         assert ADDRESS.encode() not in stored.sealed
         case_id = case.id
-    assert ADDRESS.encode() not in (tmp_path / "data" / "reclaim.db").read_bytes()
+    assert ADDRESS.encode() not in stored_bytes(database)
     now = utcnow()
     assert notify_due(database, settings, master, now=now) == 0  # registering is no news
     with database.session() as session:

@@ -39,7 +39,7 @@ def upgrade() -> None:
         ),
         sa.Column("password_hash", sa.String(length=200), nullable=False),
         sa.Column("totp_sealed", sa.LargeBinary(), nullable=True),
-        sa.Column("totp_enrolled", sa.Boolean(), server_default=sa.text("0"), nullable=False),
+        sa.Column("totp_enrolled", sa.Boolean(), server_default=sa.false(), nullable=False),
         sa.Column("totp_last_step", sa.Integer(), server_default="0", nullable=False),
         sa.Column("created", sa.DateTime(timezone=True), nullable=False),
         sa.Column("disabled", sa.DateTime(timezone=True), nullable=True),
