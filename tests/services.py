@@ -12,6 +12,7 @@ import os
 import pwd
 import shutil
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -120,3 +121,66 @@ def postgres(root: Path) -> Iterator[PostgresCluster]:
         with contextlib.suppress(RuntimeError):
             cluster.stop("immediate")
         shutil.rmtree(root, ignore_errors=True)
+
+
+class RedisServer:
+    """A throwaway ``redis-server`` listening only on a Unix socket in ``root``; with
+    ``durable``, every write is appended to a log first, so a restart loses nothing."""
+
+    def __init__(self, root: Path, *, durable: bool = True) -> None:
+        self.root = root
+        self.socket = root / "redis.sock"
+        self.durable = durable
+        self.process: subprocess.Popen[bytes] | None = None
+        binary = shutil.which("redis-server") or "/usr/bin/redis-server"
+        if not Path(binary).exists():
+            raise ServiceMissing("redis-server is not installed: run scripts/setup dev")
+        self.binary = binary
+
+    @property
+    def url(self) -> str:
+        return f"unix://{self.socket}?db=0"
+
+    def start(self) -> None:
+        self.root.mkdir(parents=True, exist_ok=True)
+        args = [
+            self.binary, "--port", "0", "--unixsocket", str(self.socket),
+            "--unixsocketperm", "700", "--dir", str(self.root), "--save", "",
+            "--appendonly", "yes" if self.durable else "no", "--appendfsync", "always",
+            "--logfile", str(self.root / "redis.log"),
+        ]  # fmt: skip
+        self.process = subprocess.Popen(args, stdout=subprocess.DEVNULL)
+        deadline = time.monotonic() + 30
+        while not self._answers():
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                log = (self.root / "redis.log").read_text(errors="replace")[-2000:]
+                raise RuntimeError(f"redis-server did not start:\n{log}")
+            time.sleep(0.05)
+
+    def _answers(self) -> bool:
+        import redis
+
+        try:
+            return bool(redis.Redis(unix_socket_path=str(self.socket)).ping())
+        except redis.RedisError:
+            return False
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.terminate()
+            self.process.wait(timeout=30)
+            self.process = None
+
+    def restart(self) -> None:
+        self.stop()
+        self.start()
+
+
+@contextlib.contextmanager
+def redis_server(root: Path, *, durable: bool = True) -> Iterator[RedisServer]:
+    server = RedisServer(root, durable=durable)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()

@@ -55,6 +55,14 @@ class Settings(BaseSettings):
         gt=0,
         description="Seconds to wait for a free connection before the request fails.",
     )
+    queue_url: str | None = Field(
+        default=None,
+        description=(
+            "Redis URL of the task queues, for workers on several machines (e.g. "
+            "redis://queue.internal:6379/0 or unix:///run/redis/redis.sock?db=0); unset "
+            "means a SQLite file in DATA_DIR (one machine)."
+        ),
+    )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         default="WARNING", description="Minimum level of log records written to stderr."
     )

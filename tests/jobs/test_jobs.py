@@ -20,7 +20,7 @@ from reclaim.config import Settings
 from reclaim.demo.media import make_demo_folder
 from reclaim.demo.site import PLANTED, DemoSite, serve
 from reclaim.demo.story import register_originals
-from reclaim.jobs.queue import Jobs, TaskSpec
+from reclaim.jobs.queue import Jobs, Queue, TaskSpec
 from reclaim.monitor.jobs import SCHEDULE
 from reclaim.monitor.models import Sighting, Source
 from reclaim.monitor.service import SourceOptions, add_source
@@ -56,7 +56,7 @@ def test_a_failing_task_is_retried_with_backoff_then_dead_lettered(settings: Set
                 calls.append((number, time.monotonic()))
             raise RuntimeError(f"boom {number}")
 
-        return [TaskSpec("test.flaky", flaky, retries=2, retry_delay=0.3)]
+        return [TaskSpec("test.flaky", flaky, Queue.FETCH, retries=2, retry_delay=0.3)]
 
     jobs = Jobs(settings, providers=[provider])
     try:

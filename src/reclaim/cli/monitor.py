@@ -351,17 +351,33 @@ app.add_typer(jobs_app, name="jobs")
 
 
 @app.command("worker")
-def worker() -> None:
-    """Run background tasks (the monitor's scheduled crawls, with retries) until Ctrl-C or
-    SIGTERM; tasks still running are let finish."""
-    from reclaim.jobs.queue import Jobs
+def worker(
+    queue: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--queue",
+            help="Take tasks only from this queue (repeat for several): fetch, capture, "
+            "send, recheck. Default: all of them.",
+        ),
+    ] = None,
+) -> None:
+    """Run background tasks (the monitor's crawls, evidence captures, notices, re-checks,
+    with retries) until Ctrl-C or SIGTERM; tasks still running are let finish. Start as
+    many workers on as many machines as needed when RECLAIM_QUEUE_URL names a Redis."""
+    from reclaim.jobs.queue import Jobs, Queue
     from reclaim.monitor.jobs import SCHEDULE
 
+    try:
+        queues = [Queue(name) for name in queue] if queue else None
+    except ValueError:
+        known = ", ".join(q.value for q in Queue)
+        raise fail(f"unknown queue in {', '.join(queue or [])} (known: {known})", 2) from None
     settings = load_settings()
     jobs = Jobs(settings)
     try:
-        jobs.enqueue(SCHEDULE)  # look for due sources now, not at the next full minute
-        jobs.run(settings.jobs_workers)
+        if queues is None or Queue.FETCH in queues:
+            jobs.enqueue(SCHEDULE)  # look for due sources now, not at the next full minute
+        jobs.run(settings.jobs_workers, queues)
     finally:
         jobs.close()
 

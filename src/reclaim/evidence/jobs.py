@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 from reclaim.evidence.keys import NoSigningKey
 from reclaim.evidence.service import EvidenceDesk
-from reclaim.jobs.queue import Jobs, TaskSpec
+from reclaim.jobs.queue import Jobs, Queue, TaskSpec
 from reclaim.store.envelope import KeyProblem, MasterKey
 
 log = logging.getLogger(__name__)
@@ -45,4 +45,4 @@ def evidence_tasks(jobs: Jobs) -> Sequence[TaskSpec]:
         except NoSigningKey as error:
             warn_once(str(error))
 
-    return (TaskSpec(CAPTURE_CONFIRMED, capture_confirmed, every_minutes=1),)
+    return (TaskSpec(CAPTURE_CONFIRMED, capture_confirmed, Queue.CAPTURE, every_minutes=1),)

@@ -1,11 +1,15 @@
-"""Reclaim's task queue: Huey, with its queue in a SQLite file in the data folder.
+"""Reclaim's task queues: Huey, kept in a SQLite file in the data folder (the embedded
+default) or in Redis (``RECLAIM_QUEUE_URL``) for workers on many machines.
 
 Tasks are declared as :class:`TaskSpec` by the packages that own them (one provider
-function each, listed in :mod:`reclaim.jobs.registry`) and run by a consumer: in-process
-threads (:meth:`Jobs.start`, for ``reclaim serve``) or a worker process (:meth:`Jobs.run`,
-``reclaim worker``). A task that raises is retried with a doubling delay; one that fails
-its last retry lands in the dead-letter list (:class:`~reclaim.jobs.models.DeadLetter`)
-with its arguments and the error, where a person can see it and send it back.
+function each, listed in :mod:`reclaim.jobs.registry`), each on one of the named
+:class:`Queue` s, and run by consumers: in-process threads (:meth:`Jobs.start`, for
+``reclaim serve``) or a worker process (:meth:`Jobs.run`, ``reclaim worker [--queue
+NAME]``) that takes tasks from some queues only. A task that raises is retried with a
+doubling delay; one that fails its last retry lands in the dead-letter list
+(:class:`~reclaim.jobs.models.DeadLetter`) with its arguments and the error, where a person
+can see it and send it back. A periodic task runs once per period however many workers
+run its queue: the first consumer to claim the period in the queue's storage enqueues it.
 
 Huey takes a task off the queue before running it, so a worker killed mid-task loses
 that task: tasks here keep their real state in the database (the crawl frontier, for
@@ -14,14 +18,17 @@ instance) and a periodic task puts any work left behind back in the queue.
 
 from __future__ import annotations
 
+import enum
 import logging
+import signal
 import threading
 import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from huey import SqliteHuey, crontab
+from huey import Huey, RedisHuey, SqliteHuey, crontab
 from huey.api import Task, TaskWrapper
 from huey.consumer import Consumer
 from huey.signals import SIGNAL_ERROR
@@ -37,12 +44,28 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 
+class Queue(enum.StrEnum):
+    """The queues a worker can be told to take tasks from."""
+
+    FETCH = "fetch"
+    """The monitor: scheduling rounds and crawling (fetch, extract, then hash and match in
+    the worker's own decoding processes)."""
+    CAPTURE = "capture"
+    """Evidence captures of confirmed sightings (Chromium)."""
+    SEND = "send"
+    """Drafting, sending and escalating takedown notices; survivors' news by e-mail."""
+    RECHECK = "recheck"
+    """Re-checking that removed content stays gone."""
+
+
 @dataclass(frozen=True, slots=True)
 class TaskSpec:
-    """One kind of task: its stable name, its code, and how it is retried or scheduled."""
+    """One kind of task: its stable name, its code, its queue, and how it is retried or
+    scheduled."""
 
     name: str
     run: Callable[..., None]
+    queue: Queue
     retries: int = 3
     retry_delay: float = 10.0
     """Seconds before the first retry; each further retry waits twice as long."""
@@ -53,20 +76,46 @@ class TaskSpec:
 Provider = Callable[["Jobs"], Sequence[TaskSpec]]
 
 
+class _OncePerPeriod:
+    """A Huey whose periodic tasks are enqueued by one consumer only, whichever claims the
+    period first in the shared storage (several workers run the same queue)."""
+
+    storage: Any
+    _KEEP = 10  # periods remembered per task (later ones may come from a slow clock)
+
+    def read_periodic(self, timestamp: datetime | None) -> list[Task]:
+        if timestamp is None:
+            timestamp = self._get_timestamp()  # type: ignore[attr-defined]
+        due: list[Task] = super().read_periodic(timestamp)  # type: ignore[misc]
+        minute = int(timestamp.replace(tzinfo=UTC).timestamp() // 60)
+        claimed = []
+        for task in due:
+            if self.storage.put_if_empty(f"reclaim.period.{task.name}.{minute}", b"1"):
+                claimed.append(task)
+                self.storage.delete_data(f"reclaim.period.{task.name}.{minute - self._KEEP}")
+        return claimed
+
+
+class _SqliteQueue(_OncePerPeriod, SqliteHuey):  # type: ignore[misc]
+    pass
+
+
+class _RedisQueue(_OncePerPeriod, RedisHuey):  # type: ignore[misc]
+    pass
+
+
 class Jobs:
-    """The queue, its tasks, the resources they share, and a consumer when one runs."""
+    """The queues, their tasks, the resources they share, and consumers when they run."""
 
     def __init__(self, settings: Settings, *, providers: Sequence[Provider] | None = None) -> None:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         self.settings = settings
-        self.huey = SqliteHuey(
-            "reclaim", filename=str(settings.data_dir / "jobs.sqlite3"), results=False, utc=True
-        )
-        self.huey.signal(SIGNAL_ERROR)(self._on_error)
-        self._tasks: dict[str, TaskWrapper] = {}
+        self._queues: dict[Queue, Huey] = {}
+        self._tasks: dict[str, tuple[Huey, TaskWrapper]] = {}
         self._resources: dict[str, tuple[Any, Callable[[Any], None]]] = {}
         self._lock = threading.RLock()  # a resource may be made of others (monitor: database)
-        self._consumer: Consumer | None = None
+        self._consumers: list[Consumer] = []
+        self._redis: Any = None
         if providers is None:
             from reclaim.jobs.registry import PROVIDERS
 
@@ -75,38 +124,67 @@ class Jobs:
             for spec in provide(self):
                 self._register(spec)
 
-    # -- tasks -------------------------------------------------------------------------
+    # -- queues and tasks -------------------------------------------------------------
+
+    def _queue(self, queue: Queue) -> Huey:
+        if queue not in self._queues:
+            name = f"reclaim.{queue.value}"
+            url = self.settings.queue_url
+            huey: Huey
+            if url is None:
+                filename = str(self.settings.data_dir / "jobs.sqlite3")
+                huey = _SqliteQueue(name, filename=filename, results=False, utc=True)
+            else:
+                if self._redis is None:
+                    import redis
+
+                    self._redis = redis.ConnectionPool.from_url(url, health_check_interval=30)
+                huey = _RedisQueue(name, connection_pool=self._redis, results=False, utc=True)
+            huey.signal(SIGNAL_ERROR)(self._on_error)
+            self._queues[queue] = huey
+        return self._queues[queue]
 
     def _register(self, spec: TaskSpec) -> None:
         if spec.name in self._tasks:
             raise ValueError(f"task {spec.name!r} is registered twice")
+        huey = self._queue(spec.queue)
         if spec.every_minutes is not None:
             schedule = crontab(minute=f"*/{spec.every_minutes}")
-            wrapper = self.huey.periodic_task(schedule, name=spec.name)(spec.run)
+            wrapper = huey.periodic_task(schedule, name=spec.name)(spec.run)
         else:
-            wrapper = self.huey.task(
+            wrapper = huey.task(
                 name=spec.name,
                 retries=spec.retries,
                 retry_delay=spec.retry_delay,
                 retry_backoff=2,
             )(spec.run)
-        self._tasks[spec.name] = wrapper
+        self._tasks[spec.name] = (huey, wrapper)
 
     @property
     def names(self) -> list[str]:
         return sorted(self._tasks)
 
+    @property
+    def queues(self) -> list[Queue]:
+        """The queues that have tasks."""
+        return sorted(self._queues)
+
     def enqueue(self, name: str, *args: Any) -> None:
         """Queue the task ``name`` with ``args`` (plain, picklable values)."""
         try:
-            task = self._tasks[name]
+            _, task = self._tasks[name]
         except KeyError:
             raise LookupError(f"no task {name!r} (known: {', '.join(self.names)})") from None
         task(*args)
 
     def pending(self, name: str) -> list[tuple[Any, ...]]:
         """The arguments of each queued task ``name`` (not those running now)."""
-        return [tuple(t.args) for t in self.huey.pending() if t.name == name]
+        huey, _ = self._tasks[name]
+        return [tuple(t.args) for t in huey.pending() if t.name == name]
+
+    def depth(self, queue: Queue) -> int:
+        """How many tasks wait in ``queue`` (not those scheduled for later retries)."""
+        return int(self._queue(queue).pending_count())
 
     # -- resources shared by the tasks of this process ------------------------------------
 
@@ -150,34 +228,53 @@ class Jobs:
 
     # -- consumers -----------------------------------------------------------------------
 
-    def start(self, workers: int = 2) -> None:
-        """Run tasks on threads of this process (no signal handlers: the host owns them)."""
-        consumer = self._make_consumer(workers)
-        consumer.scheduler.start()
-        for _, thread in consumer.worker_threads:
-            thread.start()
-        self._consumer = consumer
+    def start(self, workers: int = 2, queues: Sequence[Queue] | None = None) -> None:
+        """Run the tasks of ``queues`` (all by default) on threads of this process, each
+        queue with ``workers`` threads (no signal handlers: the host owns them)."""
+        for queue in self._chosen(queues):
+            consumer = self._queue(queue).create_consumer(
+                workers=workers,
+                worker_type="thread",
+                periodic=True,
+                check_worker_health=False,
+                scheduler_interval=1,
+            )
+            consumer.scheduler.start()
+            for _, thread in consumer.worker_threads:
+                thread.start()
+            self._consumers.append(consumer)
 
-    def run(self, workers: int = 2) -> None:
-        """Run tasks in the foreground until SIGINT or SIGTERM (``reclaim worker``)."""
-        self._consumer = self._make_consumer(workers)
-        self._consumer.run()
+    def run(self, workers: int = 2, queues: Sequence[Queue] | None = None) -> None:
+        """Run the tasks of ``queues`` in the foreground until SIGINT or SIGTERM (``reclaim
+        worker``), then let running tasks finish."""
+        stopping = threading.Event()
 
-    def _make_consumer(self, workers: int) -> Consumer:
-        consumer: Consumer = self.huey.create_consumer(
-            workers=workers,
-            worker_type="thread",
-            periodic=True,
-            check_worker_health=False,
-            scheduler_interval=1,
-        )
-        return consumer
+        def stop(signum: int, _frame: object) -> None:
+            log.info("received %s: finishing running tasks", signal.Signals(signum).name)
+            stopping.set()
+
+        previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            self.start(workers, queues)
+            stopping.wait()
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+            self.stop()
+
+    def _chosen(self, queues: Sequence[Queue] | None) -> list[Queue]:
+        if queues is None:
+            return self.queues
+        unknown = [q for q in queues if q not in self._queues]
+        if unknown:
+            raise LookupError(f"no tasks on queue(s): {', '.join(map(str, unknown))}")
+        return list(dict.fromkeys(queues))
 
     def stop(self) -> None:
-        """Stop a consumer started by :meth:`start`, letting running tasks finish."""
-        if self._consumer is not None:
-            self._consumer.stop(graceful=True)
-            self._consumer = None
+        """Stop the consumers started by :meth:`start`, letting running tasks finish."""
+        consumers, self._consumers = self._consumers, []
+        for consumer in consumers:
+            consumer.stop(graceful=True)
 
     def close(self) -> None:
         self.stop()
@@ -185,4 +282,7 @@ class Jobs:
             resources, self._resources = self._resources, {}
         for value, close in reversed(list(resources.values())):
             close(value)
-        self.huey.storage.close()
+        for huey in self._queues.values():
+            huey.storage.close()
+        if self._redis is not None:
+            self._redis.disconnect()

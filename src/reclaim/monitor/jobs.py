@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 
-from reclaim.jobs.queue import Jobs, TaskSpec
+from reclaim.jobs.queue import Jobs, Queue, TaskSpec
 from reclaim.monitor import frontier
 from reclaim.monitor.engine import Monitor, Tally
 from reclaim.store.base import utcnow
@@ -55,6 +55,6 @@ def monitor_tasks(jobs: Jobs) -> Sequence[TaskSpec]:
             crawler.close_round(source_id)
 
     return (
-        TaskSpec(SCHEDULE, schedule, every_minutes=1),
-        TaskSpec(CRAWL, crawl, retries=3, retry_delay=30.0),
+        TaskSpec(SCHEDULE, schedule, Queue.FETCH, every_minutes=1),
+        TaskSpec(CRAWL, crawl, Queue.FETCH, retries=3, retry_delay=30.0),
     )

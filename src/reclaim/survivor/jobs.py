@@ -7,7 +7,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 
-from reclaim.jobs.queue import Jobs, TaskSpec
+from reclaim.jobs.queue import Jobs, Queue, TaskSpec
 from reclaim.store.envelope import KeyProblem, MasterKey
 from reclaim.survivor.notify import notify_due
 
@@ -31,4 +31,4 @@ def survivor_tasks(jobs: Jobs) -> Sequence[TaskSpec]:
             return
         notify_due(jobs.database(), settings, master)
 
-    return (TaskSpec(NOTIFY, notify, every_minutes=10),)
+    return (TaskSpec(NOTIFY, notify, Queue.SEND, every_minutes=10),)

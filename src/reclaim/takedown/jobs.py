@@ -15,7 +15,7 @@ import logging
 from collections.abc import Sequence
 
 from reclaim.banks.matcher import MatcherCache
-from reclaim.jobs.queue import Jobs, TaskSpec
+from reclaim.jobs.queue import Jobs, Queue, TaskSpec
 from reclaim.monitor.fetch import Fetcher, FetchLimits
 from reclaim.signals.hasher import FileHasher
 from reclaim.takedown import outbox, service
@@ -74,8 +74,8 @@ def takedown_tasks(jobs: Jobs) -> Sequence[TaskSpec]:
             service.escalate_due(session, settings=jobs.settings)
 
     return (
-        TaskSpec(DRAFT, draft, every_minutes=1),
-        TaskSpec(SEND, send, every_minutes=1),
-        TaskSpec(RECHECK, recheck, every_minutes=10),
-        TaskSpec(ESCALATE, escalate, every_minutes=10),
+        TaskSpec(DRAFT, draft, Queue.SEND, every_minutes=1),
+        TaskSpec(SEND, send, Queue.SEND, every_minutes=1),
+        TaskSpec(RECHECK, recheck, Queue.RECHECK, every_minutes=10),
+        TaskSpec(ESCALATE, escalate, Queue.SEND, every_minutes=10),
     )
