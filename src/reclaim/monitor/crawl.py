@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 from reclaim.monitor.errors import FetchFailed
 from reclaim.monitor.extract import MediaRef
 from reclaim.monitor.fetch import Fetched, Fetcher, Kind
-from reclaim.monitor.politeness import HostGate, RobotsCache
+from reclaim.monitor.politeness import Gate, RobotsCache
 from reclaim.monitor.render import Renderer
 from reclaim.monitor.sources import Found, Role, read
 
@@ -72,7 +72,7 @@ def visit(
     *,
     fetcher: Fetcher,
     robots: RobotsCache | None,
-    gate: HostGate,
+    gate: Gate,
     delay: float = 0.0,
     renderer: Renderer | None = None,
 ) -> Visit:

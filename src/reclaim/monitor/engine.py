@@ -30,8 +30,9 @@ from reclaim.monitor.fetch import Fetcher, FetchLimits
 from reclaim.monitor.guard import Resolver, system_resolver
 from reclaim.monitor.media import MediaOutcome, MediaStep, Where
 from reclaim.monitor.models import FrontierUrl, Source, UrlState
-from reclaim.monitor.politeness import HostGate, RobotsCache
+from reclaim.monitor.politeness import RobotsCache
 from reclaim.monitor.render import Renderer
+from reclaim.monitor.shared_gate import host_gate
 from reclaim.monitor.sources import Role
 from reclaim.signals.hasher import FileHasher
 from reclaim.store.base import utcnow
@@ -138,7 +139,7 @@ class Monitor:
         limits = FetchLimits.from_settings(settings)
         self._fetcher = Fetcher(limits, resolver=resolver)
         self._robots = RobotsCache(self._fetcher, limits.user_agent)
-        self._gate = HostGate(concurrency=settings.monitor_host_concurrency, delay=0.0)
+        self._gate = host_gate(settings)
         self._hasher = FileHasher(
             settings, workers=max(1, min(settings.worker_count, settings.monitor_workers))
         )

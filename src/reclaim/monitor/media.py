@@ -42,7 +42,7 @@ from reclaim.monitor.errors import FetchFailed, TooLarge, Unreachable
 from reclaim.monitor.extract import MediaRef
 from reclaim.monitor.fetch import Fetcher, Kind
 from reclaim.monitor.models import MediaFile, MediaUrl, Sighting
-from reclaim.monitor.politeness import HostGate
+from reclaim.monitor.politeness import Gate, HostGate
 from reclaim.monitor.sightings import (
     Seen,
     keep_thumbnail,
@@ -101,7 +101,7 @@ class MediaStep:
         hasher: FileHasher,
         matchers: MatcherCache,
         workdir: Path,
-        gate: HostGate | None = None,
+        gate: Gate | None = None,
         *,
         blobs: BlobStore | None = None,
         thumbnailer: Thumbnailer | None = None,
@@ -112,7 +112,7 @@ class MediaStep:
         self._hasher = hasher
         self._matchers = matchers
         self._workdir = workdir
-        self._gate = gate or HostGate(delay=0.0)
+        self._gate: Gate = gate or HostGate(delay=0.0)
         self._blobs = blobs if thumbnailer is not None else None
         self._thumbnailer = thumbnailer
         self._busy: dict[str, list[Any]] = {}  # url key -> [lock, users]

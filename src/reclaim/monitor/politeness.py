@@ -7,8 +7,9 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
+from typing import Protocol
 from urllib.parse import urlsplit
 
 from reclaim.monitor.errors import FetchFailed, FetchRefused
@@ -67,6 +68,15 @@ class RobotsCache:
             return Robots.unreachable()
         body = (fetched.body or b"")[:MAX_BYTES]
         return for_status(fetched.status, body, self._agent)
+
+
+class Gate(Protocol):
+    """Turns at a site: this process's :class:`HostGate`, or one shared by every worker
+    (:class:`~reclaim.monitor.shared_gate.SharedHostGate`)."""
+
+    def turn(self, url: str, crawl_delay: float | None = None) -> AbstractContextManager[None]:
+        """Wait for a turn at ``url``'s origin, held while the ``with`` block runs."""
+        ...
 
 
 @dataclass

@@ -1,0 +1,106 @@
+"""A host gate shared by every crawling worker on every machine, kept in Redis.
+
+:class:`~reclaim.monitor.politeness.HostGate` keeps one process polite; workers on several
+machines each with their own would together send a site several times the requests it
+should see. This gate keeps the same two rules -- at most ``concurrency`` requests at once
+per origin, starts at least the spacing apart -- in Redis, decided by one script run
+atomically on the server against the server's clock (the machines' clocks may differ).
+
+A turn is a lease: a worker killed while holding one loses it after ``lease`` seconds, so a
+crash never closes a site for good.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from reclaim.config import Settings
+from reclaim.monitor.politeness import Gate, HostGate, origin
+
+_TAKE = """
+local running, spacing_key = KEYS[1], KEYS[2]
+local concurrency, spacing, lease, token = tonumber(ARGV[1]), tonumber(ARGV[2]),
+    tonumber(ARGV[3]), ARGV[4]
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+redis.call('ZREMRANGEBYSCORE', running, '-inf', now)
+if redis.call('ZCARD', running) >= concurrency then
+  return -1
+end
+local next_start = tonumber(redis.call('GET', spacing_key) or '0')
+local start = math.max(now, next_start)
+redis.call('ZADD', running, start + lease, token)
+redis.call('PEXPIRE', running, start - now + lease)
+redis.call('SET', spacing_key, start + spacing, 'PX', start - now + spacing + 1000)
+return start - now
+"""
+"""Take a turn if one is free: how many milliseconds to wait before starting, or -1."""
+
+
+class SharedHostGate:
+    """Like :class:`~reclaim.monitor.politeness.HostGate`, across processes and machines."""
+
+    def __init__(
+        self,
+        client: Any,
+        *,
+        concurrency: int = 2,
+        delay: float = 0.0,
+        lease: float = 600.0,
+        poll: float = 0.05,
+        sleep: Callable[[float], None] = time.sleep,
+        prefix: str = "reclaim.gate",
+    ) -> None:
+        """``client`` is a ``redis.Redis``; ``lease`` must exceed the longest request."""
+        if concurrency < 1 or delay < 0 or lease <= 0:
+            raise ValueError("a gate needs concurrency >= 1, delay >= 0 and a lease")
+        self.concurrency = concurrency
+        self.delay = delay
+        self._client = client
+        self._take = client.register_script(_TAKE)
+        self._lease_ms = int(lease * 1000)
+        self._poll = poll
+        self._sleep = sleep
+        self._prefix = prefix
+
+    @contextmanager
+    def turn(self, url: str, crawl_delay: float | None = None) -> Iterator[None]:
+        """Wait for a turn at ``url``'s origin, hold it while the ``with`` block runs."""
+        site = origin(url)
+        keys = [f"{self._prefix}.running.{site}", f"{self._prefix}.next.{site}"]
+        spacing_ms = int(max(self.delay, crawl_delay or 0.0) * 1000)
+        token = secrets.token_hex(8)
+        while True:
+            wait_ms = int(
+                self._take(
+                    keys=keys,
+                    args=[self.concurrency, spacing_ms, self._lease_ms, token],
+                )
+            )
+            if wait_ms >= 0:
+                break
+            self._sleep(self._poll)
+        try:
+            if wait_ms > 0:
+                self._sleep(wait_ms / 1000)
+            yield
+        finally:
+            self._client.zrem(keys[0], token)
+
+
+def host_gate(settings: Settings) -> Gate:
+    """The gate of this process's crawls: shared through Redis when workers are spread
+    over several machines (``RECLAIM_QUEUE_URL``), else this process's own."""
+    if settings.queue_url is None:
+        return HostGate(concurrency=settings.monitor_host_concurrency, delay=0.0)
+    import redis
+
+    return SharedHostGate(
+        redis.Redis.from_url(settings.queue_url, health_check_interval=30),
+        concurrency=settings.monitor_host_concurrency,
+        lease=settings.fetch_total_timeout + 60.0,
+    )

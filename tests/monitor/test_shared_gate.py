@@ -1,0 +1,150 @@
+"""The host gate workers share through Redis: concurrency and spacing per site hold across
+processes, other sites are not held up, and a worker killed holding a turn loses it when
+its lease runs out."""
+
+from __future__ import annotations
+
+import itertools
+import multiprocessing
+import os
+import signal
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import redis
+
+from reclaim.config import Settings
+from reclaim.monitor.politeness import HostGate
+from reclaim.monitor.shared_gate import SharedHostGate, host_gate
+from tests.services import RedisServer, redis_server
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    with redis_server(tmp_path_factory.mktemp("redis"), durable=False) as running:
+        yield running
+
+
+@pytest.fixture
+def client(server: RedisServer) -> Iterator[redis.Redis]:
+    connection = redis.Redis.from_url(server.url)
+    connection.flushall()
+    yield connection
+    connection.close()
+
+
+def _hammer(url: str, site: str, count: int, delay: float, hold: float, out: str) -> None:
+    gate = SharedHostGate(redis.Redis.from_url(url), concurrency=2, delay=delay, lease=30)
+    with open(out, "a") as log:
+        for _ in range(count):
+            with gate.turn(site):
+                started = time.time()
+                time.sleep(hold)
+                log.write(f"{started} {time.time()}\n")
+
+
+def _intervals(path: Path) -> list[tuple[float, float]]:
+    rows = [line.split() for line in path.read_text().splitlines()]
+    return sorted((float(a), float(b)) for a, b in rows)
+
+
+def test_concurrency_per_site_holds_across_processes(server: RedisServer, tmp_path) -> None:
+    context = multiprocessing.get_context("spawn")
+    logs = [tmp_path / f"{n}.log" for n in range(4)]
+    workers = [
+        context.Process(
+            target=_hammer, args=(server.url, "https://site.example/x", 5, 0.0, 0.05, str(log))
+        )
+        for log in logs
+    ]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(60)
+        assert worker.exitcode == 0
+    turns = sorted(t for log in logs for t in _intervals(log))
+    assert len(turns) == 20
+    for start, _ in turns:  # at no start were more than two turns open
+        assert sum(a <= start < b for a, b in turns) <= 2
+
+
+def test_spacing_per_site_holds_across_processes(server: RedisServer, tmp_path) -> None:
+    context = multiprocessing.get_context("spawn")
+    logs = [tmp_path / f"{n}.log" for n in range(3)]
+    workers = [
+        context.Process(
+            target=_hammer, args=(server.url, "https://slow.example/", 3, 0.2, 0.0, str(log))
+        )
+        for log in logs
+    ]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(60)
+        assert worker.exitcode == 0
+    starts = sorted(a for log in logs for a, _ in _intervals(log))
+    assert len(starts) == 9
+    gaps = [b - a for a, b in itertools.pairwise(starts)]
+    assert min(gaps) >= 0.2 - 0.02  # the server's clock decides; this one may lag a little
+
+
+def test_other_sites_and_crawl_delays(client: redis.Redis) -> None:
+    slept: list[float] = []
+    gate = SharedHostGate(client, concurrency=1, delay=0.0, sleep=slept.append, lease=30)
+    with gate.turn("https://a.example/1", crawl_delay=5.0):
+        pass
+    with gate.turn("https://b.example/1"):  # another site: no wait
+        pass
+    assert slept == []
+    with gate.turn("https://a.example/2"):  # the same site: its crawl-delay of 5 s
+        pass
+    assert len(slept) == 1
+    assert 4.5 < slept[0] <= 5.0
+
+
+def _hold_forever(url: str, ready: str) -> None:
+    gate = SharedHostGate(redis.Redis.from_url(url), concurrency=1, lease=1.0)
+    with gate.turn("https://held.example/"):
+        Path(ready).touch()
+        time.sleep(3600)
+
+
+def test_a_killed_worker_loses_its_turn_when_the_lease_runs_out(
+    server: RedisServer, client: redis.Redis, tmp_path
+) -> None:
+    ready = tmp_path / "ready"
+    holder = multiprocessing.get_context("spawn").Process(
+        target=_hold_forever, args=(server.url, str(ready))
+    )
+    holder.start()
+    try:
+        deadline = time.monotonic() + 30
+        while not ready.exists():
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+        assert holder.pid is not None
+        os.kill(holder.pid, signal.SIGKILL)
+        holder.join(10)
+        polls: list[float] = []
+        gate = SharedHostGate(client, concurrency=1, lease=30, sleep=lambda s: polls.append(s))
+        with gate.turn("https://held.example/"):  # waits for the dead worker's lease
+            pass
+        assert polls, "the turn was free while the killed worker's lease still ran"
+    finally:
+        if holder.is_alive():
+            holder.kill()
+
+
+def test_refuses_nonsense(client: redis.Redis) -> None:
+    with pytest.raises(ValueError, match="concurrency"):
+        SharedHostGate(client, concurrency=0)
+    with pytest.raises(ValueError, match="lease"):
+        SharedHostGate(client, lease=0)
+
+
+def test_the_gate_follows_the_settings(server: RedisServer, tmp_path) -> None:
+    assert isinstance(host_gate(Settings(data_dir=tmp_path)), HostGate)
+    shared = host_gate(Settings(data_dir=tmp_path, queue_url=server.url))
+    assert isinstance(shared, SharedHostGate)
