@@ -117,6 +117,9 @@ def score(scene: Scene, path: Path, stimulus: bool) -> tuple[Counter[str], float
         if finding.ident not in cameras:
             counts["negatives"] += 1
             counts["negatives possible"] += POSSIBLE <= finding.score < LIKELY
+            codes = {r.code for r in finding.reasons}
+            counts["negatives follow"] += "follows_stimulus" in codes
+            counts["negatives weakly follow"] += "weakly_follows_stimulus" in codes
         if finding.score >= LIKELY and finding.ident not in cameras:
             counts["fp"] += 1
             counts[f"fp {kinds.get(finding.ident, 'reverse of ' + finding.ident)}"] += 1
@@ -193,6 +196,10 @@ def main() -> None:
         )
         if stimulus:
             print(f"    cameras in view of the stimulus found: {c['seeing found']}/{c['seeing']}")
+            print(
+                f"    other streams said to follow the stimulus: {c['negatives follow']}, "
+                f"weakly: {c['negatives weakly follow']}"
+            )
     f1 = prf(totals[True])[2]
     print(f"target F1 >= 0.95 with the stimulus: {'met' if f1 >= 0.95 else 'NOT met'}")
     analysis = records / seconds[False]
