@@ -136,7 +136,7 @@ def _unrelated(rng: np.random.Generator, bins: int) -> np.ndarray:
 
 def test_the_chance_of_any_stream_in_a_room_following_is_controlled() -> None:
     """Twelve streams that ignore the stimulus, tested against one timeline: alone, one of
-    them reaches p <= 0.05 in about half the rooms; adjusted for the twelve, in at most
+    them reaches p <= 0.05 in about a third of the rooms; adjusted for the twelve, in at most
     about 5% of them (regression: the weak reason came up by chance in rooms of many
     streams). A real follower among them keeps p <= 0.01."""
     rng = np.random.default_rng(9)

@@ -7,7 +7,7 @@ through :class:`_GuardedStream`, which refuses a read larger than a block can ho
 the limits while scapy reads blocks that are not packets: scapy loops over those without
 handing anything back (a file of millions of unknown blocks would run past ``max_seconds``),
 and keeps every interface and process description block in a list (a file of them would
-cost some 16 bytes of memory per byte of file). scapy quietly
+cost some 12 bytes of memory per byte of file). scapy quietly
 ends the iteration on a torn record, so whether the file was *complete* is decided here: a
 record shorter than it declared, a pcap file whose records do not add up to its size, a
 short read, or a pcapng file that does not end on a block boundary means it was cut off.
