@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, Table
+from sqlalchemy import Table
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -33,5 +33,7 @@ def insert_ignoring_conflicts(
         statement = sqlite.insert(table).on_conflict_do_nothing()
     else:
         raise NotImplementedError(f"no conflict-tolerant insert for {dialect}")
-    result: CursorResult[Any] = session.execute(statement.values(list(rows)))  # type: ignore[assignment]
-    return max(0, int(result.rowcount or 0))
+    # Counted from RETURNING: a driver may report no row count for a multi-row insert
+    # (psycopg 3 through SQLAlchemy 2.1 says -1).
+    key = next(iter(table.primary_key.columns))
+    return len(session.execute(statement.values(list(rows)).returning(key)).all())
