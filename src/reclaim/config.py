@@ -136,6 +136,26 @@ class Settings(BaseSettings):
         description="Most bank items one case may register, so the banks cannot be flooded.",
     )
 
+    metrics_allow_networks: str = Field(
+        default="127.0.0.0/8,::1/128",
+        description=(
+            "Comma-separated CIDRs allowed to read /metrics (Prometheus); loopback by default. "
+            "Behind a reverse proxy, scrape each process directly rather than through it."
+        ),
+    )
+
+    @field_validator("metrics_allow_networks")
+    @classmethod
+    def _networks(cls, value: str) -> str:
+        import ipaddress
+
+        for part in filter(None, (p.strip() for p in value.split(","))):
+            try:
+                ipaddress.ip_network(part, strict=True)
+            except ValueError:
+                raise ValueError(f"not a network in CIDR form: {part!r}") from None
+        return value
+
     fetch_allow_networks: str = Field(
         default="",
         description=(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -12,6 +13,7 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 from sqlalchemy import select
 
@@ -27,6 +29,12 @@ from reclaim.monitor.service import SourceOptions, add_source
 from reclaim.store import open_database
 
 ADDRESS = "127.0.0.2"
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
 
 
 def _until(check: Callable[[], bool], seconds: float = 120.0) -> None:
@@ -150,8 +158,9 @@ def test_reclaim_worker_crawls_due_sources_and_stops_on_sigterm(
         "RECLAIM_DATA_DIR": str(settings.data_dir),
         "RECLAIM_FETCH_ALLOW_NETWORKS": f"{ADDRESS}/32",
     }
+    port = _free_port()
     worker = subprocess.Popen(
-        [sys.executable, "-m", "reclaim.cli", "worker"],
+        [sys.executable, "-m", "reclaim.cli", "worker", "--metrics-port", str(port)],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -166,6 +175,10 @@ def test_reclaim_worker_crawls_due_sources_and_stops_on_sigterm(
                 return row is not None and row.last_finished is not None
 
         _until(finished)
+        metrics = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=10).text
+        assert 'reclaim_queue_depth{queue="fetch"}' in metrics
+        assert 'reclaim_frontier_urls{state="done"}' in metrics
+        assert 'reclaim_task_seconds_count{outcome="ok",task="monitor.crawl"}' in metrics
         worker.send_signal(signal.SIGTERM)
         _, stderr = worker.communicate(timeout=60)
     finally:

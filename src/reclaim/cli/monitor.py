@@ -360,6 +360,13 @@ def worker(
             "send, recheck. Default: all of them.",
         ),
     ] = None,
+    metrics_port: Annotated[
+        int | None,
+        typer.Option(help="Serve this worker's Prometheus metrics on this port.", min=1, max=65535),
+    ] = None,
+    metrics_address: Annotated[
+        str, typer.Option(help="Address the metrics port listens on.")
+    ] = "127.0.0.1",
 ) -> None:
     """Run background tasks (the monitor's crawls, evidence captures, notices, re-checks,
     with retries) until Ctrl-C or SIGTERM; tasks still running are let finish. Start as
@@ -375,6 +382,17 @@ def worker(
     settings = load_settings()
     jobs = Jobs(settings)
     try:
+        if metrics_port is not None:
+            from prometheus_client import start_http_server
+
+            from reclaim.observe import REGISTRY, StateCollector
+
+            REGISTRY.register(StateCollector(jobs.database(), jobs.depths))
+            try:
+                start_http_server(metrics_port, metrics_address, registry=REGISTRY)
+            except OSError as error:
+                where = f"{metrics_address}:{metrics_port}"
+                raise fail(f"cannot serve metrics on {where}: {error.strerror}") from None
         if queues is None or Queue.FETCH in queues:
             jobs.enqueue(SCHEDULE)  # look for due sources now, not at the next full minute
         jobs.run(settings.jobs_workers, queues)

@@ -19,9 +19,11 @@ instance) and a periodic task puts any work left behind back in the queue.
 from __future__ import annotations
 
 import enum
+import functools
 import logging
 import signal
 import threading
+import time
 import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -36,6 +38,7 @@ from sqlalchemy import select
 
 from reclaim.config import Settings
 from reclaim.jobs.models import DeadLetter
+from reclaim.observe import TASK_SECONDS
 from reclaim.store.base import utcnow
 from reclaim.store.db import Database, open_database
 
@@ -104,6 +107,21 @@ class _RedisQueue(_OncePerPeriod, RedisHuey):  # type: ignore[misc]
     pass
 
 
+def _timed(spec: TaskSpec) -> Callable[..., None]:
+    """``spec.run``, its time and outcome counted in ``reclaim_task_seconds``."""
+
+    @functools.wraps(spec.run)
+    def run(*args: Any) -> None:
+        started, outcome = time.perf_counter(), "error"
+        try:
+            spec.run(*args)
+            outcome = "ok"
+        finally:
+            TASK_SECONDS.labels(spec.name, outcome).observe(time.perf_counter() - started)
+
+    return run
+
+
 class Jobs:
     """The queues, their tasks, the resources they share, and consumers when they run."""
 
@@ -148,16 +166,17 @@ class Jobs:
         if spec.name in self._tasks:
             raise ValueError(f"task {spec.name!r} is registered twice")
         huey = self._queue(spec.queue)
+        run = _timed(spec)
         if spec.every_minutes is not None:
             schedule = crontab(minute=f"*/{spec.every_minutes}")
-            wrapper = huey.periodic_task(schedule, name=spec.name)(spec.run)
+            wrapper = huey.periodic_task(schedule, name=spec.name)(run)
         else:
             wrapper = huey.task(
                 name=spec.name,
                 retries=spec.retries,
                 retry_delay=spec.retry_delay,
                 retry_backoff=2,
-            )(spec.run)
+            )(run)
         self._tasks[spec.name] = (huey, wrapper)
 
     @property
@@ -185,6 +204,10 @@ class Jobs:
     def depth(self, queue: Queue) -> int:
         """How many tasks wait in ``queue`` (not those scheduled for later retries)."""
         return int(self._queue(queue).pending_count())
+
+    def depths(self) -> dict[str, int]:
+        """How many tasks wait in each queue (asks the queue storage: a health check too)."""
+        return {queue.value: self.depth(queue) for queue in self.queues}
 
     # -- resources shared by the tasks of this process ------------------------------------
 

@@ -28,6 +28,7 @@ from reclaim.monitor.traps import (
     trap_reason,
     url_key,
 )
+from reclaim.observe import PAGES
 from reclaim.store.claims import abandoned
 from reclaim.store.upsert import insert_ignoring_conflicts
 
@@ -247,6 +248,7 @@ def finish(
     detail: str = "",
 ) -> None:
     """Record what became of a claimed URL."""
+    PAGES.labels(state.value).inc()
     url.state = state
     url.status = status
     url.detail = detail[:2000]

@@ -18,6 +18,7 @@ from reclaim.signals.hasher import FileHasher
 from reclaim.store.blobs import BlobStore
 from reclaim.store.db import open_database
 from reclaim.store.envelope import KeyProblem, MasterKey
+from reclaim.web import ops
 from reclaim.web.api import disputes, match, sync
 from reclaim.web.api.deps import AppState
 from reclaim.web.limits import BodyLimit
@@ -45,6 +46,7 @@ def create_app(settings: Settings) -> FastAPI:
             limiter=RateLimiter(settings.api_rate_per_minute),
             hasher=hasher,
         )
+        app.state.metrics = ops.state_registry(app.state.reclaim)
         app.state.portal = PortalState(
             settings=settings,
             database=database,
@@ -79,6 +81,7 @@ def create_app(settings: Settings) -> FastAPI:
     )
     for router in (match.router, sync.router, disputes.router):
         app.include_router(router, prefix="/v1")
+    app.include_router(ops.router)
     app.include_router(portal_views.router)
     app.include_router(ui_routes.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")

@@ -15,6 +15,7 @@ from reclaim.banks.platform_models import ApiKey
 from reclaim.banks.platforms import key_banks, log_match
 from reclaim.cases.models import Organisation
 from reclaim.media.errors import MediaError
+from reclaim.observe import MATCH_SECONDS
 from reclaim.signals.base import HashFormatError, Signal, UnknownSignalType
 from reclaim.signals.registry import signal_from_json
 from reclaim.web.api.deps import KeyDep, SessionDep, StateDep
@@ -67,7 +68,8 @@ def match_hashes(body: MatchBody, key: KeyDep, db: SessionDep, st: StateDep) -> 
         raise HTTPException(
             422, {"message": "malformed signals; nothing was looked up", "errors": errors}
         )
-    results = _lookup(db, st, key, signals)
+    with MATCH_SECONDS.labels("hashes").time():
+        results = _lookup(db, st, key, signals)
     log_match(
         db, key=key, kind="hashes", signals=count, matches=sum(len(r["matches"]) for r in results)
     )
@@ -113,7 +115,8 @@ async def match_file(request: Request, key: KeyDep, db: SessionDep, st: StateDep
             os.unlink(path)
     if isinstance(result, MediaError):
         raise HTTPException(422, {"kind": result.kind, "message": result.reason})
-    results = await run_in_threadpool(_lookup, db, st, key, list(result.signals))
+    with MATCH_SECONDS.labels("file").time():  # the lookup; hashing the upload is apart
+        results = await run_in_threadpool(_lookup, db, st, key, list(result.signals))
     matches = [m for r in results for m in r["matches"]]
     log_match(db, key=key, kind="file", signals=len(result.signals), matches=len(matches))
     return {"type": result.kind.value, "matches": matches}
