@@ -91,15 +91,29 @@ def serve(
             "127.0.0.2 and the monitor watching it.",
         ),
     ] = False,
+    role: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--role",
+            help="Serve only this (repeat for several): api, matcher, portal, ui. "
+            "Default: all of them.",
+        ),
+    ] = None,
 ) -> None:
-    """Run Reclaim: the survivor portal (/), the platform API (/v1, documented at /docs)
-    and, unless --no-worker, the background tasks (crawls, captures, notices) on threads
-    of the same process. Prints the address to open."""
+    """Run Reclaim: the survivor portal (/), the staff app (/staff), the platform API (/v1,
+    documented at /docs) -- or only the --role(s) given -- and, unless --no-worker, the
+    background tasks (crawls, captures, notices) on threads of the same process. Prints
+    the address to open."""
     import uvicorn
 
     from reclaim.jobs.queue import Jobs
-    from reclaim.web.app import create_app
+    from reclaim.web.app import ALL_ROLES, Role, create_app
 
+    try:
+        roles = frozenset(Role(name) for name in role) if role else ALL_ROLES
+    except ValueError:
+        known = ", ".join(r.value for r in Role)
+        raise fail(f"unknown role in {', '.join(role or [])} (known: {known})", 2) from None
     settings = load_settings()
     running = None
     if demo:
@@ -124,7 +138,7 @@ def serve(
     sys.stdout.flush()
     try:
         uvicorn.run(
-            create_app(settings),
+            create_app(settings, roles),
             host=host or settings.serve_host,
             port=port or settings.serve_port,
             log_level="warning",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -32,8 +33,30 @@ from reclaim.web.ui.guard import UiState
 STATIC = Path(__file__).parent / "static"
 
 
-def create_app(settings: Settings) -> FastAPI:
-    """The application for ``settings``; the database is migrated on start."""
+class Role(enum.StrEnum):
+    """What a web process serves (``reclaim serve --role``); every process also answers
+    ``/healthz``, ``/readyz`` and ``/metrics``. Processes keep no state of their own, so any
+    number of each can stand behind a load balancer."""
+
+    API = "api"
+    """The platform API: matching, bank sync, disputes (/v1, documented at /docs)."""
+    MATCHER = "matcher"
+    """Matching only (/v1/match, /v1/match/file): processes that hold the banks' index."""
+    PORTAL = "portal"
+    """The survivor portal (/)."""
+    UI = "ui"
+    """The staff app (/staff)."""
+
+
+ALL_ROLES = frozenset(Role)
+
+
+def create_app(settings: Settings, roles: frozenset[Role] = ALL_ROLES) -> FastAPI:
+    """The application for ``settings`` serving ``roles``; the database is migrated on
+    start."""
+    if not roles:
+        raise ValueError("a web process needs at least one role")
+    api = Role.API in roles
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -78,13 +101,21 @@ def create_app(settings: Settings) -> FastAPI:
             "`Authorization: Bearer <API key>`; keys are scoped to banks."
         ),
         lifespan=lifespan,
+        docs_url="/docs" if api else None,
+        redoc_url="/redoc" if api else None,
+        openapi_url="/openapi.json" if api else None,
     )
-    for router in (match.router, sync.router, disputes.router):
+    routers = [match.router] if api or Role.MATCHER in roles else []
+    routers += [sync.router, disputes.router] if api else []
+    for router in routers:
         app.include_router(router, prefix="/v1")
     app.include_router(ops.router)
-    app.include_router(portal_views.router)
-    app.include_router(ui_routes.router)
-    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    if Role.PORTAL in roles:
+        app.include_router(portal_views.router)
+    if Role.UI in roles:
+        app.include_router(ui_routes.router)
+    if roles & {Role.PORTAL, Role.UI}:
+        app.mount("/static", StaticFiles(directory=STATIC), name="static")
     # Uploads stream to disk under their own limit (api_max_upload_bytes), registrations'
     # hashes read within portal_max_form_bytes; all else is small JSON or forms.
     app.add_middleware(
