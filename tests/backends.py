@@ -1,11 +1,11 @@
 """Run the tests that touch the database on SQLite (the default) or on PostgreSQL.
 
-``pytest`` runs everything on the embedded SQLite and writes down which test modules opened
-a database (in the test's own process, or as a ``reclaim.db`` a child process made in the
-test's temporary folders; a module can also say so with ``pytestmark =
-pytest.mark.database``). ``pytest --database=postgresql`` then runs those modules again
-against a real PostgreSQL: a throwaway cluster in the session's temporary folder, one
-migrated template, and a fresh copy of it for every module and every test, handed over
+``pytest`` runs everything on the embedded SQLite and writes down which tests opened a
+database (in the test's own process or a fixture's, or as a ``reclaim.db`` a child process
+made in the temporary folders; a test can also say so with ``pytest.mark.database``).
+``pytest --database=postgresql`` then runs those tests again against a real PostgreSQL: a
+throwaway cluster in a temporary folder (Debian's server, a Unix socket only), one migrated
+template, and a fresh copy of it for every module and every test, handed over
 through ``RECLAIM_DATABASE_URL`` so that child processes (the CLI, servers) use it too.
 ``scripts/test`` runs both passes.
 """
@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import itertools
 import os
+import queue
 import tempfile
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -27,7 +29,7 @@ if TYPE_CHECKING:
     from reclaim.store.db import Database
 
 LIST = Path(__file__).resolve().parent.parent / "build" / "database-tests.txt"
-"""The modules that touched the database in the last SQLite run, one node id a line."""
+"""The tests that touched the database in the last SQLite run, one node id a line."""
 TEMPLATE = "reclaim_template"
 _names = itertools.count(1)
 
@@ -37,17 +39,19 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--database",
         choices=("sqlite", "postgresql"),
         default="sqlite",
-        help="sqlite (everything, and note which modules touch the database) or "
-        "postgresql (those modules again, on a temporary PostgreSQL cluster)",
+        help="sqlite (everything, and note which tests touch the database) or "
+        "postgresql (those tests again, on a temporary PostgreSQL cluster)",
     )
 
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
-        "markers", "database: the module touches the database (run it on PostgreSQL too)"
+        "markers", "database: the test touches the database (run it on PostgreSQL too)"
     )
     config.addinivalue_line(
-        "markers", "sqlite_only: the test is about SQLite itself (not run on PostgreSQL)"
+        "markers",
+        "one_pass: run in the SQLite pass only (the test is about SQLite itself, or it "
+        "starts its own PostgreSQL)",
     )
     if config.getoption("database") == "sqlite":
         config.pluginmanager.register(_Recorder(config), "reclaim-database-recorder")
@@ -55,17 +59,16 @@ def pytest_configure(config: pytest.Config) -> None:
         config.pluginmanager.register(_Postgres(config), "reclaim-postgres")
 
 
-def _module_id(item: pytest.Item) -> str:
-    return item.nodeid.split("::", 1)[0]
-
-
 class _Recorder:
-    """SQLite pass: note each module that opens a database."""
+    """SQLite pass: note each test that opens a database -- itself, through a fixture
+    that did (by the fixture's name: module fixtures are made once, for their first
+    test), or in a child process that left a ``reclaim.db`` in the temporary folders."""
 
     def __init__(self, config: pytest.Config) -> None:
         self.config = config
         self.touched: set[str] = set()
-        self.current: str | None = None
+        self.opened = 0
+        self.db_fixtures: set[str] = set()
         self.seen_files: set[Path] = set()
 
     @pytest.hookimpl(tryfirst=True)
@@ -76,23 +79,32 @@ class _Recorder:
         recorder = self
 
         def init(database: db.Database, *args: Any, **kwargs: Any) -> None:
-            if recorder.current is not None:
-                recorder.touched.add(recorder.current)
+            recorder.opened += 1
             original(database, *args, **kwargs)
 
         db.Database.__init__ = init  # type: ignore[method-assign]
 
     @pytest.hookimpl(wrapper=True)
-    def pytest_runtest_protocol(self, item: pytest.Item) -> Iterator[None]:
-        self.current = _module_id(item)
-        if item.get_closest_marker("database"):
-            self.touched.add(self.current)
+    def pytest_fixture_setup(
+        self, fixturedef: pytest.FixtureDef[Any], request: pytest.FixtureRequest
+    ) -> Iterator[Any]:
+        before = self.opened
         try:
             return (yield)
         finally:
-            if self.current not in self.touched and self._new_database_file(item):
-                self.touched.add(self.current)
-            self.current = None
+            if self.opened > before:
+                self.db_fixtures.add(fixturedef.argname)
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_protocol(self, item: pytest.Item) -> Iterator[None]:
+        before = self.opened
+        try:
+            return (yield)
+        finally:
+            uses = set(getattr(item, "fixturenames", ())) & self.db_fixtures
+            new_file = self._new_database_file(item)
+            if self.opened > before or uses or new_file or item.get_closest_marker("database"):
+                self.touched.add(item.nodeid)
 
     def _new_database_file(self, item: pytest.Item) -> bool:
         """Whether a child process left a new ``reclaim.db`` in the session's temp folder."""
@@ -105,18 +117,21 @@ class _Recorder:
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         if session.testscollected == 0 or hasattr(self.config, "workerinput"):
             return
-        # A run of some tests updates what it learnt about their modules and keeps the rest.
-        ran = {_module_id(item) for item in session.items}
-        known = set(LIST.read_text().split()) if LIST.exists() else set()
-        listed = (known - ran) | self.touched
+        # A run of some tests updates what it learnt about them and keeps the rest.
+        ran = {item.nodeid for item in session.items}
+        listed = (_listed() - ran) | self.touched
         LIST.parent.mkdir(parents=True, exist_ok=True)
         partial = LIST.with_suffix(f".{os.getpid()}")
-        partial.write_text("".join(f"{module}\n" for module in sorted(listed)))
+        partial.write_text("".join(f"{nodeid}\n" for nodeid in sorted(listed)))
         partial.replace(LIST)
 
 
+def _listed() -> set[str]:
+    return set(LIST.read_text().splitlines()) - {""} if LIST.exists() else set()
+
+
 class _Postgres:
-    """PostgreSQL pass: the modules the SQLite pass listed, each test on its own copy of a
+    """PostgreSQL pass: the tests the SQLite pass listed, each on its own copy of a
     migrated database."""
 
     def __init__(self, config: pytest.Config) -> None:
@@ -127,14 +142,15 @@ class _Postgres:
     ) -> None:
         if not LIST.exists():
             raise pytest.UsageError(f"no {LIST}: run the SQLite pass (plain pytest) first")
-        modules = set(LIST.read_text().split())
+        listed = _listed()
         keep = [
             i
             for i in items
-            if (_module_id(i) in modules or i.get_closest_marker("database"))
-            and not i.get_closest_marker("sqlite_only")
+            if (i.nodeid in listed or i.get_closest_marker("database"))
+            and not i.get_closest_marker("one_pass")
         ]
-        dropped = [i for i in items if i not in keep]
+        kept = set(map(id, keep))
+        dropped = [i for i in items if id(i) not in kept]
         if dropped:
             config.hook.pytest_deselected(items=dropped)
         items[:] = keep
@@ -153,12 +169,65 @@ def postgres_cluster() -> Iterator[PostgresCluster]:
         yield cluster
 
 
+class _Spares:
+    """Fresh copies of the template made ahead, and used ones dropped, on threads: the
+    server copies and drops while the tests run, so a test rarely waits for either."""
+
+    AHEAD = 3
+
+    def __init__(self, cluster: PostgresCluster) -> None:
+        self.cluster = cluster
+        self.ready: queue.Queue[str] = queue.Queue(maxsize=self.AHEAD)
+        self.used: queue.Queue[str | None] = queue.Queue()
+        self.stopping = threading.Event()
+        self.threads = [
+            threading.Thread(target=self._make, name="spare-databases", daemon=True),
+            threading.Thread(target=self._drop, name="used-databases", daemon=True),
+        ]
+        for thread in self.threads:
+            thread.start()
+
+    def _make(self) -> None:
+        while not self.stopping.is_set():
+            name = f"t{next(_names)}"
+            self.cluster.create_database(name, template=TEMPLATE)
+            while not self.stopping.is_set():
+                try:
+                    self.ready.put(name, timeout=0.5)
+                    break
+                except queue.Full:
+                    continue
+
+    def _drop(self) -> None:
+        while (name := self.used.get()) is not None:
+            self.cluster.drop_database(name)
+
+    def take(self) -> str:
+        return self.ready.get(timeout=120)
+
+    def give_back(self, name: str) -> None:
+        self.used.put(name)
+
+    def close(self) -> None:
+        self.stopping.set()
+        self.used.put(None)
+        for thread in self.threads:
+            thread.join(timeout=60)
+
+
+@pytest.fixture(scope="session")
+def _spare_databases(postgres_cluster: PostgresCluster) -> Iterator[_Spares]:
+    spares = _Spares(postgres_cluster)
+    yield spares
+    spares.close()
+
+
 @pytest.fixture(scope="module", autouse=True)
 def _module_database(request: pytest.FixtureRequest) -> Iterator[None]:
     if request.config.getoption("database") != "postgresql":
         yield
         return
-    yield from _fresh_database(request.getfixturevalue("postgres_cluster"), "m")
+    yield from _fresh_database(request.getfixturevalue("_spare_databases"))
 
 
 @pytest.fixture(autouse=True)
@@ -166,14 +235,13 @@ def _test_database(request: pytest.FixtureRequest, _module_database: None) -> It
     if request.config.getoption("database") != "postgresql":
         yield
         return
-    yield from _fresh_database(request.getfixturevalue("postgres_cluster"), "t")
+    yield from _fresh_database(request.getfixturevalue("_spare_databases"))
 
 
-def _fresh_database(cluster: PostgresCluster, prefix: str) -> Iterator[None]:
-    name = f"{prefix}{next(_names)}"
-    url = cluster.create_database(name, template=TEMPLATE)
+def _fresh_database(spares: _Spares) -> Iterator[None]:
+    name = spares.take()
     previous = os.environ.get("RECLAIM_DATABASE_URL")
-    os.environ["RECLAIM_DATABASE_URL"] = url
+    os.environ["RECLAIM_DATABASE_URL"] = spares.cluster.url(name)
     try:
         yield
     finally:
@@ -181,7 +249,7 @@ def _fresh_database(cluster: PostgresCluster, prefix: str) -> Iterator[None]:
             os.environ.pop("RECLAIM_DATABASE_URL", None)
         else:
             os.environ["RECLAIM_DATABASE_URL"] = previous
-        cluster.drop_database(name)
+        spares.give_back(name)
 
 
 def stored_bytes(database: Database) -> bytes:

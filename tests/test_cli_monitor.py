@@ -26,7 +26,7 @@ def reclaim(tmp_path: Path):
     return run
 
 
-@pytest.mark.sqlite_only  # the demo keeps its own SQLite file, whatever database is set
+@pytest.mark.one_pass  # the demo keeps its own SQLite file, whatever database is set
 def test_the_demo_finds_every_planted_copy(reclaim, tmp_path: Path) -> None:
     folder = tmp_path / "demo"
     done = reclaim("demo", "run", "--folder", str(folder))

@@ -59,7 +59,7 @@ def test_models_match_the_migrations(database) -> None:
         assert compare_metadata(context, Base.metadata) == []
 
 
-@pytest.mark.sqlite_only
+@pytest.mark.one_pass
 def test_sqlite_runs_in_wal_mode_with_foreign_keys(database) -> None:
     with database.engine.connect() as connection:
         assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
