@@ -33,6 +33,7 @@ from reclaim.signals.pdq import PdqSignal
 from reclaim.signals.registry import signal_from_json
 from reclaim.signals.vpdq import VpdqSignal
 from reclaim.store.base import utcnow
+from reclaim.store.locks import hold_until_commit
 
 _BANK_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 MAX_THRESHOLD = 128
@@ -268,6 +269,7 @@ def _signal_row(signal: Signal) -> ItemSignal:
 
 
 def _log(session: Session, *, bank: Bank, item: BankItem, op: ChangeOp) -> None:
+    hold_until_commit(session, "change_log")  # sequence numbers commit in their order
     signals = None
     if op is not ChangeOp.WITHDRAW:
         signals = [_logged(s) for s in item.signals]
