@@ -50,13 +50,14 @@ def _intervals(path: Path) -> list[tuple[float, float]]:
     return sorted((float(a), float(b)) for a, b in rows)
 
 
-def test_concurrency_per_site_holds_across_processes(server: RedisServer, tmp_path) -> None:
+def _in_processes(
+    processes: int, url: str, site: str, count: int, delay: float, hold: float, folder: Path
+) -> list[tuple[float, float]]:
+    """Run ``_hammer`` in ``processes`` processes at once; every turn's start and end."""
     context = multiprocessing.get_context("spawn")
-    logs = [tmp_path / f"{n}.log" for n in range(4)]
+    logs = [folder / f"{n}.log" for n in range(processes)]
     workers = [
-        context.Process(
-            target=_hammer, args=(server.url, "https://site.example/x", 5, 0.0, 0.05, str(log))
-        )
+        context.Process(target=_hammer, args=(url, site, count, delay, hold, str(log)))
         for log in logs
     ]
     for worker in workers:
@@ -64,27 +65,19 @@ def test_concurrency_per_site_holds_across_processes(server: RedisServer, tmp_pa
     for worker in workers:
         worker.join(60)
         assert worker.exitcode == 0
-    turns = sorted(t for log in logs for t in _intervals(log))
+    return sorted(turn for log in logs for turn in _intervals(log))
+
+
+def test_concurrency_per_site_holds_across_processes(server: RedisServer, tmp_path) -> None:
+    turns = _in_processes(4, server.url, "https://site.example/x", 5, 0.0, 0.05, tmp_path)
     assert len(turns) == 20
     for start, _ in turns:  # at no start were more than two turns open
         assert sum(a <= start < b for a, b in turns) <= 2
 
 
 def test_spacing_per_site_holds_across_processes(server: RedisServer, tmp_path) -> None:
-    context = multiprocessing.get_context("spawn")
-    logs = [tmp_path / f"{n}.log" for n in range(3)]
-    workers = [
-        context.Process(
-            target=_hammer, args=(server.url, "https://slow.example/", 3, 0.2, 0.0, str(log))
-        )
-        for log in logs
-    ]
-    for worker in workers:
-        worker.start()
-    for worker in workers:
-        worker.join(60)
-        assert worker.exitcode == 0
-    starts = sorted(a for log in logs for a, _ in _intervals(log))
+    turns = _in_processes(3, server.url, "https://slow.example/", 3, 0.2, 0.0, tmp_path)
+    starts = [start for start, _ in turns]
     assert len(starts) == 9
     gaps = [b - a for a, b in itertools.pairwise(starts)]
     assert min(gaps) >= 0.2 - 0.02  # the server's clock decides; this one may lag a little
