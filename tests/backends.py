@@ -92,7 +92,8 @@ class _Recorder:
         try:
             return (yield)
         finally:
-            if self.opened > before:
+            shared = fixturedef.scope != "function"  # e.g. a server for a whole module
+            if self.opened > before or (shared and self._new_database_file(request.config)):
                 self.db_fixtures.add(fixturedef.argname)
 
     @pytest.hookimpl(wrapper=True)
@@ -102,13 +103,13 @@ class _Recorder:
             return (yield)
         finally:
             uses = set(getattr(item, "fixturenames", ())) & self.db_fixtures
-            new_file = self._new_database_file(item)
+            new_file = self._new_database_file(item.config)
             if self.opened > before or uses or new_file or item.get_closest_marker("database"):
                 self.touched.add(item.nodeid)
 
-    def _new_database_file(self, item: pytest.Item) -> bool:
+    def _new_database_file(self, config: pytest.Config) -> bool:
         """Whether a child process left a new ``reclaim.db`` in the session's temp folder."""
-        factory: pytest.TempPathFactory = item.config._tmp_path_factory  # type: ignore[attr-defined]
+        factory: pytest.TempPathFactory = config._tmp_path_factory  # type: ignore[attr-defined]
         files = set(factory.getbasetemp().rglob("reclaim.db"))
         new = files - self.seen_files
         self.seen_files = files
