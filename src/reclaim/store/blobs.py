@@ -14,6 +14,7 @@ released; the hold, who placed it and why, are recorded.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import io
 import os
@@ -38,6 +39,10 @@ MAGIC = b"RCLMBLOB1\n"
 
 class BlobError(Exception):
     """A blob that cannot be stored or read (the message says why)."""
+
+
+class StoreFull(BlobError):
+    """The disk under the blob store is full (or over quota): nothing was stored."""
 
 
 class Shredded(BlobError):
@@ -125,22 +130,30 @@ class BlobStore:
         digest, size = hashlib.sha256(), 0
         prefix = secrets.token_bytes(8)
         partial = path.with_suffix(".partial")
-        with partial.open("wb") as out:
-            out.write(MAGIC + prefix)
-            chunk = source.read(CHUNK)
-            index = 0
-            while True:
-                following = source.read(CHUNK)
-                last = not following
-                digest.update(chunk)
-                size += len(chunk)
-                out.write(aead.encrypt(_nonce(prefix, index, last), chunk, _aad(blob_id)))
-                if last:
-                    break
-                chunk, index = following, index + 1
-            out.flush()
-            os.fsync(out.fileno())
-        partial.replace(path)
+        try:
+            with partial.open("wb") as out:
+                out.write(MAGIC + prefix)
+                chunk = source.read(CHUNK)
+                index = 0
+                while True:
+                    following = source.read(CHUNK)
+                    last = not following
+                    digest.update(chunk)
+                    size += len(chunk)
+                    out.write(aead.encrypt(_nonce(prefix, index, last), chunk, _aad(blob_id)))
+                    if last:
+                        break
+                    chunk, index = following, index + 1
+                out.flush()
+                os.fsync(out.fileno())
+            partial.replace(path)
+        except OSError as error:
+            partial.unlink(missing_ok=True)  # a half-written file is never left to be found
+            if error.errno in (errno.ENOSPC, errno.EDQUOT):
+                raise StoreFull(
+                    f"the disk under the blob store ({self.root}) is full: nothing was stored"
+                ) from error
+            raise BlobError(f"cannot write to the blob store ({self.root}): {error}") from error
         blob = Blob(
             id=blob_id,
             org_id=org_id,
