@@ -178,8 +178,10 @@ def test_a_case_worker_reviews_reveals_approves_and_reads_the_statistics(
     assert page.url == f"{server.url}/staff/sightings/{sighting}"  # swapped in place (htmx)
     assert page.inner_text("#exposure") == "1"
     _shoot(page, "sighting-revealed-en")
-    page.keyboard.press("c")  # confirm: it is her
-    page.wait_for_url(re.compile(r".*/staff/(review|sightings/\d+).*"))
+    # confirm: it is her. The answer is a new page; wait for it to load, or the next
+    # goto would abort it halfway (the URL already matched the pattern before the press).
+    with page.expect_navigation(url=re.compile(r".*/staff/(review|sightings/\d+).*")):
+        page.keyboard.press("c")
 
     # Approve the drafted notice: the outbox sends it to the local SMTP server.
     page.goto(server.url + "/staff/approvals")
