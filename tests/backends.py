@@ -2,12 +2,13 @@
 
 ``pytest`` runs everything on the embedded SQLite and writes down which tests opened a
 database (in the test's own process or a fixture's, or as a ``reclaim.db`` a child process
-made in the temporary folders; a test can also say so with ``pytest.mark.database``).
-``pytest --database=postgresql`` then runs those tests again against a real PostgreSQL: a
-throwaway cluster in a temporary folder (Debian's server, a Unix socket only), one migrated
-template, and a fresh copy of it for every module and every test, handed over
-through ``RECLAIM_DATABASE_URL`` so that child processes (the CLI, servers) use it too.
-``scripts/test`` runs both passes.
+made in the temporary folders; a test can also say so with ``pytest.mark.database``) in
+``build/database-tests.txt``. ``pytest --database=postgresql`` then runs those against
+a real PostgreSQL: a throwaway cluster in a temporary folder (Debian's server, a Unix
+socket only), one migrated template, and a fresh copy of it for every module and every
+test, handed over through ``RECLAIM_DATABASE_URL`` so that child processes (the CLI,
+servers) use it too.
+``scripts/test`` runs both passes, one after the other.
 """
 
 from __future__ import annotations
@@ -70,6 +71,7 @@ class _Recorder:
         self.opened = 0
         self.db_fixtures: set[str] = set()
         self.seen_files: set[Path] = set()
+        self.previous: str | None = None
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_sessionstart(self, session: pytest.Session) -> None:
@@ -89,15 +91,18 @@ class _Recorder:
         self, fixturedef: pytest.FixtureDef[Any], request: pytest.FixtureRequest
     ) -> Iterator[Any]:
         before = self.opened
+        shared = fixturedef.scope != "function"  # e.g. a server for a whole module
+        if shared:
+            self._settle(request.config)
         try:
             return (yield)
         finally:
-            shared = fixturedef.scope != "function"  # e.g. a server for a whole module
             if self.opened > before or (shared and self._new_database_file(request.config)):
                 self.db_fixtures.add(fixturedef.argname)
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_protocol(self, item: pytest.Item) -> Iterator[None]:
+        self._settle(item.config)
         before = self.opened
         try:
             return (yield)
@@ -106,6 +111,13 @@ class _Recorder:
             new_file = self._new_database_file(item.config)
             if self.opened > before or uses or new_file or item.get_closest_marker("database"):
                 self.touched.add(item.nodeid)
+            self.previous = item.nodeid
+
+    def _settle(self, config: pytest.Config) -> None:
+        """A file that appeared since the last test ended is that test's (its server made
+        it late), not whatever starts next."""
+        if self._new_database_file(config) and self.previous is not None:
+            self.touched.add(self.previous)
 
     def _new_database_file(self, config: pytest.Config) -> bool:
         """Whether a child process left a new ``reclaim.db`` in the session's temp folder."""
@@ -118,12 +130,12 @@ class _Recorder:
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         if session.testscollected == 0 or hasattr(self.config, "workerinput"):
             return
-        # A run of some tests updates what it learnt about them and keeps the rest.
+        # What this run learnt about the tests it ran replaces what the list said of them.
         ran = {item.nodeid for item in session.items}
-        listed = (_listed() - ran) | self.touched
+        updated = (_listed() - ran) | self.touched
         LIST.parent.mkdir(parents=True, exist_ok=True)
         partial = LIST.with_suffix(f".{os.getpid()}")
-        partial.write_text("".join(f"{nodeid}\n" for nodeid in sorted(listed)))
+        partial.write_text("".join(f"{nodeid}\n" for nodeid in sorted(updated)))
         partial.replace(LIST)
 
 
