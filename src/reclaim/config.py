@@ -7,6 +7,7 @@ so tests and embedders can run several configurations side by side in one proces
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from pathlib import Path
 from typing import Literal
@@ -20,6 +21,21 @@ MiB = 1024 * 1024
 
 def _default_data_dir() -> Path:
     return Path(user_data_dir("reclaim", appauthor=False))
+
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def parse_networks(text: str) -> tuple[Network, ...]:
+    """Comma-separated CIDRs (``127.0.0.2/32, ::1/128``); empty means none."""
+    out = []
+    for part in text.split(","):
+        if part.strip():
+            try:
+                out.append(ipaddress.ip_network(part.strip(), strict=True))
+            except ValueError as error:
+                raise ValueError(f"not a network in CIDR form: {part.strip()!r}") from error
+    return tuple(out)
 
 
 class Settings(BaseSettings):
@@ -147,13 +163,7 @@ class Settings(BaseSettings):
     @field_validator("metrics_allow_networks")
     @classmethod
     def _networks(cls, value: str) -> str:
-        import ipaddress
-
-        for part in filter(None, (p.strip() for p in value.split(","))):
-            try:
-                ipaddress.ip_network(part, strict=True)
-            except ValueError:
-                raise ValueError(f"not a network in CIDR form: {part!r}") from None
+        parse_networks(value)
         return value
 
     fetch_allow_networks: str = Field(

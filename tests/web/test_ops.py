@@ -18,7 +18,7 @@ from reclaim.banks import service as banks
 from reclaim.cases import service as cases
 from reclaim.config import Settings
 from reclaim.jobs.queue import Jobs, Queue, TaskSpec
-from reclaim.observe import REGISTRY, StateCollector
+from reclaim.observe import StateCollector, exposition
 from reclaim.store import open_database
 from reclaim.web.app import create_app
 
@@ -110,7 +110,7 @@ def test_tasks_are_timed_and_queues_counted(settings: Settings) -> None:
 
     jobs = Jobs(settings, providers=[provider])
     try:
-        before = _samples(_exposition().decode())
+        before = _samples(exposition().decode())
         jobs.enqueue("test.ok")
         jobs.enqueue("test.fails")
         jobs.enqueue("test.ok")
@@ -123,7 +123,7 @@ def test_tasks_are_timed_and_queues_counted(settings: Settings) -> None:
             assert time.monotonic() < deadline
             time.sleep(0.05)
         jobs.stop()
-        after = _samples(_exposition().decode())
+        after = _samples(exposition().decode())
 
         def count(task: str, outcome: str) -> float:
             key = ("reclaim_task_seconds_count", (("outcome", outcome), ("task", task)))
@@ -135,9 +135,3 @@ def test_tasks_are_timed_and_queues_counted(settings: Settings) -> None:
         assert gauges["reclaim_dead_letters"].samples[0].value == 1
     finally:
         jobs.close()
-
-
-def _exposition() -> bytes:
-    from prometheus_client import generate_latest
-
-    return generate_latest(REGISTRY)

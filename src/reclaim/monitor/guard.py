@@ -36,10 +36,11 @@ from typing import Any
 import httpcore
 import httpx
 
+from reclaim.config import Network as Network  # re-exported: the monitor names them here
+from reclaim.config import parse_networks as parse_networks
 from reclaim.monitor.errors import FetchRefused
 
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
-Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 Resolver = Callable[[str, int], Sequence[str]]
 """(host, port) -> the addresses it resolves to, as strings."""
 
@@ -80,18 +81,6 @@ _FORBIDDEN: tuple[tuple[str, str], ...] = (
 FORBIDDEN_NETWORKS: tuple[tuple[Network, str], ...] = tuple(
     (ipaddress.ip_network(cidr), reason) for cidr, reason in _FORBIDDEN
 )
-
-
-def parse_networks(text: str) -> tuple[Network, ...]:
-    """Comma-separated CIDRs (``127.0.0.2/32, ::1/128``); empty means none."""
-    out = []
-    for part in text.split(","):
-        if part.strip():
-            try:
-                out.append(ipaddress.ip_network(part.strip(), strict=True))
-            except ValueError as error:
-                raise ValueError(f"not a network in CIDR form: {part.strip()!r}") from error
-    return tuple(out)
 
 
 @dataclass(frozen=True, slots=True)

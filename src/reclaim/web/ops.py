@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CollectorRegistry
 from starlette.concurrency import run_in_threadpool
 
-from reclaim.monitor.guard import parse_networks
+from reclaim.config import parse_networks
 from reclaim.observe import CONTENT_TYPE, StateCollector, exposition, readiness
 from reclaim.web.api.deps import AppState, state
 
