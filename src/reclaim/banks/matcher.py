@@ -22,6 +22,7 @@ from typing import Any, NamedTuple
 import numpy as np
 from sqlalchemy.orm import Session
 
+from reclaim.banks.catalog import Batch, Catalog, Kind
 from reclaim.banks.models import Bank, BankKind
 from reclaim.banks.service import (
     SignalRow,
@@ -79,22 +80,13 @@ class _Banked(NamedTuple):
     anchors: np.ndarray  # (regions x 4): each anchored region's anchors p, q
 
 
-class _Item(NamedTuple):
-    public_id: str
-    label: str
-    bank_id: int
-
-
 class BankMatcher:
     """An in-memory, incrementally updated lookup structure over banked signals."""
 
     def __init__(self, banks: Sequence[Bank]) -> None:
         self.banks = {bank.id: bank for bank in banks}
-        self._items: dict[int, _Item] = {}
-        self._by_public: dict[str, int] = {}
+        self._catalog = Catalog()  # who owns each signal: arrays, not objects per item
         self._exact_key: dict[int, tuple[str, str]] = {}
-        self._signals_of: dict[int, list[int]] = defaultdict(list)
-        self._owner: dict[int, int] = {}  # signal id -> item id
         self._pdq = PdqIndex()
         self._frames = PdqIndex()
         self._frame_owner: dict[int, int] = {}  # frame id -> vpdq signal id
@@ -102,17 +94,17 @@ class BankMatcher:
         self._videos: dict[int, VpdqSignal] = {}
         self._exact: dict[tuple[str, str], set[int]] = defaultdict(set)
         self._next_frame = 0
-        self._pdq_ids: set[int] = set()
         self._cells = PdqIndex()
         self._grids: dict[int, _Banked] = {}  # pdq signal id -> its grid
         # Anchored regions, id signal_id * pdq_anchors.MAX_REGIONS + region.
         self._anchored = PdqIndex()
 
     def __len__(self) -> int:
-        return len(self._items)
+        return len(self._catalog)
 
     def add(self, rows: Iterable[SignalRow]) -> None:
-        """Take in stored signals (their items must belong to this matcher's banks)."""
+        """Take in stored signals (their items must belong to this matcher's banks; an
+        item already held must be removed first)."""
         pdq_ids: list[int] = []
         pdq_codes: list[str] = []
         frame_ids: list[int] = []
@@ -121,19 +113,18 @@ class BankMatcher:
         cell_codes: list[str] = []
         region_ids: list[int] = []
         region_codes: list[str] = []
-        items, by_public, signals_of, owner = (
-            self._items,
-            self._by_public,
-            self._signals_of,
-            self._owner,
-        )
-        for row in rows:  # the hot loop of a cold start: plain tuples and local names
-            items[row.item_id] = _Item(row.public_id, row.label, row.bank_id)
-            by_public[row.public_id] = row.item_id
-            signals_of[row.item_id].append(row.signal_id)
-            owner[row.signal_id] = row.item_id
+        batch = Batch()
+        for row in rows:  # the hot loop of a cold start: plain lists and local names
+            batch.item_ids.append(row.item_id)
+            batch.public_ids.append(row.public_id)
+            batch.labels.append(row.label)
+            batch.bank_ids.append(row.bank_id)
+            batch.signal_ids.append(row.signal_id)
+            batch.owners.append(row.item_id)
+            kind = Kind.OTHER
             if row.signal_type == "pdq":
                 if (row.quality or 0) >= PDQ_MIN_QUALITY:
+                    kind = Kind.PDQ
                     pdq_ids.append(row.signal_id)
                     pdq_codes.append(row.value)
                     if row.grid is not None:
@@ -145,6 +136,7 @@ class BankMatcher:
                             (region_ids, region_codes),
                         )
             elif row.signal_type == "vpdq":
+                kind = Kind.VIDEO
                 video = VpdqSignal.from_frames(json.loads(row.value))
                 self._videos[row.signal_id] = video
                 frames = []
@@ -157,9 +149,11 @@ class BankMatcher:
                         self._next_frame += 1
                 self._frames_of[row.signal_id] = frames
             else:
+                kind = Kind.EXACT
                 self._exact[(row.signal_type, row.value)].add(row.signal_id)
                 self._exact_key[row.signal_id] = (row.signal_type, row.value)
-        self._pdq_ids.update(pdq_ids)
+            batch.kinds.append(kind)
+        self._catalog.put(batch)
         _index_add(self._pdq, pdq_codes, pdq_ids)
         _index_add(self._frames, frame_codes, frame_ids)
         _index_add(self._cells, cell_codes, cell_ids)
@@ -196,29 +190,24 @@ class BankMatcher:
         frames_gone: list[int] = []
         cells_gone: list[int] = []
         regions_gone: list[int] = []
-        for item_id in item_ids:
-            item = self._items.pop(item_id, None)
-            if item is None:
-                continue
-            self._by_public.pop(item.public_id, None)
-            for signal_id in self._signals_of.pop(item_id, []):
-                self._owner.pop(signal_id, None)
-                if signal_id in self._pdq_ids:
-                    self._pdq_ids.discard(signal_id)
-                    pdq_gone.append(signal_id)
-                known = self._grids.pop(signal_id, None)
-                if known is not None:
-                    usable = np.flatnonzero(known.grid.usable())
-                    cells_gone.extend((signal_id * _CELLS + usable).tolist())
-                    regions = np.arange(len(known.anchors))
-                    regions_gone.extend((signal_id * pdq_anchors.MAX_REGIONS + regions).tolist())
-                for frame_id in self._frames_of.pop(signal_id, []):
-                    self._frame_owner.pop(frame_id, None)
-                    frames_gone.append(frame_id)
-                self._videos.pop(signal_id, None)
-                exact_key = self._exact_key.pop(signal_id, None)
-                if exact_key is not None:
-                    self._exact[exact_key].discard(signal_id)
+        for signal_id, kind in self._catalog.remove(item_ids):
+            if kind is Kind.PDQ:
+                pdq_gone.append(signal_id)
+            known = self._grids.pop(signal_id, None)
+            if known is not None:
+                usable = np.flatnonzero(known.grid.usable())
+                cells_gone.extend((signal_id * _CELLS + usable).tolist())
+                regions = np.arange(len(known.anchors))
+                regions_gone.extend((signal_id * pdq_anchors.MAX_REGIONS + regions).tolist())
+            for frame_id in self._frames_of.pop(signal_id, []):
+                self._frame_owner.pop(frame_id, None)
+                frames_gone.append(frame_id)
+            self._videos.pop(signal_id, None)
+            exact_key = self._exact_key.pop(signal_id, None)
+            if exact_key is not None:
+                self._exact[exact_key].discard(signal_id)
+                if not self._exact[exact_key]:
+                    del self._exact[exact_key]
         if pdq_gone:
             self._pdq.remove(np.array(pdq_gone, dtype=np.int64))
         if frames_gone:
@@ -230,7 +219,7 @@ class BankMatcher:
 
     def item_ids(self, public_ids: Iterable[str]) -> list[int]:
         """The internal ids of the items with these public ids that the matcher holds."""
-        return [self._by_public[p] for p in public_ids if p in self._by_public]
+        return self._catalog.find_public(public_ids)
 
     def match(self, signals: Sequence[Signal]) -> list[Match]:
         """Every match of ``signals``, negative-bank suppression applied, closest first."""
@@ -299,7 +288,7 @@ class BankMatcher:
         return out
 
     def _threshold_of(self, signal_id: int) -> int:
-        return _threshold(self.banks[self._items[self._owner[signal_id]].bank_id])
+        return _threshold(self.banks[self._catalog.bank_of(signal_id)])
 
     def _verify(
         self, signal: PdqSignal, signal_id: int, region: str, variant: str
@@ -494,7 +483,7 @@ class BankMatcher:
     def _make(
         self, signal_id: int, signal: str, distance: int, extra: dict[str, Any] | None = None
     ) -> Match:
-        item = self._items[self._owner[signal_id]]
+        item = self._catalog.item(self._catalog.owner(signal_id))
         bank = self.banks[item.bank_id]
         return Match(
             bank=bank.name,
