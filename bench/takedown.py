@@ -32,8 +32,8 @@ from PIL import Image
 from sqlalchemy import select
 
 from reclaim.banks import service as banks
-from reclaim.banks.matcher import MatcherCache
 from reclaim.banks.models import BankItem
+from reclaim.banks.replica import MatcherCache
 from reclaim.cases import service as cases
 from reclaim.cases.models import ConsentPurpose, Organisation
 from reclaim.cases.roles import Actor, Role

@@ -79,6 +79,15 @@ class Settings(BaseSettings):
             "means a SQLite file in DATA_DIR (one machine)."
         ),
     )
+    matcher_follow_seconds: float = Field(
+        default=2.0,
+        gt=0,
+        le=3600,
+        description=(
+            "How often a process serving /v1/match applies the banks' change log in the "
+            "background (lookups apply what is left first, so they are never behind)."
+        ),
+    )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         default="WARNING", description="Minimum level of log records written to stderr."
     )

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from reclaim.banks import service as banks
-from reclaim.banks.matcher import BankMatcher, MatcherCache
+from reclaim.banks.matcher import BankMatcher
+from reclaim.banks.replica import MatcherCache
 from reclaim.cases import service as cases
 from reclaim.matching.clips import ClipRule
 from reclaim.signals import REFERENCE_RULE, PdqSignal, PdqSignalType, VpdqFrame, VpdqSignal

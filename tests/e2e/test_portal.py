@@ -133,7 +133,7 @@ def test_a_survivor_registers_sees_the_finds_and_withdraws(server: Server, brows
 
 
 def _matches_nothing(server: Server, photo: Path) -> None:
-    from reclaim.banks.matcher import MatcherCache
+    from reclaim.banks.replica import MatcherCache
     from reclaim.cases import service as cases
     from reclaim.config import Settings
     from reclaim.signals.filehash import HashRequest, hash_file

@@ -7,7 +7,7 @@ import threading
 import time
 from pathlib import Path
 
-from reclaim.banks.matcher import MatcherCache
+from reclaim.banks.replica import MatcherCache
 from reclaim.cases import service as cases
 from reclaim.config import Settings
 from reclaim.demo.media import make_photo

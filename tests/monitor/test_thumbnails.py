@@ -14,7 +14,7 @@ from PIL import Image
 from sqlalchemy import select
 
 from reclaim.banks import service as banks
-from reclaim.banks.matcher import MatcherCache
+from reclaim.banks.replica import MatcherCache
 from reclaim.cases import service as cases
 from reclaim.config import Settings
 from reclaim.demo.media import render_scene

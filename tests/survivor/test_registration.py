@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from reclaim.banks.matcher import MatcherCache
 from reclaim.banks.models import BankItem
+from reclaim.banks.replica import MatcherCache
 from reclaim.cases import service as cases
 from reclaim.cases.access import Access
 from reclaim.cases.models import ConsentPurpose

@@ -8,8 +8,8 @@ import json
 import pytest
 from sqlalchemy import select
 
-from reclaim.banks.matcher import MatcherCache
 from reclaim.banks.models import BankItem, ItemStatus
+from reclaim.banks.replica import MatcherCache
 from reclaim.cases import service as cases
 from reclaim.cases.models import Case, CaseStatus, ConsentPurpose
 from reclaim.evidence.models import CustodyEntry

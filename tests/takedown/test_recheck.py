@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 import pytest
 from sqlalchemy import select
 
-from reclaim.banks.matcher import MatcherCache
+from reclaim.banks.replica import MatcherCache
 from reclaim.cases import service as cases
 from reclaim.cases.roles import Actor, Role
 from reclaim.config import Settings

@@ -27,7 +27,7 @@ import av
 import numpy as np
 import pytest
 
-from reclaim.banks.matcher import MatcherCache
+from reclaim.banks.replica import MatcherCache
 from reclaim.cases import service as cases
 from reclaim.cases.access import Access
 from reclaim.config import Settings

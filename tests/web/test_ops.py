@@ -4,9 +4,11 @@ and match latencies and installation-wide gauges they show."""
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -15,12 +17,13 @@ from pydantic import ValidationError
 
 from reclaim.banks import platforms
 from reclaim.banks import service as banks
+from reclaim.banks.replica import MatcherCache
 from reclaim.cases import service as cases
 from reclaim.config import Settings
 from reclaim.jobs.queue import Jobs, Queue, TaskSpec
 from reclaim.observe import StateCollector, exposition
 from reclaim.store import open_database
-from reclaim.web.app import create_app
+from reclaim.web.app import Role, create_app
 
 
 @pytest.fixture
@@ -44,11 +47,22 @@ def _samples(body: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
     return out
 
 
+def _ready(client: TestClient) -> dict:
+    """The readiness answer once the matchers have loaded (a thread does it at start)."""
+    deadline = time.monotonic() + 60
+    while (answer := client.get("/readyz")).json()["checks"].get("matchers") == "loading":
+        assert time.monotonic() < deadline, "the matchers never loaded"
+        time.sleep(0.05)
+    return {"status": answer.status_code, **answer.json()}
+
+
 def test_health_and_readiness(client: TestClient, settings: Settings) -> None:
     assert client.get("/healthz").json() == {"status": "ok"}
-    ready = client.get("/readyz")
-    assert ready.status_code == 200
-    assert ready.json() == {"ready": True, "checks": {"database": "ok"}}
+    assert _ready(client) == {
+        "status": 200,
+        "ready": True,
+        "checks": {"database": "ok", "matchers": "ok"},
+    }
     database = open_database(settings)
     try:
         head = database.head_revision()
@@ -60,6 +74,31 @@ def test_health_and_readiness(client: TestClient, settings: Settings) -> None:
         assert client.get("/readyz").status_code == 200
     finally:
         database.dispose()
+
+
+def test_a_matcher_is_not_ready_before_its_banks_are_loaded(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A load balancer must not send lookups to a replica still loading 10M hashes."""
+    loading = threading.Event()
+    release = threading.Event()
+    original = MatcherCache.preload
+
+    def slow_preload(cache: MatcherCache, *args: Any, **kwargs: Any) -> int:
+        loading.set()
+        release.wait(30)
+        return original(cache, *args, **kwargs)
+
+    monkeypatch.setattr(MatcherCache, "preload", slow_preload)
+    with TestClient(create_app(settings, frozenset({Role.MATCHER}))) as client:
+        assert loading.wait(30)
+        answer = client.get("/readyz")
+        assert answer.status_code == 503
+        assert answer.json()["checks"] == {"database": "ok", "matchers": "loading"}
+        release.set()
+        assert _ready(client)["status"] == 200
+    with TestClient(create_app(settings, frozenset({Role.PORTAL}))) as client:
+        assert client.get("/readyz").json()["checks"] == {"database": "ok"}  # holds no banks
 
 
 def test_metrics_show_state_and_match_latency(client: TestClient, settings: Settings) -> None:

@@ -37,11 +37,13 @@ class Kind(enum.IntEnum):
     OTHER = 0
     """Held only as owned (a PDQ hash below the quality floor)."""
     PDQ = 1
-    """In the PDQ index (and its grid in the grid structures, if it has one)."""
+    """In the PDQ index."""
     VIDEO = 2
     """A vPDQ video: its frames are in the frame index."""
     EXACT = 3
     """A digest looked up exactly (SHA-256, MD5)."""
+    GRID = 4
+    """In the PDQ index, with a grid (its cells and anchored regions indexed too)."""
 
 
 class ItemInfo(NamedTuple):

@@ -13,26 +13,26 @@ that share at least one frame within the distance, which the rule requires anywa
 from __future__ import annotations
 
 import json
-import threading
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, NamedTuple
 
 import numpy as np
-from sqlalchemy.orm import Session
 
+from reclaim.banks.catalog import ARRAYS as CATALOG_ARRAYS
 from reclaim.banks.catalog import Batch, Catalog, Kind
 from reclaim.banks.models import Bank, BankKind
 from reclaim.banks.service import (
     SignalRow,
-    changed_items,
-    last_change,
-    org_banks,
-    signal_rows,
 )
-from reclaim.cases.models import Organisation
 from reclaim.index import PdqIndex, hamming_distances
+from reclaim.index.errors import IndexCorrupt
+from reclaim.index.files import read_arrays, write_arrays
+from reclaim.index.params import MihParams
+from reclaim.index.segment import Snapshot
+from reclaim.index.store import save_pdq
 from reclaim.matching import anchored, verify
 from reclaim.matching.anchored import AnchoredEvidence, QueryAnchoring, check_placement
 from reclaim.matching.clips import ClipRule
@@ -73,6 +73,24 @@ class Match:
         return out
 
 
+SNAPSHOT_KIND = "reclaim.matcher-catalog"
+
+
+class Frozen(NamedTuple):
+    """What a matcher snapshot saves (see :mod:`reclaim.banks.snapshot`)."""
+
+    catalog: dict[str, np.ndarray]
+    pdq: Snapshot
+    params: MihParams | None
+    banks: list[int]
+    items: int
+
+    def write(self, directory: Path, meta: Mapping[str, Any]) -> None:
+        """Save into the new ``directory``; :meth:`BankMatcher.restore` reads it back."""
+        write_arrays(directory / "catalog", SNAPSHOT_KIND, meta, self.catalog)
+        save_pdq(directory / "pdq", self.pdq, self.params)
+
+
 class _Banked(NamedTuple):
     whole: np.ndarray
     grid: PackedGrid
@@ -105,6 +123,11 @@ class BankMatcher:
     def add(self, rows: Iterable[SignalRow]) -> None:
         """Take in stored signals (their items must belong to this matcher's banks; an
         item already held must be removed first)."""
+        self._take(rows, restoring=False)
+
+    def _take(self, rows: Iterable[SignalRow], *, restoring: bool) -> None:
+        """:meth:`add`; or, ``restoring``, the grids, videos and digests of signals a
+        snapshot's catalog and PDQ index already hold."""
         pdq_ids: list[int] = []
         pdq_codes: list[str] = []
         frame_ids: list[int] = []
@@ -115,18 +138,20 @@ class BankMatcher:
         region_codes: list[str] = []
         batch = Batch()
         for row in rows:  # the hot loop of a cold start: plain lists and local names
-            batch.item_ids.append(row.item_id)
-            batch.public_ids.append(row.public_id)
-            batch.labels.append(row.label)
-            batch.bank_ids.append(row.bank_id)
-            batch.signal_ids.append(row.signal_id)
-            batch.owners.append(row.item_id)
+            if not restoring:
+                batch.item_ids.append(row.item_id)
+                batch.public_ids.append(row.public_id)
+                batch.labels.append(row.label)
+                batch.bank_ids.append(row.bank_id)
+                batch.signal_ids.append(row.signal_id)
+                batch.owners.append(row.item_id)
             kind = Kind.OTHER
             if row.signal_type == "pdq":
                 if (row.quality or 0) >= PDQ_MIN_QUALITY:
-                    kind = Kind.PDQ
-                    pdq_ids.append(row.signal_id)
-                    pdq_codes.append(row.value)
+                    kind = Kind.PDQ if row.grid is None else Kind.GRID
+                    if not restoring:
+                        pdq_ids.append(row.signal_id)
+                        pdq_codes.append(row.value)
                     if row.grid is not None:
                         self._add_grid(
                             row.signal_id,
@@ -153,7 +178,8 @@ class BankMatcher:
                 self._exact[(row.signal_type, row.value)].add(row.signal_id)
                 self._exact_key[row.signal_id] = (row.signal_type, row.value)
             batch.kinds.append(kind)
-        self._catalog.put(batch)
+        if not restoring:
+            self._catalog.put(batch)
         _index_add(self._pdq, pdq_codes, pdq_ids)
         _index_add(self._frames, frame_codes, frame_ids)
         _index_add(self._cells, cell_codes, cell_ids)
@@ -191,7 +217,7 @@ class BankMatcher:
         cells_gone: list[int] = []
         regions_gone: list[int] = []
         for signal_id, kind in self._catalog.remove(item_ids):
-            if kind is Kind.PDQ:
+            if kind in (Kind.PDQ, Kind.GRID):
                 pdq_gone.append(signal_id)
             known = self._grids.pop(signal_id, None)
             if known is not None:
@@ -216,6 +242,41 @@ class BankMatcher:
             self._cells.remove(np.array(cells_gone, dtype=np.int64))
         if regions_gone:
             self._anchored.remove(np.array(regions_gone, dtype=np.int64))
+
+    def freeze(self) -> Frozen:
+        """The bulk -- the catalog and the PDQ index -- as immutable arrays that
+        :meth:`Frozen.write` can save while this matcher goes on changing (call it where
+        the matcher's changes are serialised)."""
+        catalog = self._catalog.arrays()
+        return Frozen(catalog, self._pdq.snapshot, self._pdq.params, sorted(self.banks), len(self))
+
+    @classmethod
+    def restore(
+        cls,
+        directory: Path,
+        banks: Sequence[Bank],
+        rows_of: Callable[[list[int]], Iterable[SignalRow]],
+    ) -> tuple[dict[str, Any], BankMatcher]:
+        """A matcher from a directory :meth:`save` wrote, and the ``meta`` saved with it.
+        Grids, videos and digests are taken in again from ``rows_of(signal ids)``. Raises
+        ``IndexCorrupt`` when the files are damaged or do not fit together."""
+        meta, arrays = read_arrays(
+            directory / "catalog", SNAPSHOT_KIND, CATALOG_ARRAYS, mmap=True, verify=False
+        )
+        try:
+            catalog = Catalog.from_arrays(arrays)
+        except ValueError as error:
+            raise IndexCorrupt(f"{directory}: {error}") from None
+        pdq = PdqIndex.load(directory / "pdq", mmap=True)
+        kinds = arrays["kinds"]
+        indexed = arrays["signal_ids"][np.isin(kinds, [Kind.PDQ, Kind.GRID])]
+        if not np.array_equal(pdq.snapshot.live_ids(), indexed):
+            raise IndexCorrupt(f"{directory}: the PDQ index and the catalog disagree")
+        matcher = cls(banks)
+        matcher._catalog, matcher._pdq = catalog, pdq
+        rich = np.isin(kinds, [Kind.GRID, Kind.VIDEO, Kind.EXACT])
+        matcher._take(rows_of(arrays["signal_ids"][rich].tolist()), restoring=True)
+        return meta, matcher
 
     def item_ids(self, public_ids: Iterable[str]) -> list[int]:
         """The internal ids of the items with these public ids that the matcher holds."""
@@ -524,41 +585,3 @@ def _suppress(matches: list[Match]) -> list[Match]:
         return matches
     closest = min(negatives)
     return [m for m in matches if m.negative or m.distance < closest]
-
-
-class MatcherCache:
-    """One :class:`BankMatcher` per (organisation, shared-only), kept in step with the
-    change log: the next lookup after an add, verification or withdrawal sees it."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._built: dict[tuple[int, bool], tuple[int, BankMatcher]] = {}
-
-    def match(
-        self, session: Session, *, org: Organisation, shared_only: bool, signals: Sequence[Signal]
-    ) -> list[Match]:
-        with self._lock:
-            return self._current(session, org, shared_only).match(signals)
-
-    def _current(self, session: Session, org: Organisation, shared_only: bool) -> BankMatcher:
-        banks = org_banks(session, org=org)
-        key = (org.id, shared_only)
-        cached = self._built.get(key)
-        if cached is None or set(cached[1].banks) != {b.id for b in banks}:
-            seq = last_change(session)  # read first: later changes are applied again, harmlessly
-            matcher = BankMatcher(banks)
-            matcher.add(signal_rows(session, banks=banks, shared_only=shared_only))
-            self._built[key] = (seq, matcher)
-            return matcher
-        seq, matcher = cached
-        newest, changed = changed_items(session, after=seq)
-        if changed:
-            matcher.banks.update({b.id: b for b in banks})
-            matcher.remove(matcher.item_ids(changed))
-            matcher.add(
-                signal_rows(
-                    session, banks=banks, shared_only=shared_only, public_ids=sorted(changed)
-                )
-            )
-            self._built[key] = (newest, matcher)
-        return matcher

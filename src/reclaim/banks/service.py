@@ -13,7 +13,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Select, func, select, update
 from sqlalchemy.orm import Session
 
 from reclaim.banks.models import (
@@ -307,6 +307,21 @@ class SignalRow(NamedTuple):
     """The PDQ grid as stored: JSON, nine {value, quality}."""
 
 
+def _signal_select() -> Select[int, int, str, str, int, str, str, int | None, str | None]:
+    """The columns of a :class:`SignalRow`."""
+    return select(
+        ItemSignal.id,
+        BankItem.id,
+        BankItem.public_id,
+        BankItem.label,
+        BankItem.bank_id,
+        ItemSignal.signal_type,
+        ItemSignal.value,
+        ItemSignal.quality,
+        ItemSignal.grid,
+    ).join(BankItem, BankItem.id == ItemSignal.item_id)
+
+
 def signal_rows(
     session: Session,
     *,
@@ -316,18 +331,7 @@ def signal_rows(
 ) -> Iterator[SignalRow]:
     """The signals of active items (of ``public_ids`` only, when given), streamed."""
     query = (
-        select(
-            ItemSignal.id,
-            BankItem.id,
-            BankItem.public_id,
-            BankItem.label,
-            BankItem.bank_id,
-            ItemSignal.signal_type,
-            ItemSignal.value,
-            ItemSignal.quality,
-            ItemSignal.grid,
-        )
-        .join(BankItem, BankItem.id == ItemSignal.item_id)
+        _signal_select()
         .where(BankItem.bank_id.in_([b.id for b in banks]), BankItem.status == ItemStatus.ACTIVE)
         .order_by(ItemSignal.id)
     )
@@ -337,6 +341,15 @@ def signal_rows(
         query = query.where(BankItem.public_id.in_(list(public_ids)))
     for row in session.execute(query.execution_options(yield_per=20_000)):
         yield SignalRow._make(row)
+
+
+def signals_by_id(session: Session, signal_ids: Sequence[int]) -> Iterator[SignalRow]:
+    """The stored signals with these ids (whatever their items' state now), by id."""
+    for start in range(0, len(signal_ids), 10_000):
+        chunk = list(signal_ids[start : start + 10_000])
+        query = _signal_select().where(ItemSignal.id.in_(chunk)).order_by(ItemSignal.id)
+        for row in session.execute(query):
+            yield SignalRow._make(row)
 
 
 def changed_items(session: Session, *, after: int) -> tuple[int, set[str]]:

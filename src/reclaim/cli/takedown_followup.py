@@ -14,7 +14,7 @@ from typing import Annotated
 import typer
 from sqlalchemy.orm import Session
 
-from reclaim.banks.matcher import MatcherCache
+from reclaim.banks.replica import MatcherCache
 from reclaim.cases.models import Organisation
 from reclaim.cases.roles import Role
 from reclaim.cli.app import JsonOption, fail, load_settings

@@ -71,7 +71,7 @@ def write_arrays(
     committed = False
     try:
         files = {name: _write_array(staging, name, array) for name, array in arrays.items()}
-        _fsync_directory(staging)
+        fsync_directory(staging)
         os.rename(staging, path / generation)
         manifest = {
             "format": kind,
@@ -82,7 +82,7 @@ def write_arrays(
         }
         os.replace(_staged_manifest(path, manifest), path / MANIFEST)
         committed = True
-        _fsync_directory(path)
+        fsync_directory(path)
     finally:
         if not committed:
             shutil.rmtree(staging, ignore_errors=True)
@@ -115,7 +115,7 @@ def _staged_manifest(path: Path, manifest: Mapping[str, Any]) -> Path:
     return temporary
 
 
-def _fsync_directory(path: Path) -> None:
+def fsync_directory(path: Path) -> None:
     descriptor = os.open(path, os.O_RDONLY)
     try:
         os.fsync(descriptor)

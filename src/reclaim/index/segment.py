@@ -273,6 +273,13 @@ class Snapshot:
     def nbytes(self) -> int:
         return self.main.nbytes + int(self.main_dead.nbytes) + self.delta.nbytes
 
+    def live_ids(self) -> Ids:
+        """The ids of every live row, sorted."""
+        main_alive = ~bits_set(self.main_dead, np.arange(len(self.main), dtype=np.int64))
+        delta_alive = ~bits_set(self.delta.dead, np.arange(self.delta.rows, dtype=np.int64))
+        delta_ids = self.delta.ids[: self.delta.rows][delta_alive]
+        return np.sort(np.concatenate([self.main.ids[main_alive], delta_ids]))
+
     def live_main(self) -> tuple[Codes, Ids]:
         """The codes and ids of the main segment's live rows."""
         alive = ~bits_set(self.main_dead, np.arange(len(self.main), dtype=np.int64))

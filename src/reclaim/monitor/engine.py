@@ -20,7 +20,7 @@ from pathlib import Path
 from sqlalchemy import or_, select
 from sqlalchemy.exc import DBAPIError
 
-from reclaim.banks.matcher import MatcherCache
+from reclaim.banks.replica import MatcherCache
 from reclaim.config import Settings
 from reclaim.media.limits import MediaLimits
 from reclaim.media.thumbnail import Thumbnailer

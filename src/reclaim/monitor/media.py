@@ -33,8 +33,9 @@ from urllib.parse import urlsplit
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from reclaim.banks.matcher import Match, MatcherCache
+from reclaim.banks.matcher import Match
 from reclaim.banks.models import BankItem
+from reclaim.banks.replica import MatcherCache
 from reclaim.cases.models import Organisation
 from reclaim.media.errors import MediaError
 from reclaim.media.thumbnail import Thumbnailer

@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 
-from reclaim.banks.matcher import MatcherCache
+from reclaim.banks.replica import MatcherCache
 from reclaim.jobs.queue import Jobs, Queue, TaskSpec
 from reclaim.monitor.fetch import Fetcher, FetchLimits
 from reclaim.signals.hasher import FileHasher

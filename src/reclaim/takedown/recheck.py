@@ -25,8 +25,8 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from reclaim.banks.matcher import MatcherCache
 from reclaim.banks.models import BankItem
+from reclaim.banks.replica import MatcherCache
 from reclaim.cases.events import ContentReturned
 from reclaim.cases.models import Case, Organisation
 from reclaim.cases.service import record_event

@@ -11,7 +11,8 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from reclaim import __version__
-from reclaim.banks.matcher import MatcherCache
+from reclaim.banks.replica import Follower, MatcherCache
+from reclaim.banks.snapshot import Snapshots
 from reclaim.cases.access import Access
 from reclaim.cases.staff import Accounts
 from reclaim.config import Settings
@@ -57,17 +58,26 @@ def create_app(settings: Settings, roles: frozenset[Role] = ALL_ROLES) -> FastAP
     if not roles:
         raise ValueError("a web process needs at least one role")
     api = Role.API in roles
+    matching = api or Role.MATCHER in roles
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         database = open_database(settings)
         hasher = FileHasher(settings)
+        matchers = MatcherCache(Snapshots(settings.data_dir / "matchers") if matching else None)
+        follower = None
+        if matching:  # platforms match shared items only
+            follower = Follower(
+                matchers, database, shared_only=True, interval=settings.matcher_follow_seconds
+            )
+            follower.start()
         app.state.reclaim = AppState(
             settings=settings,
             database=database,
-            matchers=MatcherCache(),
+            matchers=matchers,
             limiter=RateLimiter(settings.api_rate_per_minute),
             hasher=hasher,
+            follower=follower,
         )
         app.state.metrics = ops.state_registry(app.state.reclaim)
         app.state.portal = PortalState(
@@ -89,6 +99,8 @@ def create_app(settings: Settings, roles: frozenset[Role] = ALL_ROLES) -> FastAP
         try:
             yield
         finally:
+            if follower is not None:
+                follower.stop()
             hasher.close()
             database.dispose()
 

@@ -1,6 +1,7 @@
 """``/healthz`` (the process answers), ``/readyz`` (it can work: database reachable and at
-this release's schema) and ``/metrics`` (Prometheus; only to the networks in
-``RECLAIM_METRICS_ALLOW_NETWORKS``, loopback by default)."""
+this release's schema; a matching process has also loaded its banks) and ``/metrics``
+(Prometheus; only to the networks in ``RECLAIM_METRICS_ALLOW_NETWORKS``, loopback by
+default)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from prometheus_client import CollectorRegistry
 from starlette.concurrency import run_in_threadpool
 
 from reclaim.config import parse_networks
-from reclaim.observe import CONTENT_TYPE, StateCollector, exposition, readiness
+from reclaim.observe import CONTENT_TYPE, Readiness, StateCollector, exposition, readiness
 from reclaim.web.api.deps import AppState, state
 
 router = APIRouter(include_in_schema=False)
@@ -27,6 +28,10 @@ def healthz() -> dict[str, str]:
 async def readyz(request: Request) -> JSONResponse:
     st: AppState = state(request)
     result = await run_in_threadpool(readiness, st.database)
+    if st.follower is not None:  # a matcher takes no lookups before its banks are loaded
+        loaded = st.follower.ready.is_set()
+        checks = {**result.checks, "matchers": "ok" if loaded else "loading"}
+        result = Readiness(result.ready and loaded, checks)
     return JSONResponse(
         {"ready": result.ready, "checks": result.checks},
         status_code=200 if result.ready else 503,

@@ -10,9 +10,9 @@ from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
-from reclaim.banks.matcher import MatcherCache
 from reclaim.banks.platform_models import ApiKey
 from reclaim.banks.platforms import AuthError, authenticate
+from reclaim.banks.replica import Follower, MatcherCache
 from reclaim.config import Settings
 from reclaim.signals.hasher import FileHasher
 from reclaim.store.db import Database
@@ -26,6 +26,8 @@ class AppState:
     matchers: MatcherCache
     limiter: RateLimiter
     hasher: FileHasher
+    follower: Follower | None = None
+    """Loads and follows the matchers (processes that serve /v1/match)."""
 
 
 def state(request: Request) -> AppState:

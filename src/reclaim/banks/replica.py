@@ -1,0 +1,187 @@
+"""A process's matchers, kept in step with the banks' change log.
+
+Every process that matches (API and matcher replicas, monitor and recheck workers) holds
+one :class:`~reclaim.banks.matcher.BankMatcher` per organisation and scope (shared items
+only, for platforms; or all) in a :class:`MatcherCache`. A lookup first applies the change
+log entries after the matcher's position, so a replica never answers from a state older
+than the database's at the start of the lookup: an add, verification or withdrawal
+anywhere is visible to the next lookup on every replica.
+
+A replica (``reclaim serve --role matcher`` or ``api``) also runs a :class:`Follower`: it
+loads every organisation's matcher when the process starts -- from the newest snapshot
+plus the log when there is one (:mod:`reclaim.banks.snapshot`), from the database
+otherwise -- and reports ready only then; afterwards it applies the log every few seconds,
+so lookups seldom find much to apply, and saves a new snapshot once enough has changed.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from reclaim.banks.matcher import BankMatcher, Match
+from reclaim.banks.models import Bank
+from reclaim.banks.service import (
+    changed_items,
+    last_change,
+    signal_rows,
+    signals_by_id,
+)
+from reclaim.banks.snapshot import Snapshots
+from reclaim.cases.models import Organisation
+from reclaim.signals.base import Signal
+from reclaim.store.db import Database
+
+log = logging.getLogger(__name__)
+
+RESAVE_AFTER = 10_000
+"""A matcher's snapshot is written again once this many items have changed since."""
+
+
+@dataclass
+class _Entry:
+    seq: int  # the change log position the matcher reflects
+    matcher: BankMatcher
+    saved: int | None  # the log position of its newest snapshot, None when none
+    changes: int = 0  # items changed since that snapshot
+
+
+class MatcherCache:
+    """One :class:`BankMatcher` per (organisation, shared-only), kept in step with the
+    change log: the next lookup after an add, verification or withdrawal sees it. With
+    ``snapshots``, matchers start from the newest snapshot there and :meth:`refresh` saves
+    new ones."""
+
+    def __init__(self, snapshots: Snapshots | None = None) -> None:
+        self._lock = threading.Lock()
+        self._built: dict[tuple[int, bool], _Entry] = {}
+        self._snapshots = snapshots
+
+    def match(
+        self, session: Session, *, org: Organisation, shared_only: bool, signals: Sequence[Signal]
+    ) -> list[Match]:
+        with self._lock:
+            return self._current(session, org.id, shared_only).match(signals)
+
+    def position(self, org_id: int, shared_only: bool) -> int | None:
+        """The change log position the matcher reflects (None when not built)."""
+        with self._lock:
+            entry = self._built.get((org_id, shared_only))
+            return None if entry is None else entry.seq
+
+    def _current(self, session: Session, org_id: int, shared_only: bool) -> BankMatcher:
+        banks = list(session.scalars(select(Bank).where(Bank.org_id == org_id).order_by(Bank.id)))
+        key = (org_id, shared_only)
+        entry = self._built.get(key)
+        if entry is None or set(entry.matcher.banks) != {b.id for b in banks}:
+            entry = self._start(session, org_id, shared_only, banks)
+            self._built[key] = entry
+        newest, changed = changed_items(session, after=entry.seq)
+        if changed:
+            matcher = entry.matcher
+            matcher.banks.update({b.id: b for b in banks})
+            matcher.remove(matcher.item_ids(changed))
+            matcher.add(
+                signal_rows(
+                    session, banks=banks, shared_only=shared_only, public_ids=sorted(changed)
+                )
+            )
+            entry.seq = newest
+            entry.changes += len(changed)
+        return entry.matcher
+
+    def _start(self, session: Session, org_id: int, shared_only: bool, banks: list[Bank]) -> _Entry:
+        if self._snapshots is not None:
+            loaded = self._snapshots.load(
+                org_id, shared_only, banks, lambda ids: signals_by_id(session, ids)
+            )
+            if loaded is not None:
+                seq, matcher = loaded
+                return _Entry(seq, matcher, saved=seq)
+        seq = last_change(session)  # read first: later changes are applied again, harmlessly
+        matcher = BankMatcher(banks)
+        matcher.add(signal_rows(session, banks=banks, shared_only=shared_only))
+        return _Entry(seq, matcher, saved=None)
+
+    def refresh(self, database: Database) -> None:
+        """Apply the log to every matcher held, and save the snapshots that are due (a
+        matcher never saved, or changed by :data:`RESAVE_AFTER` items since)."""
+        for org_id, shared_only in list(self._built):
+            with database.session() as session, self._lock:
+                if session.get(Organisation, org_id) is None:
+                    self._built.pop((org_id, shared_only), None)
+                    continue
+                self._current(session, org_id, shared_only)
+                entry = self._built[(org_id, shared_only)]
+                due = self._snapshots is not None and (
+                    entry.saved is None or entry.changes >= RESAVE_AFTER
+                )
+                if not due:
+                    continue
+                frozen, seq, changes = entry.matcher.freeze(), entry.seq, entry.changes
+            assert self._snapshots is not None
+            # Written outside the lock: lookups go on while the files are written.
+            if self._snapshots.save(org_id, shared_only, frozen, seq):
+                with self._lock:
+                    entry.saved, entry.changes = seq, entry.changes - changes
+
+    def preload(self, database: Database, *, shared_only: bool) -> int:
+        """Build (or load) the matcher of every organisation that has banks; how many."""
+        with database.session() as session:
+            org_ids = list(session.scalars(select(Bank.org_id).distinct()))
+            for org_id in org_ids:
+                with self._lock:
+                    self._current(session, org_id, shared_only)
+        return len(org_ids)
+
+
+class Follower:
+    """Keeps a :class:`MatcherCache` loaded and in step, on a thread of its own: loads
+    every organisation's matcher first (:attr:`ready` is set then), then calls
+    :meth:`MatcherCache.refresh` every ``interval`` seconds. Errors (the database away) are
+    logged and retried; lookups stay correct meanwhile, as they apply the log themselves."""
+
+    def __init__(
+        self,
+        cache: MatcherCache,
+        database: Database,
+        *,
+        shared_only: bool = True,
+        interval: float = 2.0,
+    ) -> None:
+        self.cache = cache
+        self.database = database
+        self.shared_only = shared_only
+        self.interval = interval
+        self.ready = threading.Event()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="matcher-follower", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        while not self.ready.is_set():
+            try:
+                count = self.cache.preload(self.database, shared_only=self.shared_only)
+            except Exception:
+                log.exception("loading the matchers failed; retrying")
+                if self._stop.wait(self.interval):
+                    return
+            else:
+                log.info("matchers of %d organisations loaded", count)
+                self.ready.set()
+        while not self._stop.wait(self.interval):
+            try:
+                self.cache.refresh(self.database)
+            except Exception:
+                log.exception("following the change log failed; retrying")

@@ -1,0 +1,142 @@
+"""Matcher snapshots: a matcher process starts from the newest one plus the change log
+after it, instead of reading and indexing every banked signal again.
+
+Layout, one directory per matcher (an organisation's banks, shared items only or all)::
+
+    <root>/<org id>-<shared|all>/current        symlink to the newest generation, swapped
+                                                 atomically (os.replace of a new symlink)
+    <root>/<org id>-<shared|all>/gen-<...>/catalog/   who owns each signal (manifest + .npy)
+    <root>/<org id>-<shared|all>/gen-<...>/pdq/       the PDQ index, compacted
+
+A generation is written in full and fsynced before ``current`` points at it, so a crash
+leaves the previous one. Its metadata say which change-log position it reflects and which
+banks it holds; a snapshot of other banks (one created or deleted since) is not used.
+Loading memory-maps the arrays: every matcher process on the machine that loads the same
+generation shares one copy in the page cache. Only that bulk is saved; grids, videos and
+digests are read again from the database by signal id (as a cold start would).
+
+A new machine can start from a copy of another's ``<root>`` (any generation is a
+consistent state; the log brings it up to date). A damaged snapshot is logged and ignored:
+the matcher is then built from the database, which is slower but never wrong.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import logging
+import os
+import secrets
+import shutil
+import time
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
+
+from reclaim.banks.matcher import BankMatcher, Frozen
+from reclaim.banks.models import Bank
+from reclaim.banks.service import SignalRow
+from reclaim.index.errors import MatchIndexError
+from reclaim.index.files import fsync_directory
+
+log = logging.getLogger(__name__)
+
+FORMAT = 1
+_CURRENT = "current"
+_KEEP = 2  # generations kept: the current one and the one before (a peer may be reading it)
+
+
+def folder_name(org_id: int, shared_only: bool) -> str:
+    return f"{org_id}-{'shared' if shared_only else 'all'}"
+
+
+class Snapshots:
+    """The snapshots under ``root`` (usually ``<data dir>/matchers``)."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def load(
+        self,
+        org_id: int,
+        shared_only: bool,
+        banks: list[Bank],
+        rows_of: Callable[[list[int]], Iterable[SignalRow]],
+    ) -> tuple[int, BankMatcher] | None:
+        """The newest snapshot's matcher and the log position it reflects, or None (no
+        snapshot, another set of banks, or damaged -- logged)."""
+        folder = self.root / folder_name(org_id, shared_only)
+        try:
+            generation = folder / os.readlink(folder / _CURRENT)
+        except OSError:
+            return None
+        try:
+            meta, matcher = BankMatcher.restore(generation, banks, rows_of)
+        except (MatchIndexError, OSError, ValueError, KeyError) as error:
+            log.warning("matcher snapshot %s not used: %s", generation, error)
+            return None
+        expected = {
+            "format": FORMAT,
+            "org": org_id,
+            "shared_only": shared_only,
+            "banks": sorted(b.id for b in banks),
+        }
+        if {key: meta.get(key) for key in expected} != expected or not isinstance(
+            meta.get("seq"), int
+        ):
+            log.info("matcher snapshot %s is of other banks; building from the database", folder)
+            return None
+        return int(meta["seq"]), matcher
+
+    def save(self, org_id: int, shared_only: bool, frozen: Frozen, seq: int) -> bool:
+        """Write a matcher's ``frozen`` bulk (as of log position ``seq``) as the newest
+        generation; False when another process is saving the same snapshot (this one is
+        then skipped)."""
+        folder = self.root / folder_name(org_id, shared_only)
+        folder.mkdir(parents=True, exist_ok=True)
+        with _saving(folder) as mine:
+            if not mine:
+                return False
+            name = f"gen-{time.time_ns():x}-{secrets.token_hex(4)}"
+            meta = {
+                "format": FORMAT,
+                "org": org_id,
+                "shared_only": shared_only,
+                "banks": frozen.banks,
+                "seq": seq,
+                "items": frozen.items,
+            }
+            try:
+                frozen.write(folder / name, meta)
+                link = folder / f".current-{secrets.token_hex(4)}"
+                os.symlink(name, link)
+                os.replace(link, folder / _CURRENT)
+                fsync_directory(folder)
+            except BaseException:
+                shutil.rmtree(folder / name, ignore_errors=True)
+                raise
+            _prune(folder)
+            return True
+
+
+@contextlib.contextmanager
+def _saving(folder: Path) -> Iterator[bool]:
+    with open(folder / ".lock", "a") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _prune(folder: Path) -> None:
+    """Remove all but the newest generations, and links left by a crashed save."""
+    for entry in folder.glob(".current-*"):
+        entry.unlink(missing_ok=True)
+    current = os.readlink(folder / _CURRENT)
+    older = sorted((p for p in folder.glob("gen-*") if p.name != current), reverse=True)
+    for stale in older[_KEEP - 1 :]:
+        shutil.rmtree(stale, ignore_errors=True)

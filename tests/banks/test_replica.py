@@ -1,0 +1,255 @@
+"""Matcher replicas: snapshots plus the change log give the answers a cold start gives,
+a replica that was down catches up, damaged or stale snapshots are not trusted, and the
+follower applies the log without lookups."""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from reclaim.banks import replica as replica_module
+from reclaim.banks import service as banks
+from reclaim.banks.replica import Follower, MatcherCache
+from reclaim.banks.snapshot import Snapshots, folder_name
+from reclaim.cases import service as cases
+from reclaim.demo.media import render_scene
+from reclaim.signals import HashOptions, HashRequest, PdqSignal, VpdqFrame, VpdqSignal, hash_file
+from reclaim.signals.base import Signal
+
+RNG = np.random.default_rng(5)
+
+
+def random_hex() -> str:
+    return RNG.bytes(32).hex()
+
+
+def picture_signals(tmp_path: Path, seed: int) -> list[Signal]:
+    """A rendered picture's signals as the browser sends them: PDQ with its grid and
+    anchored regions, SHA-256, MD5."""
+    path = tmp_path / f"scene-{seed}.png"
+    Image.fromarray(render_scene(400, 300, seed=seed)).save(path)
+    return list(hash_file(HashRequest(str(path), HashOptions())).signals)
+
+
+def video(values: list[str]) -> VpdqSignal:
+    return VpdqSignal(tuple(VpdqFrame(float(i), 100, v) for i, v in enumerate(values)))
+
+
+def org_id(database) -> int:
+    with database.session() as session:
+        return cases.get_org(session).id
+
+
+def answers(cache: MatcherCache, database, queries: list[list[Signal]]) -> list[set]:
+    out = []
+    with database.session() as session:
+        org = cases.get_org(session)
+        for query in queries:
+            found = cache.match(session, org=org, shared_only=True, signals=query)
+            out.append(
+                {(m.bank, m.item, m.item_id, m.signal, m.distance, m.negative) for m in found}
+            )
+    return out
+
+
+@pytest.fixture
+def banked(database, tmp_path: Path):
+    """Verified items of every kind in two banks (one negative), and queries for them."""
+    pictures = [picture_signals(tmp_path, seed) for seed in range(4)]
+    scenes = [[random_hex() for _ in range(10)] for _ in range(2)]
+    plain = [random_hex() for _ in range(300)]
+    with database.session() as session:
+        org = cases.get_org(session)
+        main = banks.create_bank(session, org=org, name="main")
+        benign = banks.create_bank(session, org=org, name="benign", negative=True)
+        items = [
+            banks.NewItem(signals, f"picture {i}", "portal") for i, signals in enumerate(pictures)
+        ]
+        items += [banks.NewItem([video(s)], f"video {i}", "portal") for i, s in enumerate(scenes)]
+        items += [
+            banks.NewItem([PdqSignal(v, 100)], f"hash {i}", "import") for i, v in enumerate(plain)
+        ]
+        items.append(banks.NewItem([PdqSignal(random_hex(), 20)], "featureless", "import"))
+        banks.add_items(session, bank=main, actor="t", verified=True, items=items)
+        banks.add_items(
+            session,
+            bank=benign,
+            actor="t",
+            verified=True,
+            items=[banks.NewItem([PdqSignal(plain[0], 100)], "stock photo", "import")],
+        )
+    queries = [pictures[i] for i in range(4)]
+    queries += [[video(s)] for s in scenes]
+    queries += [[PdqSignal(v, 100)] for v in plain[:20]]
+    return queries, plain
+
+
+def test_a_snapshot_and_the_log_answer_as_a_cold_start_does(
+    database, banked, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    queries, _ = banked
+    snapshots = Snapshots(tmp_path / "matchers")
+    cold = MatcherCache(snapshots)
+    expected = answers(cold, database, queries)
+    assert sum(len(a) for a in expected) >= 26  # every query found something
+    cold.refresh(database)  # never saved: saves now
+    (generation,) = (tmp_path / "matchers" / folder_name(org_id(database), True)).glob("gen-*")
+
+    # A replica starting from it reads no bank in full: only grids, videos and digests by id.
+    def no_full_read(*args, **kwargs):
+        raise AssertionError("a snapshot start must not read every banked signal")
+
+    monkeypatch.setattr(replica_module, "signal_rows", no_full_read)
+    warm = MatcherCache(snapshots)
+    assert answers(warm, database, queries) == expected
+    assert warm.position(org_id(database), True) == cold.position(org_id(database), True)
+    assert generation.is_dir()
+
+
+def test_a_replica_that_was_down_catches_up_from_the_log(database, banked, tmp_path: Path) -> None:
+    queries, plain = banked
+    snapshots = Snapshots(tmp_path / "matchers")
+    first = MatcherCache(snapshots)
+    answers(first, database, queries)
+    first.refresh(database)
+    del first  # the replica goes down
+
+    new_value = random_hex()
+    with database.session() as session:  # meanwhile: an add, a withdrawal, a private add
+        org = cases.get_org(session)
+        main = banks.get_bank(session, org=org, name="main")
+        banks.add_items(
+            session,
+            bank=main,
+            actor="t",
+            verified=True,
+            items=[banks.NewItem([PdqSignal(new_value, 100)], "added while down", "portal")],
+        )
+        (withdrawn,) = [
+            m
+            for m in MatcherCache().match(
+                session, org=org, shared_only=True, signals=[PdqSignal(plain[5], 100)]
+            )
+        ]
+        banks.withdraw_item(session, bank=main, public_id=withdrawn.item_id, actor="survivor")
+        banks.add_items(
+            session,
+            bank=main,
+            actor="t",
+            items=[banks.NewItem([PdqSignal(random_hex(), 100)], "not yet verified", "portal")],
+        )
+
+    back = MatcherCache(snapshots)
+    after = answers(back, database, [[PdqSignal(new_value, 100)], [PdqSignal(plain[5], 100)]])
+    assert [{item for _, item, *_ in a} for a in after] == [{"added while down"}, set()]
+    assert answers(back, database, queries) == answers(MatcherCache(), database, queries)
+
+
+def test_damaged_or_stale_snapshots_are_not_trusted(
+    database, banked, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    queries, _ = banked
+    root = tmp_path / "matchers"
+    snapshots = Snapshots(root)
+    expected = answers(MatcherCache(), database, queries)
+    saver = MatcherCache(snapshots)
+    answers(saver, database, queries[:1])
+    saver.refresh(database)
+    folder = root / folder_name(org_id(database), True)
+    generation = folder / os.readlink(folder / "current")
+
+    owners = next((generation / "catalog").glob("data-*")) / "owners.npy"
+    data = bytearray(owners.read_bytes())
+    data[-8:] = (10**12).to_bytes(8, "little")  # an owner that is no item
+    owners.write_bytes(bytes(data))
+    with caplog.at_level(logging.WARNING, logger="reclaim.banks.snapshot"):
+        assert answers(MatcherCache(snapshots), database, queries) == expected
+    assert "not used" in caplog.text
+
+    codes = next((generation / "pdq").glob("data-*")) / "main_ids.npy"
+    codes.write_bytes(codes.read_bytes()[:-16])  # truncated
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="reclaim.banks.snapshot"):
+        rebuilt = MatcherCache(snapshots)
+        assert answers(rebuilt, database, queries) == expected
+    assert "not used" in caplog.text
+    rebuilt.refresh(database)  # a damaged snapshot is replaced by a good one
+    assert _load(root, database) is not None
+
+    with database.session() as session:  # a bank created since: the snapshot is of others
+        banks.create_bank(session, org=cases.get_org(session), name="new")
+    assert _load(root, database) is None
+    assert answers(MatcherCache(snapshots), database, queries) == expected
+
+
+def _load(root: Path, database):
+    """The snapshot's (position, matcher), or None when it would not be used."""
+    with database.session() as session:
+        org = cases.get_org(session)
+        found = banks.org_banks(session, org=org)
+        return Snapshots(root).load(
+            org.id, True, found, lambda ids: banks.signals_by_id(session, ids)
+        )
+
+
+def test_a_second_saver_steps_aside_and_old_generations_are_pruned(
+    database, banked, tmp_path: Path
+) -> None:
+    queries, _ = banked
+    root = tmp_path / "matchers"
+    cache = MatcherCache(Snapshots(root))
+    answers(cache, database, queries[:1])
+    frozen = _frozen(cache)
+    folder = root / folder_name(org_id(database), True)
+    folder.mkdir(parents=True)
+    with (folder / ".lock").open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)  # another process is saving
+        assert not Snapshots(root).save(org_id(database), True, frozen, seq=1)
+    assert not list(folder.glob("gen-*"))
+    for seq in range(2, 6):
+        assert Snapshots(root).save(org_id(database), True, frozen, seq=seq)
+    assert len(list(folder.glob("gen-*"))) == 2  # the current one and the one before
+    loaded = _load(root, database)
+    assert loaded is not None
+    assert loaded[0] == 5
+
+
+def _frozen(cache: MatcherCache):
+    (entry,) = cache._built.values()
+    return entry.matcher.freeze()
+
+
+def test_the_follower_applies_the_log_without_lookups(database, banked, tmp_path: Path) -> None:
+    cache = MatcherCache(Snapshots(tmp_path / "matchers"))
+    follower = Follower(cache, database, interval=0.1)
+    follower.start()
+    try:
+        assert follower.ready.wait(60)
+        start = cache.position(org_id(database), True)
+        assert start is not None
+        with database.session() as session:
+            main = banks.get_bank(session, org=cases.get_org(session), name="main")
+            banks.add_items(
+                session,
+                bank=main,
+                actor="t",
+                verified=True,
+                items=[banks.NewItem([PdqSignal(random_hex(), 100)], "new", "portal")],
+            )
+        deadline = time.monotonic() + 30
+        while cache.position(org_id(database), True) == start:
+            assert time.monotonic() < deadline, "the follower never applied the add"
+            time.sleep(0.05)
+        folder = tmp_path / "matchers" / folder_name(org_id(database), True)
+        while not (folder / "current").exists():  # and saved a snapshot, never having one
+            assert time.monotonic() < deadline, "the follower never saved a snapshot"
+            time.sleep(0.05)
+    finally:
+        follower.stop()
