@@ -1,8 +1,13 @@
 """Reclaim spread over processes as a deployment runs it: PostgreSQL for state, Redis for
 the queues and the shared politeness gate, two ``reclaim worker --queue fetch`` processes
-crawling the demo forum. One worker is killed (SIGKILL) while it holds URLs, then Redis
-and PostgreSQL are restarted under the other: the crawl still finishes, every planted
-copy is found exactly once, and nothing is left in the dead-letter list."""
+crawling the demo forum, and two ``reclaim serve --role matcher`` replicas (each with a
+data folder of its own, as on two machines) answering platforms' lookups.
+
+One worker is killed (SIGKILL) while it holds URLs, then Redis and PostgreSQL are
+restarted under the other: the crawl still finishes, every planted copy is found exactly
+once, and nothing is left in the dead-letter list. An item banked while the replicas run
+is visible on both within seconds; one replica is killed, the banks change while it is
+down, and once back (from its snapshot plus the log) it answers as the other does."""
 
 from __future__ import annotations
 
@@ -15,9 +20,13 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import httpx
+import numpy as np
 import pytest
 from sqlalchemy import func, select
 
+from reclaim.banks import platforms
+from reclaim.banks import service as banks
 from reclaim.cases import service as cases
 from reclaim.config import Settings
 from reclaim.demo.media import make_demo_folder
@@ -26,7 +35,9 @@ from reclaim.demo.story import register_originals
 from reclaim.jobs.models import DeadLetter
 from reclaim.monitor.models import FrontierUrl, Sighting, Source, UrlState
 from reclaim.monitor.service import SourceOptions, add_source
+from reclaim.signals import PdqSignal
 from reclaim.store import open_database
+from reclaim.store.db import Database
 from tests.backends import TEMPLATE
 from tests.services import PostgresCluster, RedisServer
 
@@ -123,8 +134,17 @@ def test_workers_survive_a_kill_and_restarts_of_redis_and_postgresql(
             row = session.get(Source, source_id)
             return row is not None and row.last_finished is not None
 
+    key, banked = _platform_bank(database)
+    replicas = [Replica(env, tmp_path / f"matcher-{n}") for n in range(2)]
+    for replica in replicas:
+        replica.start()
     workers = [start(), start()]
     try:
+        for replica in replicas:
+            replica.wait_ready()
+        first = list(banked)[:3]
+        for replica in replicas:
+            assert replica.found(key, first) == [{banked[value]} for value in first]
         holders: list[subprocess.Popen[str]] = []
         _until(
             lambda: bool(holders.extend(w for w in workers if holding(w)) or holders),
@@ -142,7 +162,10 @@ def test_workers_survive_a_kill_and_restarts_of_redis_and_postgresql(
         except AssertionError as error:
             raise AssertionError(f"{error}\n{tails()}") from None
         assert survivor.poll() is None, tails()
+        _replicas_follow_the_banks(database, replicas, key, banked)
     finally:
+        for replica in replicas:
+            replica.stop()
         for worker in workers:
             if worker.poll() is None:
                 worker.send_signal(signal.SIGTERM)
@@ -168,3 +191,134 @@ def test_workers_survive_a_kill_and_restarts_of_redis_and_postgresql(
     assert len(set(sightings)) == len(sightings)
     assert unfinished == 0
     assert [(letter.task, letter.error.splitlines()[-1]) for letter in letters] == []
+
+
+class Replica:
+    """A ``reclaim serve --role matcher`` process on a loopback port, with its own data
+    folder (its snapshots), as one machine of several would be."""
+
+    def __init__(self, env: dict[str, str], folder: Path) -> None:
+        self.env = {**env, "RECLAIM_DATA_DIR": str(folder), "RECLAIM_LOG_LEVEL": "INFO"}
+        self.env["RECLAIM_MATCHER_FOLLOW_SECONDS"] = "0.5"
+        self.folder = folder
+        self.process: subprocess.Popen[bytes] | None = None
+        self.starts = 0
+
+    def start(self) -> None:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+        self.url = f"http://127.0.0.1:{port}"
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self.starts += 1
+        self.log = self.folder / f"serve-{self.starts}.log"
+        with self.log.open("w") as log:
+            self.process = subprocess.Popen(
+                [
+                    *(sys.executable, "-m", "reclaim.cli", "serve", "--role", "matcher"),
+                    *("--no-worker", "--host", "127.0.0.1", "--port", str(port)),
+                ],
+                env=self.env,
+                stdout=subprocess.DEVNULL,
+                stderr=log,
+            )
+
+    def wait_ready(self) -> None:
+        def ready() -> bool:
+            assert self.process is not None
+            assert self.process.poll() is None, self.log.read_text()[-3000:]
+            try:
+                return httpx.get(f"{self.url}/readyz", timeout=5).status_code == 200
+            except httpx.TransportError:
+                return False
+
+        _until(ready, 120, f"matcher {self.url} to be ready")
+
+    def found(self, key: str, values: list[str]) -> list[set[str]]:
+        """The banked hashes each looked-up hash matched (its item ids' hashes)."""
+        answer = httpx.post(
+            f"{self.url}/v1/match",
+            headers={"Authorization": f"Bearer {key}"},
+            json={"signals": [{"type": "pdq", "value": value} for value in values]},
+            timeout=30,
+        )
+        assert answer.status_code == 200, answer.text
+        return [{m["item_id"] for m in r["matches"]} for r in answer.json()["results"]]
+
+    def kill(self) -> None:
+        assert self.process is not None
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait(30)
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(60)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+
+
+def _platform_bank(database: Database) -> tuple[str, dict[str, str]]:
+    """A bank of 200 verified hashes and an API key for it: the key, and each hash's item
+    id."""
+    rng = np.random.default_rng(3)
+    values = [rng.bytes(32).hex() for _ in range(200)]
+    with database.session() as session:
+        org = cases.get_org(session)
+        bank = banks.create_bank(session, org=org, name="shared")
+        items = banks.add_items(
+            session,
+            bank=bank,
+            actor="t",
+            verified=True,
+            items=[
+                banks.NewItem([PdqSignal(v, 100)], f"hash {i}", "t") for i, v in enumerate(values)
+            ],
+        )
+        key = platforms.create_key(session, org=org, name="platform", banks_=[bank])[1]
+    return key, {value: item.public_id for value, item in zip(values, items, strict=True)}
+
+
+def _replicas_follow_the_banks(
+    database: Database, replicas: list[Replica], key: str, banked: dict[str, str]
+) -> None:
+    values, ids = list(banked), list(banked.values())
+    for replica in replicas:  # the restarts of PostgreSQL did not break them
+        assert replica.found(key, values[:2]) == [{ids[0]}, {ids[1]}]
+    rng = np.random.default_rng(4)
+    added = rng.bytes(32).hex()
+    with database.session() as session:
+        bank = banks.get_bank(session, org=cases.get_org(session), name="shared")
+        (item,) = banks.add_items(
+            session,
+            bank=bank,
+            actor="t",
+            verified=True,
+            items=[banks.NewItem([PdqSignal(added, 100)], "new", "t")],
+        )
+        added_id = item.public_id
+    for replica in replicas:  # the next lookup on every replica sees it
+        assert replica.found(key, [added]) == [{added_id}]
+
+    down, up = replicas
+    down.kill()
+    later = rng.bytes(32).hex()
+    with database.session() as session:  # while it is down: a withdrawal and an add
+        bank = banks.get_bank(session, org=cases.get_org(session), name="shared")
+        banks.withdraw_item(session, bank=bank, public_id=ids[1], actor="survivor")
+        (item,) = banks.add_items(
+            session,
+            bank=bank,
+            actor="t",
+            verified=True,
+            items=[banks.NewItem([PdqSignal(later, 100)], "later", "t")],
+        )
+        later_id = item.public_id
+    down.start()
+    down.wait_ready()
+    assert "from the snapshot" in down.log.read_text(), down.log.read_text()[-3000:]
+    query = [values[0], values[1], added, later]
+    expected = [{ids[0]}, set(), {added_id}, {later_id}]
+    assert down.found(key, query) == expected
+    assert up.found(key, query) == expected

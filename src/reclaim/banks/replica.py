@@ -102,10 +102,24 @@ class MatcherCache:
             )
             if loaded is not None:
                 seq, matcher = loaded
+                log.info(
+                    "matcher of organisation %d (%s): %d items from the snapshot at log "
+                    "position %d",
+                    org_id,
+                    "shared" if shared_only else "all",
+                    len(matcher),
+                    seq,
+                )
                 return _Entry(seq, matcher, saved=seq)
         seq = last_change(session)  # read first: later changes are applied again, harmlessly
         matcher = BankMatcher(banks)
         matcher.add(signal_rows(session, banks=banks, shared_only=shared_only))
+        log.info(
+            "matcher of organisation %d (%s): %d items read from the database",
+            org_id,
+            "shared" if shared_only else "all",
+            len(matcher),
+        )
         return _Entry(seq, matcher, saved=None)
 
     def refresh(self, database: Database) -> None:
