@@ -68,6 +68,14 @@ class MatcherCache:
         with self._lock:
             return self._current(session, org.id, shared_only).match(signals)
 
+    def match_each(
+        self, session: Session, *, org: Organisation, shared_only: bool, signals: Sequence[Signal]
+    ) -> list[list[Match]]:
+        """Each signal's matches, from one state of the banks (the log applied once)."""
+        with self._lock:
+            matcher = self._current(session, org.id, shared_only)
+            return [matcher.match([signal]) for signal in signals]
+
     def position(self, org_id: int, shared_only: bool) -> int | None:
         """The change log position the matcher reflects (None when not built)."""
         with self._lock:

@@ -42,12 +42,15 @@ def _lookup(
     org = db.get(Organisation, key.org_id)
     assert org is not None
     allowed = {bank.name for bank in key_banks(db, key)}
-    results = []
-    for index, signal in enumerate(signals):
-        matches = st.matchers.match(db, org=org, shared_only=True, signals=[signal])
-        found = [m.to_json(with_label=False) for m in matches if m.bank in allowed]
-        results.append({"index": index, "type": signal.type, "matches": found})
-    return results
+    each = st.matchers.match_each(db, org=org, shared_only=True, signals=signals)
+    return [
+        {
+            "index": index,
+            "type": signal.type,
+            "matches": [m.to_json(with_label=False) for m in matches if m.bank in allowed],
+        }
+        for index, (signal, matches) in enumerate(zip(signals, each, strict=True))
+    ]
 
 
 @router.post("/match")
