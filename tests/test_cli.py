@@ -13,19 +13,14 @@ import pytest
 from PIL import Image
 
 from reclaim.demo.media import render_scene
+from tests.cli import Ran, run
 from tests.media.generate import write_video
 
 HEX64 = re.compile(r"[0-9a-f]{64}")
 
 
-def reclaim(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "reclaim.cli", *args],
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-        timeout=300,
-    )
+def reclaim(*args: str, cwd: Path | None = None) -> Ran:
+    return run({}, *args, cwd=cwd)
 
 
 @pytest.fixture(scope="module")
@@ -43,8 +38,31 @@ def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
-def _lines(done: subprocess.CompletedProcess[str]) -> list[dict]:
+def _lines(done: Ran) -> list[dict]:
     return [json.loads(line) for line in done.stdout.splitlines()]
+
+
+def test_the_installed_command_runs(folder: Path) -> None:
+    """The other tests call the application in this process; this one goes through the
+    console script a user runs, in a process of its own."""
+    command = Path(sys.executable).parent / "reclaim"
+    done = subprocess.run(
+        [str(command), "hash", "--json", "album/a.jpg"],
+        capture_output=True,
+        text=True,
+        cwd=folder,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    assert _lines(Ran(done.returncode, done.stdout, done.stderr))[0]["path"] == "album/a.jpg"
+    usage = subprocess.run(
+        [sys.executable, "-m", "reclaim.cli", "hash", "--no-such-option"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert usage.returncode == 2
+    assert "No such option" in usage.stderr
 
 
 def test_json_contract_for_images_and_videos(folder: Path) -> None:

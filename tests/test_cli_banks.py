@@ -6,28 +6,19 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from PIL import Image, ImageDraw
 
 from reclaim.demo.media import render_scene
+from tests.cli import Ran, runner
 
 
 @pytest.fixture
-def reclaim(tmp_path: Path):
-    env = {**os.environ, "RECLAIM_DATA_DIR": str(tmp_path / "data")}
-
-    def run(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "reclaim.cli", *args],
-            capture_output=True,
-            text=True,
-            env=env,
-            timeout=300,
-        )
-
-    return run
+def reclaim(tmp_path: Path) -> Callable[..., Ran]:
+    return runner(tmp_path / "data")
 
 
 @pytest.fixture
@@ -46,7 +37,7 @@ def photos(tmp_path: Path) -> dict[str, Path]:
     return out
 
 
-def _matches(done: subprocess.CompletedProcess[str]) -> dict[str, list[dict]]:
+def _matches(done: Ran) -> dict[str, list[dict]]:
     assert done.returncode == 0, done.stderr
     return {Path(j["path"]).name: j["matches"] for j in map(json.loads, done.stdout.splitlines())}
 

@@ -4,35 +4,23 @@ security.txt served on loopback."""
 from __future__ import annotations
 
 import json
-import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
-from reclaim.cli import app
+from tests.cli import Ran, runner
 from tests.monitor.conftest import SITE_ADDRESS, Site, _serve, send
 
 
 @pytest.fixture
-def reclaim(tmp_path: Path):
-    """Run ``reclaim`` with its data in a fresh folder; the logging set-up each command
-    makes (on the runner's captured stderr) is undone afterwards."""
-    logger = logging.getLogger("reclaim")
-    saved = (logger.handlers[:], logger.level, logger.propagate)
-    runner = CliRunner()
-    env = {
-        "RECLAIM_DATA_DIR": str(tmp_path / "data"),
-        "RECLAIM_FETCH_ALLOW_NETWORKS": f"{SITE_ADDRESS}/32",
-        "RECLAIM_FETCH_RETRIES": "0",
-    }
-
-    def run(*args: str):
-        return runner.invoke(app, list(args), env=env)
-
-    yield run
-    logger.handlers[:], logger.level, logger.propagate = saved
+def reclaim(tmp_path: Path) -> Callable[..., Ran]:
+    """Run ``reclaim`` with its data in a fresh folder."""
+    return runner(
+        tmp_path / "data",
+        RECLAIM_FETCH_ALLOW_NETWORKS=f"{SITE_ADDRESS}/32",
+        RECLAIM_FETCH_RETRIES="0",
+    )
 
 
 @pytest.fixture(scope="module")
@@ -53,7 +41,7 @@ def site() -> Iterator[Site]:
 
 def _listed(reclaim) -> list[dict]:
     done = reclaim("contacts", "list", "--json")
-    assert done.exit_code == 0, done.output
+    assert done.returncode == 0, done.stderr
     return [json.loads(line) for line in done.stdout.splitlines()]
 
 
@@ -62,7 +50,7 @@ def test_add_list_update_and_delete(reclaim) -> None:
         "contacts", "add", "Shop.Example", "host_abuse",
         "--email", "abuse@shop.example", "--languages", "ko,en",
     )  # fmt: skip
-    assert added.exit_code == 0, added.output
+    assert added.returncode == 0, added.stderr
     assert added.stdout.startswith("added\tshop.example\thost_abuse\tabuse@shop.example")
     updated = reclaim(
         "contacts", "add", "shop.example", "host_abuse", "--form-url", "https://shop.example/r"
@@ -76,11 +64,11 @@ def test_add_list_update_and_delete(reclaim) -> None:
     )
     text = reclaim("contacts", "list", "--channel", "host_abuse")
     assert text.stdout == "shop.example\thost_abuse\t-\thttps://shop.example/r\ten\tmanual\n"
-    assert reclaim("contacts", "list", "--channel", "nope").exit_code == 2
-    assert reclaim("contacts", "delete", "shop.example", "host_abuse").exit_code == 0
+    assert reclaim("contacts", "list", "--channel", "nope").returncode == 2
+    assert reclaim("contacts", "delete", "shop.example", "host_abuse").returncode == 0
     assert _listed(reclaim) == []
     gone = reclaim("contacts", "delete", "shop.example", "host_abuse")
-    assert gone.exit_code == 2
+    assert gone.returncode == 2
     assert "no host_abuse entry for shop.example" in gone.stderr
 
 
@@ -88,10 +76,10 @@ def test_a_bad_entry_is_a_usage_error_and_stores_nothing(reclaim) -> None:
     bad = reclaim(
         "contacts", "add", "x.example", "host_abuse", "--email", "a@x.example\r\nBcc: b@y.example"
     )
-    assert bad.exit_code == 2
+    assert bad.returncode == 2
     assert "line break" in bad.stderr
-    assert reclaim("contacts", "add", "x.example", "host_abuse").exit_code == 2
-    assert reclaim("contacts", "add", "x.example", "fax", "--email", "a@x.example").exit_code == 2
+    assert reclaim("contacts", "add", "x.example", "host_abuse").returncode == 2
+    assert reclaim("contacts", "add", "x.example", "fax", "--email", "a@x.example").returncode == 2
     assert _listed(reclaim) == []
 
 
@@ -104,7 +92,7 @@ def test_import_keeps_good_rows_and_exits_1_for_broken_ones(reclaim, tmp_path: P
         "one.example,host_abuse,again@one.example,,\r\n".encode()
     )
     done = reclaim("contacts", "import", str(csv_file))
-    assert done.exit_code == 1
+    assert done.returncode == 1
     assert done.stdout.splitlines()[:4] == ["added 1", "updated 0", "errors 1", "duplicates 1"]
     assert "line 3: error: not an e-mail address" in done.stdout
     assert "line 4: duplicate: one.example host_abuse is already on line 2" in done.stdout
@@ -112,7 +100,7 @@ def test_import_keeps_good_rows_and_exits_1_for_broken_ones(reclaim, tmp_path: P
     assert (row["domain"], row["notes"], row["origin"]) == ("one.example", "첫째", "csv")
     csv_file.write_text("domain,channel,email\none.example,host_abuse,new@one.example\n")
     again = reclaim("contacts", "import", str(csv_file), "--json")
-    assert again.exit_code == 0
+    assert again.returncode == 0
     assert json.loads(again.stdout) == {"added": 0, "updated": 1, "errors": [], "duplicates": []}
 
 
@@ -120,13 +108,13 @@ def test_import_refuses_unreadable_files_clearly(reclaim, tmp_path: Path) -> Non
     euc_kr = tmp_path / "euc-kr.csv"
     euc_kr.write_bytes("domain,channel,notes\n사이트.example,host_abuse,x\n".encode("euc-kr"))
     done = reclaim("contacts", "import", str(euc_kr))
-    assert done.exit_code == 1
+    assert done.returncode == 1
     assert "not UTF-8" in done.stderr
-    assert reclaim("contacts", "import", str(tmp_path / "missing.csv")).exit_code == 1
+    assert reclaim("contacts", "import", str(tmp_path / "missing.csv")).returncode == 1
     unknown = tmp_path / "unknown.csv"
     unknown.write_text("domain,channel,phone\n")
     refused = reclaim("contacts", "import", str(unknown))
-    assert refused.exit_code == 1
+    assert refused.returncode == 1
     assert "unknown column(s) 'phone'" in refused.stderr
     empty = tmp_path / "empty.csv"
     empty.write_text("")
@@ -135,7 +123,7 @@ def test_import_refuses_unreadable_files_clearly(reclaim, tmp_path: Path) -> Non
 
 def test_seed_adds_the_authorities_once(reclaim) -> None:
     first = reclaim("contacts", "seed")
-    assert first.exit_code == 0, first.output
+    assert first.returncode == 0, first.stderr
     count = int(first.stdout.split()[1])
     assert count >= 3
     assert reclaim("contacts", "seed").stdout == "seeded 0 entries\n"
@@ -147,7 +135,7 @@ def test_seed_adds_the_authorities_once(reclaim) -> None:
 
 def test_discover_reads_security_txt_and_stores_it(reclaim, site: Site) -> None:
     done = reclaim("contacts", "discover", "site.example", "--base-url", site.url(""))
-    assert done.exit_code == 0, done.output
+    assert done.returncode == 0, done.stderr
     assert "found\tabuse@site.example\tko\t" in done.stdout
     assert "stored\tsite.example\thost_abuse\tabuse@site.example\thttps://site.example/report" in (
         done.stdout
@@ -162,8 +150,8 @@ def test_discover_reads_security_txt_and_stores_it(reclaim, site: Site) -> None:
 
 def test_discover_with_nothing_found_suggests_the_convention(reclaim, site: Site) -> None:
     done = reclaim("contacts", "discover", "www.shop.co.kr", "--base-url", site.url("/none"))
-    assert done.exit_code == 0, done.output
+    assert done.returncode == 0, done.stderr
     assert "HTTP 404" in done.stdout
     assert done.stdout.splitlines()[-1].startswith("nothing stored")
     assert _listed(reclaim) == []
-    assert reclaim("contacts", "discover", "not a domain").exit_code == 2
+    assert reclaim("contacts", "discover", "not a domain").returncode == 2

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 from sqlalchemy import text
@@ -14,17 +11,11 @@ from reclaim.cases import service as cases
 from reclaim.config import Settings
 from reclaim.evidence import custody
 from reclaim.store import open_database
+from tests.cli import Ran, run
 
 
-def _run(data: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "RECLAIM_DATA_DIR": str(data)}
-    return subprocess.run(
-        [sys.executable, "-m", "reclaim.cli", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=120,
-    )
+def _run(data: Path, *args: str) -> Ran:
+    return run({"RECLAIM_DATA_DIR": str(data)}, *args)
 
 
 def test_keys_and_the_log_through_the_cli(tmp_path: Path) -> None:

@@ -3,27 +3,20 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
+from tests.cli import Ran, run
+
 
 @pytest.fixture
-def reclaim(tmp_path: Path):
-    def run(*args: str, data: Path | None = None) -> subprocess.CompletedProcess[str]:
-        env = {**os.environ, "RECLAIM_DATA_DIR": str(data or tmp_path / "data")}
-        return subprocess.run(
-            [sys.executable, "-m", "reclaim.cli", *args],
-            capture_output=True,
-            text=True,
-            env=env,
-            timeout=600,
-        )
+def reclaim(tmp_path: Path) -> Callable[..., Ran]:
+    def command(*args: str, data: Path | None = None) -> Ran:
+        return run({"RECLAIM_DATA_DIR": str(data or tmp_path / "data")}, *args)
 
-    return run
+    return command
 
 
 @pytest.mark.one_pass  # the demo keeps its own SQLite file, whatever database is set
