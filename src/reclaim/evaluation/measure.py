@@ -8,9 +8,12 @@ and must find nothing but itself. Any other item found is a false match.
 from __future__ import annotations
 
 import json
+import multiprocessing
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from reclaim.banks.matcher import BankMatcher, Match
 from reclaim.banks.models import Bank, BankKind
@@ -90,6 +93,15 @@ def source_copies(sources: Sequence[Picture], per_family: int) -> Iterator[tuple
             yield source, copy
 
 
+class _Case(NamedTuple):
+    """One lookup: the picture it must find (and nothing else), and for a copy its edit."""
+
+    expected: str
+    family: str | None  # None: a distinct picture looked up as it is
+    detail: str
+    rgb: Rgb
+
+
 def evaluate(
     matcher: BankMatcher,
     query: Query,
@@ -97,19 +109,66 @@ def evaluate(
     pairs: Sequence[tuple[Picture, Copy]],
 ) -> Report:
     """Look up every copy and every distinct picture with ``query``'s views."""
+    return _look_up(matcher, query, _cases(pictures, pairs))
+
+
+def evaluate_in_parallel(
+    rows: Sequence[SignalRow],
+    query: Query,
+    pictures: Sequence[Picture],
+    pairs: Sequence[tuple[Picture, Copy]],
+    *,
+    workers: int,
+) -> Report:
+    """:func:`evaluate` over a matcher of ``rows`` (see :func:`picture_rows`), the lookups
+    spread over ``workers`` processes, each holding such a matcher."""
+    cases = _cases(pictures, pairs)
+    chunks = [cases[start :: 4 * workers] for start in range(4 * workers)]
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(
+        workers, mp_context=context, initializer=_hold_matcher, initargs=(list(rows),)
+    ) as pool:
+        parts = list(pool.map(_look_up_held, [query] * len(chunks), chunks))
     report = Report()
-    for source, copy in pairs:
-        found = matcher.match([query(copy.rgb)])
-        report.tried[copy.family] += 1
-        if any(m.item == source.name for m in found):
-            report.found[copy.family] += 1
-        else:
-            report.misses.append(Miss(source.name, copy.family, copy.detail))
-        report.false_matches += _others(f"{source.name} ({copy.detail})", source.name, found)
-    for picture in pictures:
-        found = matcher.match([query(picture.rgb)])
-        report.false_matches += _others(picture.name, picture.name, found)
+    for part in parts:
+        report.found.update(part.found)
+        report.tried.update(part.tried)
+        report.misses += part.misses
+        report.false_matches += part.false_matches
     return report
+
+
+def _cases(pictures: Sequence[Picture], pairs: Sequence[tuple[Picture, Copy]]) -> list[_Case]:
+    cases = [_Case(source.name, copy.family, copy.detail, copy.rgb) for source, copy in pairs]
+    return cases + [_Case(picture.name, None, "", picture.rgb) for picture in pictures]
+
+
+def _look_up(matcher: BankMatcher, query: Query, cases: Iterable[_Case]) -> Report:
+    report = Report()
+    for case in cases:
+        found = matcher.match([query(case.rgb)])
+        name = case.expected if case.family is None else f"{case.expected} ({case.detail})"
+        if case.family is not None:
+            report.tried[case.family] += 1
+            if any(m.item == case.expected for m in found):
+                report.found[case.family] += 1
+            else:
+                report.misses.append(Miss(case.expected, case.family, case.detail))
+        report.false_matches += _others(name, case.expected, found)
+    return report
+
+
+_held: BankMatcher | None = None
+
+
+def _hold_matcher(rows: list[SignalRow]) -> None:
+    global _held
+    _held = matcher_over(rows)
+
+
+def _look_up_held(query: Query, cases: list[_Case]) -> Report:
+    assert _held is not None
+    return _look_up(_held, query, cases)
 
 
 def _others(query: str, expected: str, found: Sequence[Match]) -> list[FalseMatch]:
