@@ -13,9 +13,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
+from sqlalchemy import update
 
 from reclaim.banks import replica as replica_module
 from reclaim.banks import service as banks
+from reclaim.banks.models import ChangeLogEntry
 from reclaim.banks.replica import Follower, MatcherCache
 from reclaim.banks.snapshot import Snapshots, folder_name
 from reclaim.cases import service as cases
@@ -183,6 +185,24 @@ def test_damaged_or_stale_snapshots_are_not_trusted(
     rebuilt.refresh(database)  # a damaged snapshot is replaced by a good one
     assert _load(root, database) is not None
 
+    # A database restored from a backup rewinds the log, then refills it: the entry at the
+    # snapshot's position is another one, so neither the snapshot nor a running matcher
+    # (at its next refresh) is trusted.
+    running = MatcherCache(snapshots)
+    answers(running, database, queries[:1])
+    with database.session() as session:
+        session.execute(
+            update(ChangeLogEntry)
+            .where(ChangeLogEntry.seq == banks.last_change(session))
+            .values(item_public_id="restored-other")
+        )
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="reclaim.banks.snapshot"):
+        assert _load(root, database) is None
+    assert "another change log" in caplog.text
+    running.refresh(database)
+    assert running.position(org_id(database), True) is None  # dropped: built again when asked
+
     with database.session() as session:  # a bank created since: the snapshot is of others
         banks.create_bank(session, org=cases.get_org(session), name="new")
     assert _load(root, database) is None
@@ -195,7 +215,11 @@ def _load(root: Path, database):
         org = cases.get_org(session)
         found = banks.org_banks(session, org=org)
         return Snapshots(root).load(
-            org.id, True, found, lambda ids: banks.signals_by_id(session, ids)
+            org.id,
+            True,
+            found,
+            lambda ids: banks.signals_by_id(session, ids),
+            lambda seq: banks.log_entry_key(session, seq),
         )
 
 
@@ -211,10 +235,12 @@ def test_a_second_saver_steps_aside_and_old_generations_are_pruned(
     folder.mkdir(parents=True)
     with (folder / ".lock").open("a") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)  # another process is saving
-        assert not Snapshots(root).save(org_id(database), True, frozen, seq=1)
+        assert not Snapshots(root).save(org_id(database), True, frozen, seq=1, entry="")
     assert not list(folder.glob("gen-*"))
+    with database.session() as session:
+        keys = {seq: banks.log_entry_key(session, seq) for seq in range(2, 6)}
     for seq in range(2, 6):
-        assert Snapshots(root).save(org_id(database), True, frozen, seq=seq)
+        assert Snapshots(root).save(org_id(database), True, frozen, seq=seq, entry=keys[seq])
     assert len(list(folder.glob("gen-*"))) == 2  # the current one and the one before
     loaded = _load(root, database)
     assert loaded is not None

@@ -23,6 +23,7 @@ from reclaim.demo.media import make_photo
 from reclaim.monitor.models import Source
 from reclaim.signals.filehash import HashRequest, hash_file
 from reclaim.store import open_database
+from reclaim.survivor import ledger
 from reclaim.web.app import create_app
 
 KO = {"accept-language": "ko-KR,ko;q=0.9,en;q=0.5"}
@@ -164,6 +165,8 @@ def test_register_sign_in_read_change_and_withdraw(
             assert case.status is CaseStatus.WITHDRAWN
             items = session.scalars(select(BankItem).where(BankItem.case_id == case.id)).all()
             assert {i.status for i in items} == {ItemStatus.WITHDRAWN}
+        # ...and the ledger a restored backup reads says so (the case number, nothing more).
+        assert ledger.read([ledger.ledger_path(settings)]) == [secrets["case-number"]]
         after = client.get("/case", follow_redirects=False)
         assert after.headers["location"] == "/signin"
     finally:

@@ -29,6 +29,7 @@ from reclaim.banks.models import Bank
 from reclaim.banks.service import (
     changed_items,
     last_change,
+    log_entry_key,
     signal_rows,
     signals_by_id,
 )
@@ -49,6 +50,7 @@ class _Entry:
     matcher: BankMatcher
     saved: int | None  # the log position of its newest snapshot, None when none
     changes: int = 0  # items changed since that snapshot
+    entry_key: str = ""  # log_entry_key of seq
 
 
 class MatcherCache:
@@ -101,12 +103,17 @@ class MatcherCache:
             )
             entry.seq = newest
             entry.changes += len(changed)
+            entry.entry_key = log_entry_key(session, newest)
         return entry.matcher
 
     def _start(self, session: Session, org_id: int, shared_only: bool, banks: list[Bank]) -> _Entry:
         if self._snapshots is not None:
             loaded = self._snapshots.load(
-                org_id, shared_only, banks, lambda ids: signals_by_id(session, ids)
+                org_id,
+                shared_only,
+                banks,
+                lambda ids: signals_by_id(session, ids),
+                lambda seq: log_entry_key(session, seq),
             )
             if loaded is not None:
                 seq, matcher = loaded
@@ -118,7 +125,7 @@ class MatcherCache:
                     len(matcher),
                     seq,
                 )
-                return _Entry(seq, matcher, saved=seq)
+                return _Entry(seq, matcher, saved=seq, entry_key=log_entry_key(session, seq))
         seq = last_change(session)  # read first: later changes are applied again, harmlessly
         matcher = BankMatcher(banks)
         matcher.add(signal_rows(session, banks=banks, shared_only=shared_only))
@@ -128,29 +135,37 @@ class MatcherCache:
             "shared" if shared_only else "all",
             len(matcher),
         )
-        return _Entry(seq, matcher, saved=None)
+        return _Entry(seq, matcher, saved=None, entry_key=log_entry_key(session, seq))
 
     def refresh(self, database: Database) -> None:
         """Apply the log to every matcher held, and save the snapshots that are due (a
         matcher never saved, or changed by :data:`RESAVE_AFTER` items since)."""
         for org_id, shared_only in list(self._built):
+            key = (org_id, shared_only)
             with database.session() as session, self._lock:
-                if session.get(Organisation, org_id) is None:
-                    self._built.pop((org_id, shared_only), None)
+                if session.get(Organisation, org_id) is None or self._rewound(session, key):
+                    self._built.pop(key, None)  # built again at its next lookup
                     continue
                 self._current(session, org_id, shared_only)
-                entry = self._built[(org_id, shared_only)]
+                entry = self._built[key]
                 due = self._snapshots is not None and (
                     entry.saved is None or entry.changes >= RESAVE_AFTER
                 )
                 if not due:
                     continue
                 frozen, seq, changes = entry.matcher.freeze(), entry.seq, entry.changes
+                entry_key = log_entry_key(session, seq)
             assert self._snapshots is not None
             # Written outside the lock: lookups go on while the files are written.
-            if self._snapshots.save(org_id, shared_only, frozen, seq):
+            if self._snapshots.save(org_id, shared_only, frozen, seq, entry_key):
                 with self._lock:
                     entry.saved, entry.changes = seq, entry.changes - changes
+
+    def _rewound(self, session: Session, key: tuple[int, bool]) -> bool:
+        """Whether the log no longer holds the entry the matcher's position names (the
+        database was restored from a backup): the matcher is then not to be trusted."""
+        entry = self._built.get(key)
+        return entry is not None and log_entry_key(session, entry.seq) != entry.entry_key
 
     def preload(self, database: Database, *, shared_only: bool) -> int:
         """Build (or load) the matcher of every organisation that has banks; how many."""

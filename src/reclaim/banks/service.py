@@ -240,6 +240,16 @@ def last_change(session: Session) -> int:
     return session.scalar(select(func.max(ChangeLogEntry.seq))) or 0
 
 
+def log_entry_key(session: Session, seq: int) -> str:
+    """What identifies change log entry ``seq`` (its item, operation and time; "" for 0 or
+    none): whoever kept a position in the log checks it still names the same entry, since
+    a database restored from a backup rewinds the log and then refills it."""
+    row = session.get(ChangeLogEntry, seq) if seq else None
+    if row is None:
+        return ""
+    return f"{row.item_public_id} {row.op.value} {row.created.isoformat()}"
+
+
 def item_signals(item: BankItem) -> list[Signal]:
     """An item's signals as typed values."""
     out: list[Signal] = []

@@ -61,9 +61,12 @@ class Snapshots:
         shared_only: bool,
         banks: list[Bank],
         rows_of: Callable[[list[int]], Iterable[SignalRow]],
+        entry_key: Callable[[int], str],
     ) -> tuple[int, BankMatcher] | None:
         """The newest snapshot's matcher and the log position it reflects, or None (no
-        snapshot, another set of banks, or damaged -- logged)."""
+        snapshot, another set of banks, a log that is not the one it followed -- a restored
+        backup --, or damaged: logged). ``entry_key(seq)`` is the log's
+        :func:`~reclaim.banks.service.log_entry_key`."""
         folder = self.root / folder_name(org_id, shared_only)
         try:
             generation = folder / os.readlink(folder / _CURRENT)
@@ -85,12 +88,19 @@ class Snapshots:
         ):
             log.info("matcher snapshot %s is of other banks; building from the database", folder)
             return None
+        if entry_key(meta["seq"]) != meta.get("entry"):
+            log.warning(
+                "matcher snapshot %s followed another change log (was the database restored?); "
+                "building from the database",
+                folder,
+            )
+            return None
         return int(meta["seq"]), matcher
 
-    def save(self, org_id: int, shared_only: bool, frozen: Frozen, seq: int) -> bool:
-        """Write a matcher's ``frozen`` bulk (as of log position ``seq``) as the newest
-        generation; False when another process is saving the same snapshot (this one is
-        then skipped)."""
+    def save(self, org_id: int, shared_only: bool, frozen: Frozen, seq: int, entry: str) -> bool:
+        """Write a matcher's ``frozen`` bulk (as of log position ``seq``, whose entry has
+        key ``entry``) as the newest generation; False when another process is saving the
+        same snapshot (this one is then skipped)."""
         folder = self.root / folder_name(org_id, shared_only)
         folder.mkdir(parents=True, exist_ok=True)
         with _saving(folder) as mine:
@@ -103,6 +113,7 @@ class Snapshots:
                 "shared_only": shared_only,
                 "banks": frozen.banks,
                 "seq": seq,
+                "entry": entry,
                 "items": frozen.items,
             }
             try:

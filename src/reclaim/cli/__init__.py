@@ -1,6 +1,7 @@
 """The ``reclaim`` command. It parses arguments and prints; the work lives in the packages."""
 
 from reclaim.cli import (  # noqa: F401 - importing registers the commands
+    backup,
     banks,
     contacts,
     demo,

@@ -50,7 +50,8 @@ class Withdrawn:
 
 
 def withdraw_case(session: Session, *, case: Case, blobs: BlobStore, actor: str) -> Withdrawn:
-    """Withdraw ``case`` (again is harmless: nothing is left to do)."""
+    """Withdraw ``case`` (again is harmless: nothing is left to do). Once the session has
+    committed, the caller records it in the ledger (:mod:`reclaim.survivor.ledger`)."""
     org = session.get(Organisation, case.org_id)
     assert org is not None
     items = _withdraw_items(session, case, actor)

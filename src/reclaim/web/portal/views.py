@@ -28,7 +28,7 @@ from reclaim.monitor.service import SourceRefused, add_source
 from reclaim.store.blobs import BlobStore
 from reclaim.store.db import Database
 from reclaim.store.envelope import KeyProblem, MasterKey
-from reclaim.survivor import registration
+from reclaim.survivor import ledger, registration
 from reclaim.survivor.timeline import summarise
 from reclaim.survivor.withdrawal import withdraw_case
 from reclaim.web.forms import (
@@ -345,6 +345,8 @@ async def withdraw(request: Request) -> Response:
         if not ok or not csrf_ok(row, fields.get("csrf")) or fields.get("confirm") != "yes":
             return _render(request, "withdraw.html", 400, csrf=row.csrf, error="confirm")
         done = withdraw_case(session, case=case, blobs=_blobs(state.settings), actor="survivor")
+        number = case.number
+    ledger.record(state.settings, number)  # committed: a restored backup withdraws it again
     response = _render(request, "withdrawn.html", done=done)
     response.delete_cookie(SESSION_COOKIE, path="/")
     return response
