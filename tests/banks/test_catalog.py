@@ -87,7 +87,7 @@ def test_the_catalog_answers_as_the_model_does(monkeypatch, fold_min: int) -> No
     next_item = 3000
     for step in range(60):
         if step % 3 == 0:  # withdrawals
-            gone = rng.sample(sorted(held), 25) + [10**9]  # one it never held
+            gone = [*rng.sample(sorted(held), 25), 10**9]  # one it never held
             assert set(catalog.remove(gone)) == model.remove(gone)
             held -= set(gone)
         elif step % 3 == 1:  # re-adds of withdrawn items and new items
