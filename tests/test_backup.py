@@ -93,6 +93,7 @@ def _withdraw(settings: Settings, number: str) -> None:
     ledger.record(settings, number)
 
 
+@pytest.mark.one_pass  # the embedded SQLite database; PostgreSQL is the last test's
 def test_a_restore_brings_back_what_was_stored_but_not_a_withdrawn_case(tmp_path: Path) -> None:
     live = Settings(data_dir=tmp_path / "live")
     hers, another = _two_cases(live)
@@ -131,6 +132,7 @@ def test_a_restore_brings_back_what_was_stored_but_not_a_withdrawn_case(tmp_path
     assert _state(fresh, key_copy)[hers] == ("withdrawn", ["withdrawn"], "shredded")
 
 
+@pytest.mark.one_pass  # the embedded SQLite database
 def test_damaged_or_foreign_backups_are_refused_before_anything_is_touched(
     tmp_path: Path,
 ) -> None:
