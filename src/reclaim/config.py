@@ -79,6 +79,46 @@ class Settings(BaseSettings):
             "means a SQLite file in DATA_DIR (one machine)."
         ),
     )
+    matcher_shard: str = Field(
+        default="",
+        description=(
+            "k/n: this matcher process holds only shard k (from 0) of n of the banks, split "
+            "by hash prefix, for banks too large for one machine's memory; empty holds all."
+        ),
+    )
+    matcher_shards: str = Field(
+        default="",
+        description=(
+            "Comma-separated base URLs of the matcher shards, in shard order (e.g. "
+            "http://shard0.internal:8101,http://shard1.internal:8101): API processes then "
+            "send every lookup to all of them and merge; empty matches in-process."
+        ),
+    )
+    matcher_secret: str = Field(
+        default="",
+        description=(
+            "Shared secret API processes present to matcher shards (POST /internal/match); "
+            "required with RECLAIM_MATCHER_SHARDS, and shards serve that route only when set."
+        ),
+    )
+
+    @field_validator("matcher_shard")
+    @classmethod
+    def _shard(cls, value: str) -> str:
+        if value:
+            from reclaim.banks.shards import Shard
+
+            Shard.parse(value)
+        return value
+
+    @field_validator("matcher_shards")
+    @classmethod
+    def _shard_urls(cls, value: str) -> str:
+        for url in filter(None, (part.strip() for part in value.split(","))):
+            if not url.startswith(("http://", "https://")):
+                raise ValueError(f"a matcher shard URL starts with http:// or https:// ({url!r})")
+        return value
+
     matcher_follow_seconds: float = Field(
         default=2.0,
         gt=0,

@@ -27,6 +27,7 @@ from reclaim.banks.models import Bank, BankKind
 from reclaim.banks.service import (
     SignalRow,
 )
+from reclaim.banks.shards import Shard
 from reclaim.index import PdqIndex, hamming_distances
 from reclaim.index.errors import IndexCorrupt
 from reclaim.index.files import read_arrays, write_arrays
@@ -57,6 +58,20 @@ class Match:
     negative: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
 
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Match:
+        """What :meth:`to_json` wrote (with the label), back (a shard's answer)."""
+        extra = {k: v for k, v in data.items() if k not in _MATCH_FIELDS}
+        return cls(
+            bank=str(data["bank"]),
+            item=str(data["item"]),
+            item_id=str(data["item_id"]),
+            signal=str(data["signal"]),
+            distance=int(data["distance"]),
+            negative=bool(data.get("negative", False)),
+            extra=extra,
+        )
+
     def to_json(self, *, with_label: bool = True) -> dict[str, Any]:
         """The JSON form; platforms get it ``with_label=False`` (labels are private)."""
         out: dict[str, Any] = {
@@ -73,6 +88,7 @@ class Match:
         return out
 
 
+_MATCH_FIELDS = frozenset({"bank", "item", "item_id", "signal", "distance", "negative"})
 SNAPSHOT_KIND = "reclaim.matcher-catalog"
 
 
@@ -101,8 +117,9 @@ class _Banked(NamedTuple):
 class BankMatcher:
     """An in-memory, incrementally updated lookup structure over banked signals."""
 
-    def __init__(self, banks: Sequence[Bank]) -> None:
+    def __init__(self, banks: Sequence[Bank], shard: Shard | None = None) -> None:
         self.banks = {bank.id: bank for bank in banks}
+        self.shard = shard  # holds only the signals in this shard (reclaim.banks.shards)
         self._catalog = Catalog()  # who owns each signal: arrays, not objects per item
         self._exact_key: dict[int, tuple[str, str]] = {}
         self._pdq = PdqIndex()
@@ -137,7 +154,10 @@ class BankMatcher:
         region_ids: list[int] = []
         region_codes: list[str] = []
         batch = Batch()
+        shard = self.shard
         for row in rows:  # the hot loop of a cold start: plain lists and local names
+            if shard is not None and not shard.holds(row):
+                continue
             if not restoring:
                 batch.item_ids.append(row.item_id)
                 batch.public_ids.append(row.public_id)
@@ -256,6 +276,7 @@ class BankMatcher:
         directory: Path,
         banks: Sequence[Bank],
         rows_of: Callable[[list[int]], Iterable[SignalRow]],
+        shard: Shard | None = None,
     ) -> tuple[dict[str, Any], BankMatcher]:
         """A matcher from a directory :meth:`save` wrote, and the ``meta`` saved with it.
         Grids, videos and digests are taken in again from ``rows_of(signal ids)``. Raises
@@ -272,7 +293,7 @@ class BankMatcher:
         indexed = arrays["signal_ids"][np.isin(kinds, [Kind.PDQ, Kind.GRID])]
         if not np.array_equal(pdq.snapshot.live_ids(), indexed):
             raise IndexCorrupt(f"{directory}: the PDQ index and the catalog disagree")
-        matcher = cls(banks)
+        matcher = cls(banks, shard)
         matcher._catalog, matcher._pdq = catalog, pdq
         rich = np.isin(kinds, [Kind.GRID, Kind.VIDEO, Kind.EXACT])
         matcher._take(rows_of(arrays["signal_ids"][rich].tolist()), restoring=True)
@@ -286,8 +307,13 @@ class BankMatcher:
         """Every match of ``signals``, negative-bank suppression applied, closest first."""
         found: list[Match] = []
         for signal in signals:
-            found.extend(_suppress(self._match_one(signal)))
+            found.extend(merge([self.match_unmerged(signal)]))
         return sorted(found, key=lambda m: (m.distance, m.bank, m.item_id))
+
+    def match_unmerged(self, signal: Signal) -> list[Match]:
+        """The matches of one signal before negative-bank suppression: what a shard
+        answers, :func:`merge` being applied to all shards' answers together."""
+        return self._match_one(signal)
 
     def _match_one(self, signal: Signal) -> list[Match]:
         if isinstance(signal, PdqSignal):
@@ -578,10 +604,12 @@ def _threshold(bank: Bank) -> int:
     return bank.threshold if bank.threshold is not None else PDQ_THRESHOLD
 
 
-def _suppress(matches: list[Match]) -> list[Match]:
-    """Drop normal matches no closer than the closest negative match of the same signal."""
+def merge(parts: Iterable[Sequence[Match]]) -> list[Match]:
+    """One signal's matches from one or several shards, as one answer: normal matches no
+    closer than the closest negative match dropped, closest first."""
+    matches = [m for part in parts for m in part]
     negatives = [m.distance for m in matches if m.negative]
-    if not negatives:
-        return matches
-    closest = min(negatives)
-    return [m for m in matches if m.negative or m.distance < closest]
+    if negatives:
+        closest = min(negatives)
+        matches = [m for m in matches if m.negative or m.distance < closest]
+    return sorted(matches, key=lambda m: (m.distance, m.bank, m.item_id))

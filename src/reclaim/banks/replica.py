@@ -33,6 +33,7 @@ from reclaim.banks.service import (
     signal_rows,
     signals_by_id,
 )
+from reclaim.banks.shards import Shard
 from reclaim.banks.snapshot import Snapshots
 from reclaim.cases.models import Organisation
 from reclaim.signals.base import Signal
@@ -59,10 +60,13 @@ class MatcherCache:
     ``snapshots``, matchers start from the newest snapshot there and :meth:`refresh` saves
     new ones."""
 
-    def __init__(self, snapshots: Snapshots | None = None) -> None:
+    def __init__(self, snapshots: Snapshots | None = None, shard: Shard | None = None) -> None:
         self._lock = threading.Lock()
         self._built: dict[tuple[int, bool], _Entry] = {}
         self._snapshots = snapshots
+        self.shard = shard
+        if snapshots is not None and snapshots.shard != shard:
+            raise ValueError("the snapshots are of another shard than the matchers")
 
     def match(
         self, session: Session, *, org: Organisation, shared_only: bool, signals: Sequence[Signal]
@@ -71,12 +75,21 @@ class MatcherCache:
             return self._current(session, org.id, shared_only).match(signals)
 
     def match_each(
-        self, session: Session, *, org: Organisation, shared_only: bool, signals: Sequence[Signal]
+        self,
+        session: Session,
+        *,
+        org_id: int,
+        shared_only: bool,
+        signals: Sequence[Signal],
+        merged: bool = True,
     ) -> list[list[Match]]:
-        """Each signal's matches, from one state of the banks (the log applied once)."""
+        """Each signal's matches, from one state of the banks (the log applied once);
+        unless ``merged``, before negative-bank suppression (a shard's answer)."""
         with self._lock:
-            matcher = self._current(session, org.id, shared_only)
-            return [matcher.match([signal]) for signal in signals]
+            matcher = self._current(session, org_id, shared_only)
+            if merged:
+                return [matcher.match([signal]) for signal in signals]
+            return [matcher.match_unmerged(signal) for signal in signals]
 
     def position(self, org_id: int, shared_only: bool) -> int | None:
         """The change log position the matcher reflects (None when not built)."""
@@ -127,7 +140,7 @@ class MatcherCache:
                 )
                 return _Entry(seq, matcher, saved=seq, entry_key=log_entry_key(session, seq))
         seq = last_change(session)  # read first: later changes are applied again, harmlessly
-        matcher = BankMatcher(banks)
+        matcher = BankMatcher(banks, self.shard)
         matcher.add(signal_rows(session, banks=banks, shared_only=shared_only))
         log.info(
             "matcher of organisation %d (%s): %d items read from the database",

@@ -35,6 +35,7 @@ from pathlib import Path
 from reclaim.banks.matcher import BankMatcher, Frozen
 from reclaim.banks.models import Bank
 from reclaim.banks.service import SignalRow
+from reclaim.banks.shards import Shard
 from reclaim.index.errors import MatchIndexError
 from reclaim.index.files import fsync_directory
 
@@ -45,15 +46,18 @@ _CURRENT = "current"
 _KEEP = 2  # generations kept: the current one and the one before (a peer may be reading it)
 
 
-def folder_name(org_id: int, shared_only: bool) -> str:
-    return f"{org_id}-{'shared' if shared_only else 'all'}"
+def folder_name(org_id: int, shared_only: bool, shard: Shard | None = None) -> str:
+    name = f"{org_id}-{'shared' if shared_only else 'all'}"
+    return name if shard is None else f"{name}-shard-{shard.index}-of-{shard.count}"
 
 
 class Snapshots:
-    """The snapshots under ``root`` (usually ``<data dir>/matchers``)."""
+    """The snapshots under ``root`` (usually ``<data dir>/matchers``) of matchers holding
+    ``shard`` (all signals when None)."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, shard: Shard | None = None) -> None:
         self.root = root
+        self.shard = shard
 
     def load(
         self,
@@ -67,13 +71,13 @@ class Snapshots:
         snapshot, another set of banks, a log that is not the one it followed -- a restored
         backup --, or damaged: logged). ``entry_key(seq)`` is the log's
         :func:`~reclaim.banks.service.log_entry_key`."""
-        folder = self.root / folder_name(org_id, shared_only)
+        folder = self.root / folder_name(org_id, shared_only, self.shard)
         try:
             generation = folder / os.readlink(folder / _CURRENT)
         except OSError:
             return None
         try:
-            meta, matcher = BankMatcher.restore(generation, banks, rows_of)
+            meta, matcher = BankMatcher.restore(generation, banks, rows_of, self.shard)
         except (MatchIndexError, OSError, ValueError, KeyError) as error:
             log.warning("matcher snapshot %s not used: %s", generation, error)
             return None
@@ -81,6 +85,7 @@ class Snapshots:
             "format": FORMAT,
             "org": org_id,
             "shared_only": shared_only,
+            "shard": None if self.shard is None else str(self.shard),
             "banks": sorted(b.id for b in banks),
         }
         if {key: meta.get(key) for key in expected} != expected or not isinstance(
@@ -101,7 +106,7 @@ class Snapshots:
         """Write a matcher's ``frozen`` bulk (as of log position ``seq``, whose entry has
         key ``entry``) as the newest generation; False when another process is saving the
         same snapshot (this one is then skipped)."""
-        folder = self.root / folder_name(org_id, shared_only)
+        folder = self.root / folder_name(org_id, shared_only, self.shard)
         folder.mkdir(parents=True, exist_ok=True)
         with _saving(folder) as mine:
             if not mine:
@@ -111,6 +116,7 @@ class Snapshots:
                 "format": FORMAT,
                 "org": org_id,
                 "shared_only": shared_only,
+                "shard": None if self.shard is None else str(self.shard),
                 "banks": frozen.banks,
                 "seq": seq,
                 "entry": entry,

@@ -12,6 +12,7 @@ from fastapi.staticfiles import StaticFiles
 
 from reclaim import __version__
 from reclaim.banks.replica import Follower, MatcherCache
+from reclaim.banks.shards import Shard
 from reclaim.banks.snapshot import Snapshots
 from reclaim.cases.access import Access
 from reclaim.cases.staff import Accounts
@@ -21,8 +22,9 @@ from reclaim.store.blobs import BlobStore
 from reclaim.store.db import open_database
 from reclaim.store.envelope import KeyProblem, MasterKey
 from reclaim.web import ops
-from reclaim.web.api import disputes, match, sync
+from reclaim.web.api import disputes, match, shards, sync
 from reclaim.web.api.deps import AppState
+from reclaim.web.api.shards import ShardRouter
 from reclaim.web.limits import BodyLimit
 from reclaim.web.portal import views as portal_views
 from reclaim.web.portal.security import PortalHeaders
@@ -64,9 +66,12 @@ def create_app(settings: Settings, roles: frozenset[Role] = ALL_ROLES) -> FastAP
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         database = open_database(settings)
         hasher = FileHasher(settings)
-        matchers = MatcherCache(Snapshots(settings.data_dir / "matchers") if matching else None)
+        shard = Shard.parse(settings.matcher_shard) if settings.matcher_shard else None
+        snapshots = Snapshots(settings.data_dir / "matchers", shard) if matching else None
+        matchers = MatcherCache(snapshots, shard)
+        router = _shard_router(settings) if api else None
         follower = None
-        if matching:  # platforms match shared items only
+        if matching and router is None:  # platforms match shared items only
             follower = Follower(
                 matchers, database, shared_only=True, interval=settings.matcher_follow_seconds
             )
@@ -78,6 +83,7 @@ def create_app(settings: Settings, roles: frozenset[Role] = ALL_ROLES) -> FastAP
             limiter=RateLimiter(settings.api_rate_per_minute),
             hasher=hasher,
             follower=follower,
+            shards=router,
         )
         app.state.metrics = ops.state_registry(app.state.reclaim)
         app.state.portal = PortalState(
@@ -101,6 +107,8 @@ def create_app(settings: Settings, roles: frozenset[Role] = ALL_ROLES) -> FastAP
         finally:
             if follower is not None:
                 follower.stop()
+            if router is not None:
+                router.close()
             hasher.close()
             database.dispose()
 
@@ -118,6 +126,8 @@ def create_app(settings: Settings, roles: frozenset[Role] = ALL_ROLES) -> FastAP
         openapi_url="/openapi.json" if api else None,
     )
     routers = [match.router] if api or Role.MATCHER in roles else []
+    if Role.MATCHER in roles and settings.matcher_secret:
+        app.include_router(shards.router)  # API processes ask this one as a shard
     routers += [sync.router, disputes.router] if api else []
     for router in routers:
         app.include_router(router, prefix="/v1")
@@ -137,6 +147,15 @@ def create_app(settings: Settings, roles: frozenset[Role] = ALL_ROLES) -> FastAP
     )
     app.add_middleware(PortalHeaders)
     return app
+
+
+def _shard_router(settings: Settings) -> ShardRouter | None:
+    urls = [u.strip() for u in settings.matcher_shards.split(",") if u.strip()]
+    if not urls:
+        return None
+    if not settings.matcher_secret:
+        raise ValueError("RECLAIM_MATCHER_SHARDS needs RECLAIM_MATCHER_SECRET (the shards' too)")
+    return ShardRouter(urls, settings.matcher_secret)
 
 
 def _master(settings: Settings) -> MasterKey | None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -18,6 +18,9 @@ from reclaim.signals.hasher import FileHasher
 from reclaim.store.db import Database
 from reclaim.web.ratelimit import RateLimiter
 
+if TYPE_CHECKING:
+    from reclaim.web.api.shards import ShardRouter
+
 
 @dataclass
 class AppState:
@@ -28,6 +31,8 @@ class AppState:
     hasher: FileHasher
     follower: Follower | None = None
     """Loads and follows the matchers (processes that serve /v1/match)."""
+    shards: ShardRouter | None = None
+    """Asks the matcher shards instead (RECLAIM_MATCHER_SHARDS)."""
 
 
 def state(request: Request) -> AppState:

@@ -19,6 +19,7 @@ from reclaim.observe import MATCH_SECONDS
 from reclaim.signals.base import HashFormatError, Signal, UnknownSignalType
 from reclaim.signals.registry import signal_from_json
 from reclaim.web.api.deps import KeyDep, SessionDep, StateDep
+from reclaim.web.api.shards import ShardUnavailable
 
 router = APIRouter(tags=["match"])
 
@@ -42,7 +43,13 @@ def _lookup(
     org = db.get(Organisation, key.org_id)
     assert org is not None
     allowed = {bank.name for bank in key_banks(db, key)}
-    each = st.matchers.match_each(db, org=org, shared_only=True, signals=signals)
+    if st.shards is not None:  # the banks are split over matcher groups: ask them all
+        try:
+            each = st.shards.match_each(org_id=org.id, shared_only=True, signals=signals)
+        except ShardUnavailable as error:
+            raise HTTPException(503, f"{error}; nothing was looked up") from None
+    else:
+        each = st.matchers.match_each(db, org_id=org.id, shared_only=True, signals=signals)
     return [
         {
             "index": index,

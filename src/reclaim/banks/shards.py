@@ -1,0 +1,64 @@
+"""Splitting the banks over groups of matcher machines, by hash prefix.
+
+When one machine's memory cannot hold the whole index, each matcher process is given a
+shard, ``RECLAIM_MATCHER_SHARD=k/n``: it holds only the banked signals whose hash starts in
+the k-th of n equal ranges of 16-bit prefixes (a PDQ hash or a digest by its own first
+bits, a video by its first frame's). A near-duplicate can lie in any range -- its bits
+differ anywhere -- so every lookup goes to every shard: the API processes
+(``RECLAIM_MATCHER_SHARDS``, one URL per shard, in order) send each request's signals to
+all of them at once and merge what they find. Negative-bank suppression is applied after
+the merge, since the negative match and the normal one may be held by different shards.
+A shard that does not answer fails the lookup (503): a partial answer would silently miss
+matches.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+
+from reclaim.banks.service import SignalRow
+
+_SPEC = re.compile(r"(\d{1,3})/(\d{1,3})")
+_PREFIX = 1 << 16
+
+
+@dataclass(frozen=True, slots=True)
+class Shard:
+    index: int
+    count: int
+
+    @classmethod
+    def parse(cls, spec: str) -> Shard:
+        """``"k/n"``: shard k (from 0) of n (at most 256)."""
+        found = _SPEC.fullmatch(spec.strip())
+        if found is None:
+            raise ValueError(f"a shard is written k/n, e.g. 0/4 (got {spec!r})")
+        index, count = int(found[1]), int(found[2])
+        if not 0 < count <= 256 or not 0 <= index < count:
+            raise ValueError(f"shard {spec!r}: need 0 <= k < n <= 256")
+        return cls(index, count)
+
+    def __str__(self) -> str:
+        return f"{self.index}/{self.count}"
+
+    def holds(self, row: SignalRow) -> bool:
+        """Whether this shard keeps the signal of ``row``."""
+        return self.of_prefix(_prefix(row)) == self.index
+
+    def of_prefix(self, prefix: int) -> int:
+        return prefix * self.count // _PREFIX
+
+
+def _prefix(row: SignalRow) -> int:
+    """The first 16 bits of what identifies the signal: its hash, or a video's first
+    frame's hash (0 when it has none or the value is not hex)."""
+    value = row.value
+    if row.signal_type == "vpdq":
+        frames = json.loads(value)
+        value = str(frames[0].get("value", "")) if frames and isinstance(frames[0], dict) else ""
+    try:
+        return int(value[:4], 16) if len(value) >= 4 else 0
+    except ValueError:
+        return 0

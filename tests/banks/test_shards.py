@@ -1,0 +1,217 @@
+"""Banks split by hash prefix over matcher shards: every signal is held by exactly one
+shard, the merged answers of all shards are the unsplit matcher's (negative banks
+included), and over HTTP an API process asks real shard processes, refuses strangers'
+calls, and fails a lookup -- never answers it in part -- when a shard is down."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pytest
+from fastapi.testclient import TestClient
+from PIL import Image
+
+from reclaim.banks import platforms
+from reclaim.banks import service as banks
+from reclaim.banks.matcher import BankMatcher, merge
+from reclaim.banks.shards import Shard
+from reclaim.cases import service as cases
+from reclaim.config import Settings
+from reclaim.demo.media import render_scene
+from reclaim.signals import HashOptions, HashRequest, PdqSignal, VpdqFrame, VpdqSignal, hash_file
+from reclaim.signals.base import Signal
+from reclaim.web.app import Role, create_app
+
+RNG = np.random.default_rng(8)
+
+
+def _hex() -> str:
+    return RNG.bytes(32).hex()
+
+
+def _flipped(value: str, bits: int) -> str:
+    number = int(value, 16)
+    for position in RNG.choice(256, size=bits, replace=False):
+        number ^= 1 << int(position)
+    return f"{number:064x}"
+
+
+def _top(value: str) -> str:
+    """``value`` with its first bit and two others flipped."""
+    return _flipped(f"{int(value, 16) ^ (1 << 255):064x}", 2)
+
+
+@pytest.fixture
+def banked(database, tmp_path: Path) -> tuple[list[list[Signal]], list]:
+    """Verified items of every kind in a normal and a negative bank, and queries."""
+    pictures = []
+    for seed in range(3):
+        path = tmp_path / f"p{seed}.png"
+        Image.fromarray(render_scene(400, 300, seed=seed)).save(path)
+        pictures.append(list(hash_file(HashRequest(str(path), HashOptions())).signals))
+    plain = [_hex() for _ in range(400)]
+    video = VpdqSignal(tuple(VpdqFrame(float(i), 100, _hex()) for i in range(12)))
+    with database.session() as session:
+        org = cases.get_org(session)
+        main = banks.create_bank(session, org=org, name="main")
+        benign = banks.create_bank(session, org=org, name="benign", negative=True)
+        items = [banks.NewItem(s, f"picture {i}", "portal") for i, s in enumerate(pictures)]
+        items += [banks.NewItem([PdqSignal(v, 100)], f"hash {i}", "t") for i, v in enumerate(plain)]
+        items.append(banks.NewItem([video], "video", "portal"))
+        banks.add_items(session, bank=main, actor="t", verified=True, items=items)
+        # Benign look-alikes whose first bit differs: always in another shard than theirs.
+        stock = [banks.NewItem([PdqSignal(_top(v), 100)], "stock", "t") for v in plain[:40]]
+        banks.add_items(session, bank=benign, actor="t", verified=True, items=stock)
+        bank_list = [main, benign]
+        session.expunge_all()
+    queries = list(pictures)
+    queries += [[PdqSignal(_flipped(v, int(RNG.integers(0, 36))), 100)] for v in plain[:120]]
+    queries += [[video], [PdqSignal(_hex(), 100)]]
+    return queries, bank_list
+
+
+def test_a_shard_is_written_k_of_n() -> None:
+    assert Shard.parse(" 2/4 ") == Shard(2, 4)
+    for bad in ("4/4", "1/0", "-1/3", "a/b", "1/300", "", "1/2/3"):
+        with pytest.raises(ValueError, match="shard"):
+            Shard.parse(bad)
+    with pytest.raises(ValueError, match="matcher_shard"):
+        Settings(matcher_shard="3/2")
+
+
+def test_merged_shards_answer_as_one_matcher(database, banked) -> None:
+    queries, bank_list = banked
+    with database.session() as session:
+        rows = list(banks.signal_rows(session, banks=bank_list, shared_only=True))
+    whole = BankMatcher(bank_list)
+    whole.add(rows)
+    parts = [BankMatcher(bank_list, Shard(k, 3)) for k in range(3)]
+    for part in parts:
+        part.add(rows)
+    held = [sum(p.shard.holds(row) for p in parts if p.shard) for row in rows]  # type: ignore[misc]
+    assert set(held) == {1}  # each signal in exactly one shard
+    assert all(len(p) < len(whole) for p in parts)  # and none holds everything
+    found = 0
+    for query in queries:
+        for one in query:
+            expected = whole.match([one])
+            assert merge(p.match_unmerged(one) for p in parts) == expected
+            found += len(expected)
+    assert found > 100
+
+    def shard_of(item_id: str) -> int:
+        return next(k for k, part in enumerate(parts) if part.item_ids([item_id]))
+
+    crossed = 0  # a negative match in one shard hid a normal match found by another
+    for (one,) in queries[3:43]:
+        raw = [m for part in parts for m in part.match_unmerged(one)]
+        normal = {shard_of(m.item_id) for m in raw if not m.negative}
+        negative = {shard_of(m.item_id) for m in raw if m.negative}
+        hidden = normal and negative and all(m.negative for m in whole.match([one]))
+        crossed += bool(hidden and normal - negative)
+    assert crossed
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture
+def shard_processes(database, tmp_path: Path) -> Iterator[list[tuple[str, subprocess.Popen]]]:
+    url = database.engine.url.render_as_string(hide_password=False)
+    out = []
+    for k in range(2):
+        port = _free_port()
+        env = {
+            **os.environ,
+            "RECLAIM_DATABASE_URL": url,
+            "RECLAIM_DATA_DIR": str(tmp_path / f"shard-{k}"),
+            "RECLAIM_MATCHER_SHARD": f"{k}/2",
+            "RECLAIM_MATCHER_SECRET": "s3cret-for-tests",
+        }
+        process = subprocess.Popen(
+            [
+                *(sys.executable, "-m", "reclaim.cli", "serve", "--role", "matcher"),
+                *("--no-worker", "--port", str(port)),
+            ],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        out.append((f"http://127.0.0.1:{port}", process))
+    try:
+        for base, process in out:
+            deadline = time.monotonic() + 120
+            while True:
+                assert process.poll() is None, process.communicate()[1][-3000:]
+                try:
+                    if httpx.get(f"{base}/readyz", timeout=5).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                assert time.monotonic() < deadline, "a shard never became ready"
+                time.sleep(0.1)
+        yield out
+    finally:
+        for _, process in out:
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+                process.wait(60)
+
+
+def test_an_api_process_asks_every_shard_and_fails_without_one(
+    database, banked, shard_processes, tmp_path: Path
+) -> None:
+    queries, bank_list = banked
+    with database.session() as session:
+        org = cases.get_org(session)
+        key = platforms.create_key(session, org=org, name="p", banks_=bank_list[:1])[1]
+    url = database.engine.url.render_as_string(hide_password=False)
+    body = {"signals": [s.to_json() for q in queries[3:100] for s in q]}
+    headers = {"Authorization": f"Bearer {key}"}
+    alone = Settings(data_dir=tmp_path / "alone", database_url=url)
+    with TestClient(create_app(alone, frozenset({Role.API}))) as client:
+        expected = client.post("/v1/match", json=body, headers=headers).json()
+    assert sum(len(r["matches"]) for r in expected["results"]) > 40
+
+    routed = Settings(
+        data_dir=tmp_path / "api",
+        database_url=url,
+        matcher_shards=",".join(base for base, _ in shard_processes),
+        matcher_secret="s3cret-for-tests",
+    )
+    with TestClient(create_app(routed, frozenset({Role.API}))) as client:
+        assert client.post("/v1/match", json=body, headers=headers).json() == expected
+        (base, _), (down_base, down) = shard_processes
+        stranger = httpx.post(
+            f"{base}/internal/match",
+            json={"org_id": 1, "shared_only": True, "signals": []},
+            headers={"X-Reclaim-Matcher-Secret": "guess"},
+        )
+        assert stranger.status_code == 403
+        down.send_signal(signal.SIGKILL)
+        down.wait(30)
+        failed = client.post("/v1/match", json=body, headers=headers)
+        assert failed.status_code == 503
+        assert "matcher shard 1" in failed.json()["detail"]
+        assert down_base in failed.json()["detail"]
+
+
+def test_api_processes_need_the_secret_to_route(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path, matcher_shards="http://127.0.0.1:9")
+    with pytest.raises(ValueError, match="MATCHER_SECRET"), TestClient(create_app(settings)):
+        pass
+    with pytest.raises(ValueError, match="http"):
+        Settings(matcher_shards="ftp://shard")
