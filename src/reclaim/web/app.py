@@ -29,7 +29,7 @@ from reclaim.web.limits import BodyLimit
 from reclaim.web.portal import views as portal_views
 from reclaim.web.portal.security import PortalHeaders
 from reclaim.web.portal.views import PortalState
-from reclaim.web.ratelimit import RateLimiter
+from reclaim.web.shared_ratelimit import rate_limiter
 from reclaim.web.ui import routes as ui_routes
 from reclaim.web.ui.guard import UiState
 
@@ -80,7 +80,7 @@ def create_app(settings: Settings, roles: frozenset[Role] = ALL_ROLES) -> FastAP
             settings=settings,
             database=database,
             matchers=matchers,
-            limiter=RateLimiter(settings.api_rate_per_minute),
+            limiter=rate_limiter(settings, settings.api_rate_per_minute, "api"),
             hasher=hasher,
             follower=follower,
             shards=router,
@@ -90,7 +90,7 @@ def create_app(settings: Settings, roles: frozenset[Role] = ALL_ROLES) -> FastAP
             settings=settings,
             database=database,
             access=Access(settings),
-            limiter=RateLimiter(settings.portal_rate_per_minute),
+            limiter=rate_limiter(settings, settings.portal_rate_per_minute, "portal"),
             org_slug=settings.portal_org,
         )
         master = _master(settings)
@@ -98,7 +98,7 @@ def create_app(settings: Settings, roles: frozenset[Role] = ALL_ROLES) -> FastAP
             settings=settings,
             database=database,
             accounts=Accounts(settings, master),
-            limiter=RateLimiter(settings.staff_rate_per_minute),
+            limiter=rate_limiter(settings, settings.staff_rate_per_minute, "staff"),
             master=master,
             blobs=BlobStore(settings.data_dir / "blobs", master) if master else None,
         )

@@ -1,9 +1,17 @@
-"""A token bucket per API key, in this process (shared limits across workers come later)."""
+"""A token bucket per key, in this process (:mod:`reclaim.web.shared_ratelimit` shares
+limits across processes through Redis)."""
 
 from __future__ import annotations
 
 import threading
 import time
+from typing import Protocol
+
+
+class Limiter(Protocol):
+    def take(self, key: str) -> float:
+        """0 if the request may go ahead, else the seconds to wait before retrying."""
+        ...
 
 
 class RateLimiter:

@@ -16,7 +16,7 @@ from reclaim.banks.replica import Follower, MatcherCache
 from reclaim.config import Settings
 from reclaim.signals.hasher import FileHasher
 from reclaim.store.db import Database
-from reclaim.web.ratelimit import RateLimiter
+from reclaim.web.ratelimit import Limiter
 
 if TYPE_CHECKING:
     from reclaim.web.api.shards import ShardRouter
@@ -27,7 +27,7 @@ class AppState:
     settings: Settings
     database: Database
     matchers: MatcherCache
-    limiter: RateLimiter
+    limiter: Limiter
     hasher: FileHasher
     follower: Follower | None = None
     """Loads and follows the matchers (processes that serve /v1/match)."""

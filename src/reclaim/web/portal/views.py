@@ -40,7 +40,7 @@ from reclaim.web.forms import (
     with_form_cookie,
 )
 from reclaim.web.portal.i18n import COOKIE, LANGUAGES, environment, language
-from reclaim.web.ratelimit import RateLimiter
+from reclaim.web.ratelimit import Limiter
 
 router = APIRouter(include_in_schema=False)
 SESSION_COOKIE = "reclaim_case"
@@ -52,7 +52,7 @@ class PortalState:
     settings: Settings
     database: Database
     access: Access
-    limiter: RateLimiter
+    limiter: Limiter
     org_slug: str | None = None
 
 

@@ -36,7 +36,7 @@ from reclaim.store.db import Database
 from reclaim.store.envelope import MasterKey
 from reclaim.web.forms import FormRefused, read_form
 from reclaim.web.i18n import COOKIE, LANGUAGES, language
-from reclaim.web.ratelimit import RateLimiter
+from reclaim.web.ratelimit import Limiter
 from reclaim.web.ui.i18n import environment
 
 PREFIX = "/staff"
@@ -60,7 +60,7 @@ class UiState:
     settings: Settings
     database: Database
     accounts: Accounts
-    limiter: RateLimiter
+    limiter: Limiter
     master: MasterKey | None
     blobs: BlobStore | None
 
