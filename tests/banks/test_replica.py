@@ -18,9 +18,10 @@ from sqlalchemy import update
 from reclaim.banks import replica as replica_module
 from reclaim.banks import service as banks
 from reclaim.banks.models import ChangeLogEntry
-from reclaim.banks.replica import Follower, MatcherCache
+from reclaim.banks.replica import Follower, MatcherCache, worker_matchers
 from reclaim.banks.snapshot import Snapshots, folder_name
 from reclaim.cases import service as cases
+from reclaim.config import Settings
 from reclaim.demo.media import render_scene
 from reclaim.signals import HashOptions, HashRequest, PdqSignal, VpdqFrame, VpdqSignal, hash_file
 from reclaim.signals.base import Signal
@@ -279,3 +280,28 @@ def test_the_follower_applies_the_log_without_lookups(database, banked, tmp_path
             time.sleep(0.05)
     finally:
         follower.stop()
+
+
+def test_workers_save_what_they_read_for_the_next_one(
+    database, banked, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A worker (no follower) writes a snapshot right after reading the banks from the
+    database; the next worker on the machine starts from it."""
+    queries, _ = banked
+    settings = Settings(data_dir=tmp_path / "data")
+    first = worker_matchers(settings)
+    with database.session() as session:
+        org = cases.get_org(session)
+        expected = [first.match(session, org=org, shared_only=False, signals=q) for q in queries]
+    assert (settings.data_dir / "matchers" / folder_name(org_id(database), False)).is_dir()
+
+    def no_full_read(*args, **kwargs):
+        raise AssertionError("the second worker must start from the first one's snapshot")
+
+    monkeypatch.setattr(replica_module, "signal_rows", no_full_read)
+    second = worker_matchers(settings)
+    with database.session() as session:
+        org = cases.get_org(session)
+        assert [second.match(session, org=org, shared_only=False, signals=q) for q in queries] == (
+            expected
+        )

@@ -36,6 +36,7 @@ from reclaim.banks.service import (
 from reclaim.banks.shards import Shard
 from reclaim.banks.snapshot import Snapshots
 from reclaim.cases.models import Organisation
+from reclaim.config import Settings
 from reclaim.signals.base import Signal
 from reclaim.store.db import Database
 
@@ -60,10 +61,20 @@ class MatcherCache:
     ``snapshots``, matchers start from the newest snapshot there and :meth:`refresh` saves
     new ones."""
 
-    def __init__(self, snapshots: Snapshots | None = None, shard: Shard | None = None) -> None:
+    def __init__(
+        self,
+        snapshots: Snapshots | None = None,
+        shard: Shard | None = None,
+        *,
+        save_after_build: bool = False,
+    ) -> None:
+        """``save_after_build``: write a snapshot right after reading a matcher from the
+        database (for processes without a :class:`Follower`, e.g. workers: the next one to
+        start on the machine maps it instead of reading the banks again)."""
         self._lock = threading.Lock()
         self._built: dict[tuple[int, bool], _Entry] = {}
         self._snapshots = snapshots
+        self._save_after_build = save_after_build
         self.shard = shard
         if snapshots is not None and snapshots.shard != shard:
             raise ValueError("the snapshots are of another shard than the matchers")
@@ -148,7 +159,13 @@ class MatcherCache:
             "shared" if shared_only else "all",
             len(matcher),
         )
-        return _Entry(seq, matcher, saved=None, entry_key=log_entry_key(session, seq))
+        entry_key = log_entry_key(session, seq)
+        saved = None
+        if self._snapshots is not None and self._save_after_build:
+            frozen = matcher.freeze()
+            if self._snapshots.save(org_id, shared_only, frozen, seq, entry_key):
+                saved = seq
+        return _Entry(seq, matcher, saved=saved, entry_key=entry_key)
 
     def refresh(self, database: Database) -> None:
         """Apply the log to every matcher held, and save the snapshots that are due (a
@@ -188,6 +205,12 @@ class MatcherCache:
                 with self._lock:
                     self._current(session, org_id, shared_only)
         return len(org_ids)
+
+
+def worker_matchers(settings: Settings) -> MatcherCache:
+    """The matchers of a worker process (crawls, re-checks): started from the machine's
+    snapshots when there are some, else read from the database and saved for the next."""
+    return MatcherCache(Snapshots(settings.data_dir / "matchers"), save_after_build=True)
 
 
 class Follower:

@@ -14,7 +14,7 @@ from typing import Annotated
 import typer
 from sqlalchemy.orm import Session
 
-from reclaim.banks.replica import MatcherCache
+from reclaim.banks.replica import worker_matchers
 from reclaim.cases.models import Organisation
 from reclaim.cases.roles import Role
 from reclaim.cli.app import JsonOption, fail, load_settings
@@ -101,7 +101,11 @@ def recheck(limit: Annotated[int, typer.Option(min=1)] = 200) -> None:
         hasher = FileHasher(settings)
         try:
             checker = Rechecker(
-                database, settings, fetcher=fetcher, hasher=hasher, matchers=MatcherCache()
+                database,
+                settings,
+                fetcher=fetcher,
+                hasher=hasher,
+                matchers=worker_matchers(settings),
             )
             tally = checker.run(limit=limit)
         finally:

@@ -20,7 +20,7 @@ from pathlib import Path
 from sqlalchemy import or_, select
 from sqlalchemy.exc import DBAPIError
 
-from reclaim.banks.replica import MatcherCache
+from reclaim.banks.replica import MatcherCache, worker_matchers
 from reclaim.config import Settings
 from reclaim.media.limits import MediaLimits
 from reclaim.media.thumbnail import Thumbnailer
@@ -151,7 +151,7 @@ class Monitor:
             database,
             self._fetcher,
             self._hasher,
-            matchers or MatcherCache(),
+            matchers or worker_matchers(settings),
             workdir=Path(settings.data_dir) / "tmp" / "monitor",
             gate=self._gate,
             blobs=blobs,

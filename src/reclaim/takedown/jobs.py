@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 
-from reclaim.banks.replica import MatcherCache
+from reclaim.banks.replica import worker_matchers
 from reclaim.jobs.queue import Jobs, Queue, TaskSpec
 from reclaim.monitor.fetch import Fetcher, FetchLimits
 from reclaim.signals.hasher import FileHasher
@@ -40,7 +40,7 @@ class _Checking:
             jobs.settings,
             fetcher=self.fetcher,
             hasher=self.hasher,
-            matchers=MatcherCache(),
+            matchers=worker_matchers(jobs.settings),
         )
 
     def close(self) -> None:
