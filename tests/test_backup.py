@@ -129,6 +129,7 @@ def test_a_restore_brings_back_what_was_stored_but_not_a_withdrawn_case(tmp_path
     assert "holds an installation already" in again.stderr
     replaced = run(env, "backup", "restore", str(folder), "--replace")
     assert replaced.returncode == 0, replaced.stderr  # the restored ledger withdraws her again
+    assert len(list(fresh.data_dir.glob("reclaim.db.replaced-*"))) >= 1  # set aside, not lost
     assert _state(fresh, key_copy)[hers] == ("withdrawn", ["withdrawn"], "shredded")
 
 

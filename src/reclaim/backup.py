@@ -170,8 +170,10 @@ def restore(
     if kind == "sqlite":
         target = Path(make_url(url).database or "")
         target.parent.mkdir(parents=True, exist_ok=True)
-        for suffix in ("", "-wal", "-shm"):
-            Path(f"{target}{suffix}").unlink(missing_ok=True)
+        aside = target.with_name(f"{target.name}.replaced-{utcnow():%Y%m%dT%H%M%SZ}")
+        for suffix in ("", "-wal", "-shm"):  # --replace keeps what it replaces, set aside
+            if Path(f"{target}{suffix}").exists():
+                os.replace(f"{target}{suffix}", f"{aside}{suffix}")
         shutil.copy2(folder / _SQLITE, target)
     else:
         _pg_restore(url, folder / _PGDUMP)

@@ -58,7 +58,11 @@ def backup_restore(
         ),
     ] = None,
     replace: Annotated[
-        bool, typer.Option(help="Overwrite the embedded SQLite database if it holds data.")
+        bool,
+        typer.Option(
+            help="Restore over the embedded SQLite database even if it holds data (it is "
+            "kept beside, as reclaim.db.replaced-<time>)."
+        ),
     ] = False,
 ) -> None:
     """Restore the backup in FOLDER into the configured database and data folder (stop
