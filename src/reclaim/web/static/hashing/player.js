@@ -24,6 +24,9 @@ const MAX_GAP = 3600;
 /** A frame that does not cover the time sought is read again this often, this far apart. */
 const STALE_TRIES = 20;
 const STALE_WAIT_MS = 5;
+/** A seek after which the element shows no frame at all is read again this often, this far apart. */
+const NO_FRAME_TRIES = 40;
+const NO_FRAME_WAIT_MS = 50;
 
 /** The media element failed (its MediaError, or no frame to read): codec.js explains it. */
 export class MediaFailure extends Error {
@@ -139,11 +142,24 @@ export class FrameReader {
     // the time asked is read again, a few milliseconds later. One that never does (before
     // the first frame, after the last, or a frame longer than its container says) is
     // taken as it is after STALE_TRIES.
-    for (let attempt = 1; ; attempt++) {
-      const shown = this.capture();
+    let stale = 0;
+    let empty = 0;
+    for (;;) {
+      /** @type {Shown} */
+      let shown;
+      try {
+        shown = this.capture();
+      } catch (error) {
+        // Under load, "seeked" can also come before the element holds any decoded frame:
+        // wait for one a little (NO_FRAME_TRIES x NO_FRAME_WAIT_MS) before calling the
+        // video undecodable.
+        if (!(error instanceof MediaFailure) || ++empty >= NO_FRAME_TRIES) throw error;
+        await new Promise((resolve) => setTimeout(resolve, NO_FRAME_WAIT_MS));
+        continue;
+      }
       const covers =
         shown.ts <= time + SAME && (!shown.duration || shown.ts + shown.duration > time - SAME);
-      if (covers || attempt >= STALE_TRIES) return shown;
+      if (covers || ++stale >= STALE_TRIES) return shown;
       shown.frame.close();
       await new Promise((resolve) => setTimeout(resolve, STALE_WAIT_MS));
     }
