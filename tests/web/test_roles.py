@@ -3,6 +3,7 @@ metrics), so API, matcher, portal and staff processes can be scaled apart."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -63,3 +64,40 @@ def test_serve_refuses_an_unknown_role(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert "unknown role" in result.stderr
     assert "api, matcher, portal, ui" in result.stderr
+
+
+def test_serve_role_all_serves_everything(tmp_path: Path) -> None:
+    import socket
+    import time
+
+    import httpx
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    server = subprocess.Popen(
+        [
+            *(sys.executable, "-m", "reclaim.cli", "serve", "--role", "all"),
+            *("--no-worker", "--port", str(port)),
+        ],
+        env={**os.environ, "RECLAIM_DATA_DIR": str(tmp_path / "data")},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            assert server.poll() is None, server.communicate()[1]
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/healthz").status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
+        for path in ("/docs", "/", "/staff/signin"):
+            assert httpx.get(f"http://127.0.0.1:{port}{path}").status_code == 200, path
+    finally:
+        server.terminate()
+        server.wait(30)

@@ -95,8 +95,8 @@ def serve(
         list[str] | None,
         typer.Option(
             "--role",
-            help="Serve only this (repeat for several): api, matcher, portal, ui. "
-            "Default: all of them.",
+            help="Serve only this (repeat for several): api, matcher, portal, ui; or all "
+            "(the default).",
         ),
     ] = None,
 ) -> None:
@@ -110,9 +110,10 @@ def serve(
     from reclaim.web.app import ALL_ROLES, Role, create_app
 
     try:
-        roles = frozenset(Role(name) for name in role) if role else ALL_ROLES
+        named = [name for name in role or [] if name != "all"]
+        roles = frozenset(Role(name) for name in named) if named else ALL_ROLES
     except ValueError:
-        known = ", ".join(r.value for r in Role)
+        known = ", ".join([*(r.value for r in Role), "all"])
         raise fail(f"unknown role in {', '.join(role or [])} (known: {known})", 2) from None
     settings = load_settings()
     running = None
