@@ -183,3 +183,68 @@ def test_the_units_commands_run_as_systemd_runs_them(tmp_path: Path) -> None:
     assert backup.returncode == 0, backup.stderr
     (made,) = (tmp_path / "backups").glob("reclaim-backup-*")
     assert (made / "manifest.json").is_file()
+
+
+COMPOSE = ROOT / "deploy" / "compose"
+
+
+def _compose() -> dict:
+    import yaml
+
+    loaded = yaml.safe_load((COMPOSE / "compose.yaml").read_text())
+    assert isinstance(loaded, dict)
+    return loaded
+
+
+def test_the_compose_file_runs_real_commands_with_known_settings() -> None:
+    """No Compose client or container engine here: the file's structure is checked, and
+    every Reclaim command in it is parsed by the real CLI."""
+    from reclaim.config import Settings, env_var
+    from reclaim.jobs.queue import Queue
+    from tests.cli import run
+
+    compose = _compose()
+    services = compose["services"]
+    known = {env_var(name) for name in Settings.model_fields}
+    ours = {name: s for name, s in services.items() if s.get("image") == "reclaim:latest"}
+    assert {"migrate", "portal", "ui", "api", "matcher", "fetch", "capture", "send"} <= set(ours)
+    for name, service in ours.items():
+        command = service["command"]
+        parsed = run({}, *command, "--help")
+        assert parsed.returncode == 0, (name, parsed.stderr)
+        if command[0] == "worker":
+            queues = [command[i + 1] for i, arg in enumerate(command) if arg == "--queue"]
+            assert set(queues) <= {q.value for q in Queue}, name
+        settings = [k for k in service.get("environment", {}) if k.startswith("RECLAIM_")]
+        assert set(settings) <= known, (name, set(settings) - known)
+        if name != "migrate":
+            needs = service["depends_on"]
+            assert "migrate" in needs or "postgres" in needs, name
+        for volume in service.get("volumes", []):
+            assert volume.split(":")[0] in compose["volumes"], (name, volume)
+        if command[0] == "serve":
+            assert "/readyz" in " ".join(service["healthcheck"]["test"]), name
+        for port in service.get("ports", []):
+            assert port.startswith("127.0.0.1:"), (name, port)  # the proxy in front is TLS's
+    assert services["migrate"]["depends_on"]["postgres"]["condition"] == "service_healthy"
+    example = (COMPOSE / "reclaim.env.example").read_text().splitlines()
+    keys = {line.split("=")[0] for line in example if line.strip() and not line.startswith("#")}
+    assert keys <= known, keys - known
+    containerfile = (COMPOSE / "Containerfile").read_text()
+    assert "RUN scripts/setup" in containerfile  # the same installation CI runs
+    assert "USER reclaim" in containerfile
+    if (
+        shutil.which("docker")
+        and subprocess.run(
+            ["docker", "compose", "version"], capture_output=True, timeout=30
+        ).returncode
+        == 0
+    ):  # where the client exists, it must accept the file too
+        checked = subprocess.run(
+            ["docker", "compose", "-f", str(COMPOSE / "compose.yaml"), "config", "--quiet"],
+            env={"POSTGRES_PASSWORD": "x", "PATH": "/usr/bin:/bin:/usr/local/bin"},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert checked.returncode == 0, checked.stderr
