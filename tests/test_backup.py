@@ -155,10 +155,17 @@ def test_damaged_or_foreign_backups_are_refused_before_anything_is_touched(
     (folder / "blobs" / "planted").write_bytes(b"x")
     assert "does not list" in run(env, "backup", "verify", str(folder)).stderr
     (folder / "blobs" / "planted").unlink()
-    manifest = json.loads((folder / "manifest.json").read_text())
-    manifest["files"]["../../etc/passwd"] = {"bytes": 1, "sha256": "0" * 64}
-    (folder / "manifest.json").write_text(json.dumps(manifest))
-    assert run(env, "backup", "verify", str(folder)).returncode == 1
+    original_manifest = (folder / "manifest.json").read_text()
+    manifest = json.loads(original_manifest)
+    for outside in ("../../etc/passwd", "/etc/passwd"):
+        listed = {**manifest, "files": {**manifest["files"], outside: {"bytes": 1}}}
+        (folder / "manifest.json").write_text(json.dumps(listed))
+        assert f"is missing {outside}" in run(env, "backup", "verify", str(folder)).stderr
+    (folder / "database.sqlite3").unlink()
+    without = {k: v for k, v in manifest["files"].items() if k != "database.sqlite3"}
+    (folder / "manifest.json").write_text(json.dumps({**manifest, "files": without}))
+    assert "no database copy" in run(env, "backup", "restore", str(folder)).stderr
+    assert not (target.data_dir / "reclaim.db").exists()
     (folder / "manifest.json").write_text("{")
     assert "not a finished Reclaim backup" in run(env, "backup", "verify", str(folder)).stderr
     assert run(env, "backup", "verify", str(tmp_path / "nowhere")).returncode == 1

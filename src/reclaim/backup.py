@@ -145,11 +145,13 @@ def verify(folder: Path) -> dict[str, Any]:
     if extra := sorted(present - set(files)):
         raise BackupError(f"{folder} holds files its manifest does not list: {extra[:5]}")
     for name, expected in files.items():
-        path = folder / name
-        if not path.is_file() or ".." in Path(name).parts:
+        if name not in present:  # also any absolute or ../ name: never read outside
             raise BackupError(f"{folder} is missing {name}")
-        if _describe(path) != expected:
+        if _describe(folder / name) != expected:
             raise BackupError(f"{folder}/{name} is damaged (its size or SHA-256 differs)")
+    database = {"sqlite": _SQLITE, "postgresql": _PGDUMP}.get(manifest.get("database", ""))
+    if database is None or database not in files:
+        raise BackupError(f"{folder} holds no database copy")
     return manifest
 
 
