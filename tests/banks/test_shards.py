@@ -215,3 +215,58 @@ def test_api_processes_need_the_secret_to_route(tmp_path: Path) -> None:
         pass
     with pytest.raises(ValueError, match="http"):
         Settings(matcher_shards="ftp://shard")
+
+
+def test_concurrent_lookups_reach_a_shard_at_once() -> None:
+    """Requests the API handles at the same time ask the shards at the same time (not one
+    after another through a pool sized for one request)."""
+    import json
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from reclaim.web.api.shards import ShardRouter
+
+    lock = threading.Lock()
+    state = {"now": 0, "most": 0}
+    all_in = threading.Event()
+
+    class Shard(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            with lock:
+                state["now"] += 1
+                state["most"] = max(state["most"], state["now"])
+                if state["now"] >= 4:
+                    all_in.set()
+            all_in.wait(10)  # hold every request until four are in (or give up)
+            with lock:
+                state["now"] -= 1
+            answer = json.dumps({"results": [[] for _ in body["signals"]]}).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(answer)))
+            self.end_headers()
+            self.wfile.write(answer)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Shard)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    router = ShardRouter([f"http://127.0.0.1:{server.server_address[1]}"], "s")
+    try:
+        lookups = [
+            threading.Thread(
+                target=router.match_each,
+                kwargs={"org_id": 1, "shared_only": True, "signals": [PdqSignal(_hex(), 100)]},
+            )
+            for _ in range(4)
+        ]
+        for lookup in lookups:
+            lookup.start()
+        for lookup in lookups:
+            lookup.join(30)
+    finally:
+        router.close()
+        server.shutdown()
+    assert state["most"] == 4

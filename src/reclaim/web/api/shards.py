@@ -33,6 +33,8 @@ from reclaim.web.api.deps import SessionDep, StateDep
 
 router = APIRouter(include_in_schema=False)
 SECRET_HEADER = "X-Reclaim-Matcher-Secret"  # noqa: S105 - a header name, not a secret
+_CONCURRENT = 40
+"""Lookups in flight to each shard at once: as many as the API's request threads."""
 
 
 class ShardUnavailable(Exception):
@@ -77,10 +79,13 @@ class ShardRouter:
             raise ValueError("no shard URLs")
         self.urls = list(urls)
         self._secret = secret
+        limits = httpx.Limits(max_connections=_CONCURRENT, max_keepalive_connections=_CONCURRENT)
         self._clients = [
-            httpx.Client(base_url=url, timeout=timeout, trust_env=False) for url in self.urls
+            httpx.Client(base_url=url, timeout=timeout, trust_env=False, limits=limits)
+            for url in self.urls
         ]
-        self._pool = ThreadPoolExecutor(len(self.urls), thread_name_prefix="shard")
+        # Every request the API handles at once asks every shard at once.
+        self._pool = ThreadPoolExecutor(_CONCURRENT * len(self.urls), thread_name_prefix="shard")
 
     def match_each(
         self, *, org_id: int, shared_only: bool, signals: Sequence[Signal]
