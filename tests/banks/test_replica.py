@@ -17,6 +17,7 @@ from sqlalchemy import update
 
 from reclaim.banks import replica as replica_module
 from reclaim.banks import service as banks
+from reclaim.banks.matcher import Frozen
 from reclaim.banks.models import ChangeLogEntry
 from reclaim.banks.replica import Follower, MatcherCache, worker_matchers
 from reclaim.banks.snapshot import Snapshots, folder_name
@@ -305,3 +306,31 @@ def test_workers_save_what_they_read_for_the_next_one(
         assert [second.match(session, org=org, shared_only=False, signals=q) for q in queries] == (
             expected
         )
+
+
+def test_a_snapshot_that_cannot_be_written_never_stops_matching(
+    database, banked, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog
+) -> None:
+    queries, _ = banked
+    expected = answers(MatcherCache(), database, queries)
+
+    def disk_full(self, directory: Path, meta) -> None:
+        (directory / "catalog").mkdir(parents=True)
+        (directory / "catalog" / "partial.npy").write_bytes(b"half")
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(Frozen, "write", disk_full)
+    root = tmp_path / "matchers"
+    worker = MatcherCache(Snapshots(root), save_after_build=True)
+    with caplog.at_level(logging.WARNING, logger="reclaim.banks.snapshot"):
+        assert answers(worker, database, queries) == expected  # the worker goes on
+    assert "No space left on device" in caplog.text
+    folder = root / folder_name(org_id(database), True)
+    assert not list(folder.glob("gen-*"))  # nothing half-written left
+    assert not (folder / "current").exists()
+    follower_cache = MatcherCache(Snapshots(root))
+    answers(follower_cache, database, queries[:1])
+    follower_cache.refresh(database)  # fails, and waits before trying again
+    (entry,) = follower_cache._built.values()
+    assert entry.saved is None
+    assert entry.save_from > time.monotonic() + 60

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -44,6 +45,9 @@ log = logging.getLogger(__name__)
 
 RESAVE_AFTER = 10_000
 """A matcher's snapshot is written again once this many items have changed since."""
+SAVE_RETRY_SECONDS = 600.0
+"""After a snapshot was not written (another process was, or the disk refused), the
+wait before trying again."""
 
 
 @dataclass
@@ -53,6 +57,7 @@ class _Entry:
     saved: int | None  # the log position of its newest snapshot, None when none
     changes: int = 0  # items changed since that snapshot
     entry_key: str = ""  # log_entry_key of seq
+    save_from: float = 0.0  # monotonic time before which no snapshot is tried again
 
 
 class MatcherCache:
@@ -178,8 +183,10 @@ class MatcherCache:
                     continue
                 self._current(session, org_id, shared_only)
                 entry = self._built[key]
-                due = self._snapshots is not None and (
-                    entry.saved is None or entry.changes >= RESAVE_AFTER
+                due = (
+                    self._snapshots is not None
+                    and (entry.saved is None or entry.changes >= RESAVE_AFTER)
+                    and time.monotonic() >= entry.save_from
                 )
                 if not due:
                     continue
@@ -187,9 +194,12 @@ class MatcherCache:
                 entry_key = log_entry_key(session, seq)
             assert self._snapshots is not None
             # Written outside the lock: lookups go on while the files are written.
-            if self._snapshots.save(org_id, shared_only, frozen, seq, entry_key):
-                with self._lock:
+            saved = self._snapshots.save(org_id, shared_only, frozen, seq, entry_key)
+            with self._lock:
+                if saved:
                     entry.saved, entry.changes = seq, entry.changes - changes
+                else:  # another process was saving it, or the disk refused: later
+                    entry.save_from = time.monotonic() + SAVE_RETRY_SECONDS
 
     def _rewound(self, session: Session, key: tuple[int, bool]) -> bool:
         """Whether the log no longer holds the entry the matcher's position names (the

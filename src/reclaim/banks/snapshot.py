@@ -32,12 +32,12 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
-from reclaim.banks.matcher import BankMatcher, Frozen
+from reclaim.banks.matcher import SNAPSHOT_KIND, BankMatcher, Frozen
 from reclaim.banks.models import Bank
 from reclaim.banks.service import SignalRow
 from reclaim.banks.shards import Shard
 from reclaim.index.errors import MatchIndexError
-from reclaim.index.files import fsync_directory
+from reclaim.index.files import fsync_directory, read_manifest
 
 log = logging.getLogger(__name__)
 
@@ -77,8 +77,8 @@ class Snapshots:
         except OSError:
             return None
         try:
-            meta, matcher = BankMatcher.restore(generation, banks, rows_of, self.shard)
-        except (MatchIndexError, OSError, ValueError, KeyError) as error:
+            meta = read_manifest(generation / "catalog", SNAPSHOT_KIND)["meta"]
+        except (MatchIndexError, OSError, KeyError) as error:
             log.warning("matcher snapshot %s not used: %s", generation, error)
             return None
         expected = {
@@ -99,6 +99,11 @@ class Snapshots:
                 "building from the database",
                 folder,
             )
+            return None
+        try:  # only now that it is known to fit: loading is the costly part
+            _, matcher = BankMatcher.restore(generation, banks, rows_of, self.shard)
+        except (MatchIndexError, OSError, ValueError, KeyError) as error:
+            log.warning("matcher snapshot %s not used: %s", generation, error)
             return None
         return int(meta["seq"]), matcher
 
@@ -128,6 +133,10 @@ class Snapshots:
                 os.symlink(name, link)
                 os.replace(link, folder / _CURRENT)
                 fsync_directory(folder)
+            except (OSError, MatchIndexError) as error:  # a full disk: matching goes on
+                shutil.rmtree(folder / name, ignore_errors=True)
+                log.warning("matcher snapshot not written to %s: %s", folder, error)
+                return False
             except BaseException:
                 shutil.rmtree(folder / name, ignore_errors=True)
                 raise
