@@ -24,7 +24,6 @@ a change log the restore rewound).
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -44,6 +43,7 @@ from reclaim.config import Settings
 from reclaim.store.base import utcnow
 from reclaim.store.blobs import BlobStore
 from reclaim.store.db import Database, open_database
+from reclaim.store.digest import file_sha256
 from reclaim.store.envelope import KeyProblem, MasterKey
 from reclaim.survivor import ledger
 from reclaim.survivor.withdrawal import withdraw_case
@@ -307,11 +307,7 @@ def _blob_files(root: Path) -> Iterator[Path]:
 
 
 def _describe(path: Path) -> dict[str, Any]:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        while chunk := handle.read(1 << 20):
-            digest.update(chunk)
-    return {"bytes": path.stat().st_size, "sha256": digest.hexdigest()}
+    return {"bytes": path.stat().st_size, "sha256": file_sha256(path)}
 
 
 def _write_synced(path: Path, text: str) -> None:

@@ -24,9 +24,7 @@ import numpy as np
 from reclaim.banks.catalog import ARRAYS as CATALOG_ARRAYS
 from reclaim.banks.catalog import Batch, Catalog, Kind
 from reclaim.banks.models import Bank, BankKind
-from reclaim.banks.service import (
-    SignalRow,
-)
+from reclaim.banks.service import SignalRow
 from reclaim.banks.shards import Shard
 from reclaim.index import PdqIndex, hamming_distances
 from reclaim.index.errors import IndexCorrupt
@@ -278,9 +276,9 @@ class BankMatcher:
         rows_of: Callable[[list[int]], Iterable[SignalRow]],
         shard: Shard | None = None,
     ) -> tuple[dict[str, Any], BankMatcher]:
-        """A matcher from a directory :meth:`save` wrote, and the ``meta`` saved with it.
-        Grids, videos and digests are taken in again from ``rows_of(signal ids)``. Raises
-        ``IndexCorrupt`` when the files are damaged or do not fit together."""
+        """A matcher from a directory :meth:`Frozen.write` wrote, and the ``meta`` saved
+        with it. Grids, videos and digests are taken in again from ``rows_of(signal
+        ids)``. Raises ``IndexCorrupt`` when the files are damaged or do not fit together."""
         meta, arrays = read_arrays(
             directory / "catalog", SNAPSHOT_KIND, CATALOG_ARRAYS, mmap=True, verify=False
         )
