@@ -105,8 +105,9 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def queries(codes: np.ndarray, count: int, seed: int = 9) -> list[str]:
-    """Near-duplicates (0-40 bits flipped) of stored codes, and strangers, half and half."""
+def queries(codes: np.ndarray, count: int, seed: int = 9, most_flips: int = 40) -> list[str]:
+    """Near-duplicates (0 to ``most_flips`` bits flipped) of stored codes, and strangers,
+    half and half."""
     rng = np.random.default_rng(seed)
     out = []
     for i in range(count):
@@ -114,7 +115,7 @@ def queries(codes: np.ndarray, count: int, seed: int = 9) -> list[str]:
             out.append(rng.integers(0, 256, 32, dtype=np.uint8).tobytes().hex())
             continue
         code = np.unpackbits(codes[rng.integers(0, len(codes))])
-        flips = rng.choice(256, size=int(rng.integers(0, 41)), replace=False)
+        flips = rng.choice(256, size=int(rng.integers(0, most_flips + 1)), replace=False)
         code[flips] ^= 1
         out.append(np.packbits(code).tobytes().hex())
     return out

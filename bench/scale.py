@@ -27,7 +27,6 @@ import argparse
 import os
 import secrets
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -46,6 +45,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
 
 from tests.services import PostgresCluster, RedisServer, postgres, redis_server  # noqa: E402
 
+from api import free_port, queries  # noqa: E402  (bench/api.py)
 from crawl import HOST, start_site  # noqa: E402  (bench/crawl.py: the generated site)
 from reclaim.banks import platforms  # noqa: E402
 from reclaim.banks import service as banks  # noqa: E402
@@ -63,12 +63,6 @@ def until(check: Callable[[], bool], seconds: float, what: str) -> None:
         if time.monotonic() > deadline:
             raise SystemExit(f"timed out waiting for {what}")
         time.sleep(0.05)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def fill(url: str, count: int, seed: int = 5) -> tuple[str, np.ndarray]:
@@ -112,20 +106,6 @@ def fill(url: str, count: int, seed: int = 5) -> tuple[str, np.ndarray]:
             cursor.execute("ANALYZE")
         connection.commit()
     return key, codes
-
-
-def queries(codes: np.ndarray, count: int, seed: int = 9) -> list[str]:
-    """Near-duplicates (0-31 bits flipped) of banked hashes, and strangers, half and half."""
-    rng = np.random.default_rng(seed)
-    out = []
-    for i in range(count):
-        if i % 2:
-            out.append(rng.integers(0, 256, 32, dtype=np.uint8).tobytes().hex())
-            continue
-        bits = np.unpackbits(codes[rng.integers(0, len(codes))])
-        bits[rng.choice(256, size=int(rng.integers(0, 32)), replace=False)] ^= 1
-        out.append(np.packbits(bits).tobytes().hex())
-    return out
 
 
 class Replica:
@@ -357,7 +337,7 @@ def main() -> None:
         for replica in cold:
             replica.stop()
 
-        values = queries(codes, 20 * BATCH)
+        values = queries(codes, 20 * BATCH, most_flips=31)
         results = {}
         for count in (1, 2, 4):
             replicas, seconds = start_replicas(env, work, count)
