@@ -154,7 +154,10 @@ class BankMatcher:
         batch = Batch()
         shard = self.shard
         for row in rows:  # the hot loop of a cold start: plain lists and local names
-            if shard is not None and not shard.holds(row):
+            video = (
+                VpdqSignal.from_frames(json.loads(row.value)) if row.signal_type == "vpdq" else None
+            )
+            if shard is not None and not shard.holds(row, video):
                 continue
             if not restoring:
                 batch.item_ids.append(row.item_id)
@@ -178,9 +181,8 @@ class BankMatcher:
                             (cell_ids, cell_codes),
                             (region_ids, region_codes),
                         )
-            elif row.signal_type == "vpdq":
+            elif video is not None:
                 kind = Kind.VIDEO
-                video = VpdqSignal.from_frames(json.loads(row.value))
                 self._videos[row.signal_id] = video
                 frames = []
                 for frame in video.frames:

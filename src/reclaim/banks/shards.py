@@ -17,8 +17,12 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from reclaim.banks.service import SignalRow
+
+if TYPE_CHECKING:
+    from reclaim.signals.vpdq import VpdqSignal
 
 _SPEC = re.compile(r"(\d{1,3})/(\d{1,3})")
 _PREFIX = 1 << 16
@@ -43,19 +47,22 @@ class Shard:
     def __str__(self) -> str:
         return f"{self.index}/{self.count}"
 
-    def holds(self, row: SignalRow) -> bool:
-        """Whether this shard keeps the signal of ``row``."""
-        return self.of_prefix(_prefix(row)) == self.index
+    def holds(self, row: SignalRow, video: VpdqSignal | None = None) -> bool:
+        """Whether this shard keeps the signal of ``row`` (``video``: a vPDQ row's value,
+        already parsed)."""
+        return self.of_prefix(_prefix(row, video)) == self.index
 
     def of_prefix(self, prefix: int) -> int:
         return prefix * self.count // _PREFIX
 
 
-def _prefix(row: SignalRow) -> int:
+def _prefix(row: SignalRow, video: VpdqSignal | None) -> int:
     """The first 16 bits of what identifies the signal: its hash, or a video's first
     frame's hash (0 when it has none or the value is not hex)."""
     value = row.value
-    if row.signal_type == "vpdq":
+    if video is not None:
+        value = video.frames[0].value if video.frames else ""
+    elif row.signal_type == "vpdq":
         frames = json.loads(value)
         value = str(frames[0].get("value", "")) if frames and isinstance(frames[0], dict) else ""
     try:
