@@ -14,7 +14,8 @@ from reclaim.demo.media import make_photo
 from reclaim.monitor.extract import MediaRef
 from reclaim.monitor.fetch import Fetcher, FetchLimits
 from reclaim.monitor.guard import parse_networks
-from reclaim.monitor.media import MediaStep, Where
+from reclaim.monitor.media import InPlace, MediaStep
+from reclaim.monitor.recognise import Recogniser, Where
 from reclaim.signals.hasher import FileHasher
 from reclaim.store.base import utcnow
 
@@ -35,7 +36,8 @@ def test_one_file_named_twice_at_once_is_fetched_once(database, tmp_path: Path) 
         with database.session() as session:
             org_id = cases.get_org(session).id
         with Fetcher(limits) as fetcher:
-            step = MediaStep(database, fetcher, hasher, MatcherCache(), tmp_path / "work")
+            handler = InPlace(database, Recogniser(database, MatcherCache(), hasher))
+            step = MediaStep(database, fetcher, handler, tmp_path / "work")
             start = utcnow()
             outcomes: list[str] = []
 

@@ -24,8 +24,9 @@ from reclaim.monitor.engine import Monitor
 from reclaim.monitor.extract import MediaRef
 from reclaim.monitor.fetch import Fetcher, FetchLimits
 from reclaim.monitor.guard import parse_networks
-from reclaim.monitor.media import MediaStep, Where
+from reclaim.monitor.media import InPlace, MediaStep
 from reclaim.monitor.models import Sighting
+from reclaim.monitor.recognise import Recogniser, Where
 from reclaim.monitor.service import SourceOptions, add_source
 from reclaim.monitor.sightings import list_sightings, thumbnail_of
 from reclaim.signals import PdqSignalType, pdq_from_rgb
@@ -267,15 +268,15 @@ def step_parts(settings: Settings, master: MasterKey) -> Iterator[tuple[Fetcher,
 
 def _step(database, settings, master, parts, thumbnailer: Thumbnailer) -> MediaStep:
     fetcher, hasher = parts
-    return MediaStep(
+    recogniser = Recogniser(
         database,
-        fetcher,
-        hasher,
         MatcherCache(),
-        Path(settings.data_dir) / "work",
+        hasher,
         blobs=BlobStore(Path(settings.data_dir) / "blobs", master),
         thumbnailer=thumbnailer,
     )
+    workdir = Path(settings.data_dir) / "work"
+    return MediaStep(database, fetcher, InPlace(database, recogniser), workdir)
 
 
 def test_a_thumbnail_that_cannot_be_made_never_stops_the_sighting(

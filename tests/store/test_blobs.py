@@ -9,7 +9,6 @@ import pytest
 
 from reclaim.cases import service as cases
 from reclaim.store.blobs import (
-    CHUNK,
     MAGIC,
     BlobError,
     BlobStore,
@@ -19,6 +18,7 @@ from reclaim.store.blobs import (
     release_hold,
 )
 from reclaim.store.envelope import MasterKey, UnwrapFailed
+from reclaim.store.sealed import CHUNK
 
 
 @pytest.fixture

@@ -28,9 +28,10 @@ from reclaim.monitor import frontier
 from reclaim.monitor.crawl import Scope, Visit, visit
 from reclaim.monitor.fetch import Fetcher, FetchLimits
 from reclaim.monitor.guard import Resolver, system_resolver
-from reclaim.monitor.media import MediaOutcome, MediaStep, Where
+from reclaim.monitor.media import Handler, InPlace, MediaOutcome, MediaStep
 from reclaim.monitor.models import FrontierUrl, Source, UrlState
 from reclaim.monitor.politeness import RobotsCache
+from reclaim.monitor.recognise import Recogniser, Where
 from reclaim.monitor.render import Renderer
 from reclaim.monitor.shared_gate import host_gate
 from reclaim.monitor.sources import Role
@@ -56,6 +57,8 @@ class Tally:
     skipped: int = 0
     media: int = 0
     hashed: int = 0
+    queued: int = 0
+    """Media handed to the ``hash`` and ``match`` queues."""
     media_failures: int = 0
     matches: int = 0
     sightings: int = 0
@@ -133,29 +136,26 @@ class Monitor:
         resolver: Resolver = system_resolver,
         matchers: MatcherCache | None = None,
         listener: Listener | None = None,
+        handler: Handler | None = None,
     ) -> None:
+        """Media met are hashed and matched here (with ``matchers``, or the machine's
+        snapshots), unless a ``handler`` takes them (the ``hash`` and ``match`` queues)."""
         self._database = database
         self._settings = settings
         limits = FetchLimits.from_settings(settings)
         self._fetcher = Fetcher(limits, resolver=resolver)
         self._robots = RobotsCache(self._fetcher, limits.user_agent)
         self._gate = host_gate(settings)
-        self._hasher = FileHasher(
-            settings, workers=max(1, min(settings.worker_count, settings.monitor_workers))
-        )
-        blobs = thumbnail_store(settings)
-        self._thumbnailer = (
-            Thumbnailer(MediaLimits.from_settings(settings)) if blobs is not None else None
-        )
+        self._hasher: FileHasher | None = None
+        self._thumbnailer: Thumbnailer | None = None
+        if handler is None:  # hash and match here, at once
+            handler = self._in_place(matchers or worker_matchers(settings))
         self._media = MediaStep(
             database,
             self._fetcher,
-            self._hasher,
-            matchers or worker_matchers(settings),
+            handler,
             workdir=Path(settings.data_dir) / "tmp" / "monitor",
             gate=self._gate,
-            blobs=blobs,
-            thumbnailer=self._thumbnailer,
         )
         self._listener = listener
         self._resolver = resolver
@@ -163,6 +163,23 @@ class Monitor:
         self._renderer_lock = threading.Lock()
         self._stop = threading.Event()
         self.worker = worker_id()
+
+    def _in_place(self, matchers: MatcherCache) -> InPlace:
+        settings = self._settings
+        self._hasher = FileHasher(
+            settings, workers=max(1, min(settings.worker_count, settings.monitor_workers))
+        )
+        blobs = thumbnail_store(settings)
+        if blobs is not None:
+            self._thumbnailer = Thumbnailer(MediaLimits.from_settings(settings))
+        recogniser = Recogniser(
+            self._database,
+            matchers,
+            self._hasher,
+            blobs=blobs,
+            thumbnailer=self._thumbnailer,
+        )
+        return InPlace(self._database, recogniser)
 
     def __enter__(self) -> Monitor:
         return self
@@ -174,7 +191,8 @@ class Monitor:
         self._stop.set()
         if self._renderer is not None:
             self._renderer.close()
-        self._hasher.close()
+        if self._hasher is not None:
+            self._hasher.close()
         if self._thumbnailer is not None:
             self._thumbnailer.close()
         self._fetcher.close()
@@ -390,6 +408,7 @@ class Monitor:
         tally.add(
             media=1,
             hashed=outcome.outcome == "hashed",
+            queued=outcome.outcome == "queued",
             media_failures=outcome.outcome == "failed",
             matches=outcome.matches,
             sightings=outcome.new_sightings,

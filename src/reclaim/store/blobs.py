@@ -19,21 +19,19 @@ import hashlib
 import io
 import os
 import secrets
-import struct
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import BinaryIO
 
-from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from sqlalchemy import ForeignKey, Integer, LargeBinary, String, Text, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from reclaim.store.base import Base, UtcDateTime, utcnow
 from reclaim.store.envelope import KeyProblem, MasterKey
+from reclaim.store.sealed import Unsealable, seal, unseal
 
-CHUNK = 1 << 20
 MAGIC = b"RCLMBLOB1\n"
 
 
@@ -122,28 +120,15 @@ class BlobStore:
         key = self._data_key(session, org_id, case_id)
         if key.wrapped is None:
             raise Shredded("the case's data was destroyed at the survivor's request")
-        aead = AESGCM(self._master.unwrap(key.wrapped, _purpose(key)))
+        data_key = self._master.unwrap(key.wrapped, _purpose(key))
         blob_id = secrets.token_hex(16)
         path = self._path(blob_id)
         path.parent.mkdir(parents=True, exist_ok=True)
         source = io.BytesIO(data) if isinstance(data, bytes) else data
-        digest, size = hashlib.sha256(), 0
-        prefix = secrets.token_bytes(8)
         partial = path.with_suffix(".partial")
         try:
             with partial.open("wb") as out:
-                out.write(MAGIC + prefix)
-                chunk = source.read(CHUNK)
-                index = 0
-                while True:
-                    following = source.read(CHUNK)
-                    last = not following
-                    digest.update(chunk)
-                    size += len(chunk)
-                    out.write(aead.encrypt(_nonce(prefix, index, last), chunk, _aad(blob_id)))
-                    if last:
-                        break
-                    chunk, index = following, index + 1
+                sha256, size = seal(source, out, key=data_key, aad=_aad(blob_id), magic=MAGIC)
                 out.flush()
                 os.fsync(out.fileno())
             partial.replace(path)
@@ -160,7 +145,7 @@ class BlobStore:
             case_id=case_id,
             data_key_id=key.id,
             kind=kind,
-            sha256=digest.hexdigest(),
+            sha256=sha256,
             size=size,
         )
         session.add(blob)
@@ -175,29 +160,18 @@ class BlobStore:
         key = session.get(DataKey, blob.data_key_id)
         if key is None or key.wrapped is None:
             raise Shredded(f"blob {blob.id} was destroyed at the survivor's request")
-        aead = AESGCM(self._master.unwrap(key.wrapped, _purpose(key)))
+        data_key = self._master.unwrap(key.wrapped, _purpose(key))
         path = self._path(blob.id)
         if not path.is_file():
             raise BlobError(f"blob {blob.id} is missing from {self.root}")
         digest = hashlib.sha256()
         with path.open("rb") as source:
-            head = source.read(len(MAGIC) + 8)
-            if not head.startswith(MAGIC):
-                raise BlobError(f"blob {blob.id} is not a Reclaim blob file")
-            prefix = head[len(MAGIC) :]
-            index = 0
-            sealed = source.read(CHUNK + 16)
-            while sealed:
-                following = source.read(CHUNK + 16)
-                try:
-                    plain = aead.decrypt(
-                        _nonce(prefix, index, not following), sealed, _aad(blob.id)
-                    )
-                except InvalidTag:
-                    raise BlobError(f"blob {blob.id} was altered or cut short") from None
-                digest.update(plain)
-                yield plain
-                sealed, index = following, index + 1
+            try:
+                for plain in unseal(source, key=data_key, aad=_aad(blob.id), magic=MAGIC):
+                    digest.update(plain)
+                    yield plain
+            except Unsealable as error:
+                raise BlobError(f"blob {blob.id}: {error}") from None
         if digest.hexdigest() != blob.sha256:
             raise BlobError(f"blob {blob.id} does not hash to what was stored")
 
@@ -232,10 +206,6 @@ class BlobStore:
         if len(blob_id) != 32 or not all(c in "0123456789abcdef" for c in blob_id):
             raise BlobError(f"not a blob id: {blob_id!r}")
         return self.root / blob_id[:2] / blob_id
-
-
-def _nonce(prefix: bytes, index: int, last: bool) -> bytes:
-    return prefix + struct.pack(">I", (index << 1) | int(last))
 
 
 def _aad(blob_id: str) -> bytes:

@@ -1,0 +1,273 @@
+"""Recognising media: hash a file and store its signals, match signals and record sightings.
+
+Used by the crawl itself (``reclaim monitor run``, the demo: fetch, hash and match in one
+go) and by the ``media.hash`` and ``media.match`` tasks of a deployment whose workers
+split the work (:mod:`reclaim.monitor.handoff`).
+
+- A new file is hashed in an isolated decoding worker (a hostile file costs that worker,
+  never the crawl); its signals are stored whether or not anything matched, and so is the
+  reason when it could not be hashed. The anchored-region part of robust matching needs
+  the pixels, so it runs when a file is first hashed; later its stored signals are
+  matched against the banks as they are then.
+- Every banked item it matches (negative banks suppress, as everywhere) becomes or
+  refreshes a sighting.
+- A new sighting of a case (not a minor's) keeps an encrypted thumbnail, made in an
+  isolated worker while the downloaded file is still at hand; a file met again later
+  (its bytes gone) lends the thumbnail an earlier sighting of it in the case has, if any.
+  No thumbnail is ever a reason for a sighting not to be recorded.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from reclaim.banks.matcher import Match
+from reclaim.banks.models import BankItem
+from reclaim.banks.replica import MatcherCache
+from reclaim.cases.models import Organisation
+from reclaim.media.errors import MediaError
+from reclaim.media.thumbnail import Thumbnailer
+from reclaim.monitor.models import MediaFile, Sighting
+from reclaim.monitor.sightings import (
+    Seen,
+    keep_thumbnail,
+    record_sighting,
+    reuse_thumbnail,
+    thumbnail_wanted,
+)
+from reclaim.signals.base import HashFormatError, Signal, UnknownSignalType
+from reclaim.signals.hasher import FileHasher
+from reclaim.signals.registry import signal_from_json
+from reclaim.store.base import utcnow
+from reclaim.store.blobs import BlobStore
+from reclaim.store.db import Database
+from reclaim.store.upsert import insert_ignoring_conflicts
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Where:
+    """Which crawl met the media, and on which page."""
+
+    org_id: int
+    source_id: int | None
+    page_url: str
+    fresh_after: datetime | None
+    """A media URL checked after this (the round's start) is not fetched again."""
+    delay: float = 0.0
+    """Seconds between two requests to one host."""
+
+
+@dataclass(frozen=True, slots=True)
+class Recorded:
+    """What matching one file's signals did."""
+
+    matches: int
+    """Banked items it matched."""
+    new_sightings: int
+
+
+class Unhashable(Exception):
+    """A file that could not be hashed (damaged, hostile, not a picture or video); the
+    reason is stored with its SHA-256."""
+
+
+class Recogniser:
+    """Hashes files and records what they match; thread-safe."""
+
+    def __init__(
+        self,
+        database: Database,
+        matchers: MatcherCache,
+        hasher: FileHasher | None = None,
+        *,
+        blobs: BlobStore | None = None,
+        thumbnailer: Thumbnailer | None = None,
+    ) -> None:
+        """Without a ``hasher`` only stored signals are matched; without ``blobs`` (no
+        master key) or a ``thumbnailer``, no thumbnail is kept."""
+        self._database = database
+        self._matchers = matchers
+        self._hasher = hasher
+        self._blobs = blobs if thumbnailer is not None else None
+        self._thumbnailer = thumbnailer
+
+    # -- hashing ------------------------------------------------------------------------
+
+    def hash_file(self, url: str, path: Path, sha256: str) -> list[Signal]:
+        """Hash the file at ``path`` (met at ``url``) and store its signals, or the reason
+        it could not be hashed (:class:`Unhashable`). A file another worker stored a
+        moment ago keeps that worker's row."""
+        if self._hasher is None:
+            raise RuntimeError("this recogniser has no hasher")
+        result = self._hasher.hash(str(path))
+        size = path.stat().st_size
+        if isinstance(result, MediaError):
+            # The reason names the scratch file: say "the file" instead of a temporary path.
+            reason = f"{result.kind}: {result.reason.replace(str(path), 'the file')}"
+            with self._database.session() as session:
+                _store_file(session, sha256, "unknown", size, [], reason)
+            log.info("media %s could not be hashed: %s", shown(url), reason)
+            raise Unhashable(reason)
+        signals = list(result.signals)
+        with self._database.session() as session:
+            _store_file(
+                session, sha256, result.kind.value, size, [s.to_json() for s in signals], None
+            )
+        return signals
+
+    def stored(self, sha256: str) -> list[Signal] | None:
+        """The stored signals of the file ``sha256``: None if it was never hashed,
+        :class:`Unhashable` if it could not be."""
+        with self._database.session() as session:
+            stored = session.get(MediaFile, sha256)
+            if stored is None:
+                return None
+            if stored.error is not None:
+                raise Unhashable(stored.error)
+            return _signals(stored.signals)
+
+    # -- matching and recording ---------------------------------------------------------
+
+    def record(
+        self,
+        url: str,
+        sha256: str,
+        signals: list[Signal],
+        where: Where,
+        media: Path | None,
+        *,
+        since: datetime | None = None,
+    ) -> Recorded:
+        """Match ``signals`` in the organisation's banks and record each sighting; new ones
+        get a thumbnail of ``media`` (the file, if still at hand) where they may keep one.
+        ``since``: sightings first recorded since then count as new for thumbnails (an
+        earlier attempt of the same work recorded them, then stopped)."""
+        wanting: list[int] = []
+        with self._database.session() as session:
+            org = session.get(Organisation, where.org_id)
+            if org is None:
+                return Recorded(0, 0)
+            found = [
+                m
+                for m in self._matchers.match(session, org=org, shared_only=False, signals=signals)
+                if not m.negative
+            ]
+            best = _best_per_item(found)
+            items = {
+                item.public_id: item
+                for item in session.scalars(
+                    select(BankItem).where(BankItem.public_id.in_(list(best)))
+                )
+            }
+            new = 0
+            now = utcnow()
+            for public_id, match in best.items():
+                item = items.get(public_id)
+                if item is None:
+                    continue
+                seen = Seen(
+                    item=item,
+                    page_url=where.page_url,
+                    media_url=url,
+                    media_sha256=sha256,
+                    match=match.to_json(with_label=False),
+                    when=now,
+                    source_id=where.source_id,
+                )
+                sighting, is_new = record_sighting(session, org=org, seen=seen)
+                new += is_new
+                unfinished = (
+                    since is not None
+                    and sighting.first_seen >= since
+                    and sighting.thumbnail_blob_id is None
+                )
+                if (is_new or unfinished) and self._needs_thumbnail(session, sighting):
+                    wanting.append(sighting.id)
+        if wanting and media is not None:
+            # Made after the sightings are committed: decoding never holds the database.
+            self._keep_thumbnail(url, media, wanting)
+        return Recorded(len(best), new)
+
+    def _needs_thumbnail(self, session: Session, sighting: Sighting) -> bool:
+        """Whether a new thumbnail must be made for ``sighting`` (one of the same file in
+        its case, if any, is shared instead)."""
+        if self._blobs is None or not thumbnail_wanted(session, sighting=sighting):
+            return False
+        return not reuse_thumbnail(session, sighting=sighting)
+
+    def _keep_thumbnail(self, url: str, media: Path, sighting_ids: list[int]) -> None:
+        """Make one thumbnail of ``media`` and keep it, encrypted, for each sighting."""
+        blobs, thumbnailer = self._blobs, self._thumbnailer
+        assert blobs is not None
+        assert thumbnailer is not None
+        try:
+            data = thumbnailer.make(media)
+        except MediaError as error:
+            reason = error.reason.replace(str(media), "the file")
+            log.info("no thumbnail of %s: %s: %s", shown(url), error.kind, reason)
+            return
+        with self._database.session() as session:
+            kept = keep_thumbnail(session, sighting_ids=sighting_ids, blobs=blobs, data=data)
+        if kept < len(sighting_ids):
+            log.info(
+                "%s: %d of %d new sightings keep no thumbnail",
+                shown(url),
+                len(sighting_ids) - kept,
+                len(sighting_ids),
+            )
+
+
+def shown(url: str) -> str:
+    """``url`` for the log: its query and fragment may carry tokens or names."""
+    return urlsplit(url)._replace(query="", fragment="").geturl()
+
+
+def _store_file(
+    session: Session,
+    sha256: str,
+    kind: str,
+    size: int,
+    signals: list[dict[str, Any]],
+    error: str | None,
+) -> None:
+    row = {
+        "sha256": sha256,
+        "kind": kind,
+        "size": size,
+        "signals": signals,
+        "error": error,
+        "hashed": utcnow(),
+    }
+    # Another worker may have hashed the same file a moment ago: its row stands.
+    insert_ignoring_conflicts(session, MediaFile, [row])
+
+
+def _signals(stored: list[dict[str, Any]]) -> list[Signal]:
+    out = []
+    for data in stored:
+        try:
+            out.append(signal_from_json(data))
+        except (HashFormatError, UnknownSignalType) as error:
+            log.warning("a stored media signal could not be read: %s", error)
+    return out
+
+
+def _best_per_item(matches: list[Match]) -> dict[str, Match]:
+    """The closest match of each banked item (an item matched by several signals, say
+    PDQ and SHA-256, is one sighting)."""
+    best: dict[str, Match] = {}
+    for match in matches:
+        current = best.get(match.item_id)
+        if current is None or match.distance < current.distance:
+            best[match.item_id] = match
+    return best
