@@ -186,6 +186,14 @@ class Settings(BaseSettings):
     def _expand(cls, value: Path) -> Path:
         return Path(os.path.expanduser(value))
 
+    spool_dir: Path | None = Field(
+        default=None,
+        description=(
+            "Where fetch workers leave downloaded media, sealed, for the hash and match "
+            "workers (default: DATA_DIR/spool). Shared storage when those run on other "
+            "machines, as the blob store is."
+        ),
+    )
     master_key_file: Path | None = Field(
         default=None,
         description=(
@@ -460,6 +468,11 @@ class Settings(BaseSettings):
     def resolved_master_key_file(self) -> Path:
         """The master key file in force."""
         return self.master_key_file or self.data_dir / "keys" / "master.key"
+
+    @property
+    def resolved_spool_dir(self) -> Path:
+        """The media spool in force."""
+        return self.spool_dir or self.data_dir / "spool"
 
     @property
     def worker_count(self) -> int:

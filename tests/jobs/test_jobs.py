@@ -23,6 +23,7 @@ from reclaim.demo.media import make_demo_folder
 from reclaim.demo.site import PLANTED, DemoSite, serve
 from reclaim.demo.story import register_originals
 from reclaim.jobs.queue import Jobs, Queue, TaskSpec
+from reclaim.monitor import handoff
 from reclaim.monitor.jobs import SCHEDULE
 from reclaim.monitor.models import Sighting, Source
 from reclaim.monitor.service import SourceOptions, add_source
@@ -122,7 +123,8 @@ def test_the_monitor_runs_as_tasks(settings: Settings, demo: DemoSite, tmp_path:
         def finished() -> bool:
             with database.session() as session:
                 row = session.get(Source, source_id)
-                return row is not None and row.last_finished is not None
+                done = row is not None and row.last_finished is not None
+                return done and handoff.outstanding(session) == 0
 
         _until(finished)
         with database.session() as session:
@@ -132,6 +134,7 @@ def test_the_monitor_runs_as_tasks(settings: Settings, demo: DemoSite, tmp_path:
             }
         assert found == {p.media_path for p in PLANTED if not p.page_path.startswith("/s/")}
         assert jobs.dead_letters() == []
+        assert list(settings.resolved_spool_dir.iterdir()) == []  # every copy removed
     finally:
         jobs.close()
 

@@ -115,4 +115,4 @@ def test_the_worker_refuses_an_unknown_queue(tmp_path: Path) -> None:
     )
     assert result.returncode == 2
     assert "unknown queue" in result.stderr
-    assert "fetch, capture, send, recheck" in result.stderr
+    assert "fetch, hash, match, capture, send, recheck" in result.stderr

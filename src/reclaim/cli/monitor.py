@@ -356,8 +356,8 @@ def worker(
         list[str] | None,
         typer.Option(
             "--queue",
-            help="Take tasks only from this queue (repeat for several): fetch, capture, "
-            "send, recheck. Default: all of them.",
+            help="Take tasks only from this queue (repeat for several): fetch, hash, "
+            "match, capture, send, recheck. Default: all of them.",
         ),
     ] = None,
     metrics_port: Annotated[
@@ -368,10 +368,12 @@ def worker(
         str, typer.Option(help="Address the metrics port listens on.")
     ] = "127.0.0.1",
 ) -> None:
-    """Run background tasks (the monitor's crawls, evidence captures, notices, re-checks,
-    with retries) until Ctrl-C or SIGTERM; tasks still running are let finish. Start as
-    many workers on as many machines as needed when RECLAIM_QUEUE_URL names a Redis."""
+    """Run background tasks (the monitor's crawls, hashing and matching of the media met,
+    evidence captures, notices, re-checks, with retries) until Ctrl-C or SIGTERM; tasks
+    still running are let finish. Start as many workers on as many machines as needed
+    when RECLAIM_QUEUE_URL names a Redis."""
     from reclaim.jobs.queue import Jobs, Queue
+    from reclaim.monitor.handoff import RESUME_TASK
     from reclaim.monitor.jobs import SCHEDULE
 
     try:
@@ -395,6 +397,8 @@ def worker(
                 raise fail(f"cannot serve metrics on {where}: {error.strerror}") from None
         if queues is None or Queue.FETCH in queues:
             jobs.enqueue(SCHEDULE)  # look for due sources now, not at the next full minute
+        if queues is None or Queue.HASH in queues:
+            jobs.enqueue(RESUME_TASK)  # put back media work a stopped worker left
         jobs.run(settings.jobs_workers, queues)
     finally:
         jobs.close()

@@ -51,8 +51,11 @@ class Queue(enum.StrEnum):
     """The queues a worker can be told to take tasks from."""
 
     FETCH = "fetch"
-    """The monitor: scheduling rounds and crawling (fetch, extract, then hash and match in
-    the worker's own decoding processes)."""
+    """The monitor: scheduling rounds and crawling (fetch pages, extract, spool media)."""
+    HASH = "hash"
+    """Decoding and hashing the media fetched (isolated decoding processes: cores)."""
+    MATCH = "match"
+    """Matching media in the banks and recording sightings (the banks' index: memory)."""
     CAPTURE = "capture"
     """Evidence captures of confirmed sightings (Chromium)."""
     SEND = "send"

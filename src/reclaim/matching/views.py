@@ -11,6 +11,7 @@ banked picture's size, to verify it.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -53,6 +54,17 @@ class QueryViews:
         self._luma = luma
         self._boxes = tuple(boxes)
         self._anchoring: QueryAnchoring | None = None
+
+    def __getstate__(self) -> dict[str, Any]:
+        """What a pickle keeps (between processes, or from the hash to the match stage):
+        the views and the whole grid; the luma is made again from the whole view, as
+        :func:`query_signal` made it, and the rest is cache."""
+        whole = self._grids[("whole", "original", None)]
+        return {"views": self._views, "whole": whole, "boxes": self._boxes}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        views = state["views"]
+        self.__init__(views, state["whole"], luma_of(views["whole"]), state["boxes"])  # type: ignore[misc]
 
     @property
     def anchoring(self) -> QueryAnchoring:

@@ -1,22 +1,36 @@
-"""The monitor's tasks: a periodic ``monitor.schedule`` and ``monitor.crawl`` batches.
+"""The monitor's tasks: scheduling and crawling on ``fetch``, media on ``hash`` and ``match``.
 
 ``monitor.schedule`` runs every minute: it puts back URLs claimed by workers that are gone,
 starts a round for each source that is due, and queues crawl tasks for every source with
 URLs waiting, up to ``RECLAIM_MONITOR_WORKERS`` each. A ``monitor.crawl`` task visits a
-batch of its source's URLs (fetch, extract, hash, match, record -- each page with its
-media) and queues its own continuation while URLs are left; the last one to find the
-round empty closes it and schedules the next. The frontier in the database is the real
-state, so a task lost with its worker loses nothing: the next ``schedule`` picks it up.
+batch of its source's URLs (fetch, extract, spool each medium) and queues its own
+continuation while URLs are left; the last one to find the round empty closes it and
+schedules the next. The frontier in the database is the real state, so a task lost with
+its worker loses nothing: the next ``schedule`` picks it up.
+
+Each medium goes on as ``media.hash`` (decode and hash a new file, on ``hash``) and
+``media.match`` (match and record sightings, on ``match``); ``media.resume`` puts back
+the media work lost with a worker (:mod:`reclaim.monitor.handoff`). Fetch workers then
+need neither decoding processes nor the banks in memory, and each stage runs where it
+fits.
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
+from pathlib import Path
 
+from reclaim.banks.replica import worker_matchers
 from reclaim.jobs.queue import Jobs, Queue, TaskSpec
-from reclaim.monitor import frontier
-from reclaim.monitor.engine import Monitor, Tally
+from reclaim.media.limits import MediaLimits
+from reclaim.media.thumbnail import Thumbnailer
+from reclaim.monitor import frontier, handoff
+from reclaim.monitor.engine import Monitor, Tally, thumbnail_store
+from reclaim.monitor.handoff import Handoff, MediaWorker
+from reclaim.monitor.recognise import Recogniser
+from reclaim.monitor.spool import Spool
+from reclaim.signals.hasher import FileHasher
 from reclaim.store.base import utcnow
 
 BATCH = 20
@@ -26,14 +40,21 @@ CRAWL = "monitor.crawl"
 
 
 def monitor_tasks(jobs: Jobs) -> Sequence[TaskSpec]:
+    settings = jobs.settings
+
+    def spool() -> Spool:
+        return Spool(settings.resolved_spool_dir)
+
     def monitor() -> Monitor:
-        return jobs.resource(
-            "monitor", lambda: Monitor(jobs.database(), jobs.settings), Monitor.close
-        )
+        def make() -> Monitor:
+            handler = Handoff(jobs.database(), spool(), jobs.enqueue)
+            return Monitor(jobs.database(), settings, handler=handler)
+
+        return jobs.resource("monitor", make, Monitor.close)
 
     def top_up(source_id: int, minimum: int) -> None:
         waiting = Counter(args[0] for args in jobs.pending(CRAWL))[source_id]
-        for _ in range(max(minimum, jobs.settings.monitor_workers - waiting)):
+        for _ in range(max(minimum, settings.monitor_workers - waiting)):
             jobs.enqueue(CRAWL, source_id)
 
     def schedule() -> None:
@@ -54,7 +75,46 @@ def monitor_tasks(jobs: Jobs) -> Sequence[TaskSpec]:
         else:
             crawler.close_round(source_id)
 
+    def worker(recogniser: Recogniser) -> MediaWorker:
+        scratch = Path(settings.data_dir) / "tmp" / "media"
+        return MediaWorker(jobs.database(), spool(), recogniser, jobs.enqueue, scratch)
+
+    def hashing() -> MediaWorker:
+        def make() -> tuple[MediaWorker, FileHasher]:
+            hasher = FileHasher(settings, workers=max(1, settings.jobs_workers))
+            return worker(Recogniser(jobs.database(), None, hasher)), hasher
+
+        made = jobs.resource("media.hashing", make, lambda made: made[1].close())
+        return made[0]
+
+    def matching() -> MediaWorker:
+        def make() -> tuple[MediaWorker, Thumbnailer | None]:
+            blobs = thumbnail_store(settings)
+            thumbnailer = Thumbnailer(MediaLimits.from_settings(settings)) if blobs else None
+            recogniser = Recogniser(
+                jobs.database(),
+                worker_matchers(settings),
+                blobs=blobs,
+                thumbnailer=thumbnailer,
+            )
+            return worker(recogniser), thumbnailer
+
+        def close(made: tuple[MediaWorker, Thumbnailer | None]) -> None:
+            if made[1] is not None:
+                made[1].close()
+
+        return jobs.resource("media.matching", make, close)[0]
+
+    def pending(task: str) -> set[int]:
+        return {int(args[0]) for args in jobs.pending(task) if args}
+
+    def resume() -> None:
+        handoff.resume(jobs.database(), spool(), jobs.enqueue, pending)
+
     return (
         TaskSpec(SCHEDULE, schedule, Queue.FETCH, every_minutes=1),
         TaskSpec(CRAWL, crawl, Queue.FETCH, retries=3, retry_delay=30.0),
+        TaskSpec(handoff.HASH_TASK, lambda work_id: hashing().hash(work_id), Queue.HASH),
+        TaskSpec(handoff.MATCH_TASK, lambda work_id: matching().match(work_id), Queue.MATCH),
+        TaskSpec(handoff.RESUME_TASK, resume, Queue.HASH, every_minutes=1),
     )

@@ -20,6 +20,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     UniqueConstraint,
@@ -139,6 +140,55 @@ class MediaUrl(Base):
     last_modified: Mapped[str | None] = mapped_column(String(64), nullable=True)
     checked: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class WorkStage(enum.StrEnum):
+    HASH = "hash"
+    """The file's hashes are wanted: made from its spooled copy, or awaited from another
+    work of the same file that has one."""
+    MATCH = "match"
+    """The hashes are stored: match them and record sightings."""
+
+
+class MediaWork(Base):
+    """A medium a fetch worker met, on its way through the ``hash`` and ``match`` queues.
+
+    The row is the work's real state (the queues only carry its id): it is claimed by
+    the worker doing a stage, moved on, and deleted with its spooled file when done, so a
+    task lost with its worker or its queue is found again and redone."""
+
+    __tablename__ = "monitor_media_work"
+    __table_args__ = (Index("ix_monitor_media_work_stage", "stage", "claimed_by"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"))
+    source_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    """The source whose crawl met it (no foreign key: a source may go while work waits)."""
+    page_url: Mapped[str] = mapped_column(Text)
+    media_url: Mapped[str] = mapped_column(Text)
+    sha256: Mapped[str] = mapped_column(String(64), index=True)
+    spooled: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    """The file's name in the spool (None: not downloaded now; its hashes are stored or
+    awaited)."""
+    spool_key: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    size: Mapped[int] = mapped_column(Integer, default=0)
+    query: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    """The hash stage's query, spooled for the match stage: the signals with the pixels
+    of their views, which the robust matcher's crop and overlay checks need (stored
+    signals keep only the hashes)."""
+    query_key: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    query_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    query_size: Mapped[int] = mapped_column(Integer, default=0)
+    stage: Mapped[WorkStage] = mapped_column(
+        Enum(WorkStage, native_enum=False, length=16, values_callable=enum_values)
+    )
+    claimed_by: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    claimed_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    """Claims of the current stage."""
+    queued: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    """When its current stage's task was last put in a queue."""
+    created: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
 
 
 class SightingStatus(enum.StrEnum):

@@ -19,7 +19,10 @@ split the work (:mod:`reclaim.monitor.handoff`).
 
 from __future__ import annotations
 
+import contextlib
 import logging
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -76,6 +79,11 @@ class Recorded:
     new_sightings: int
 
 
+AtHand = Path | Callable[[], AbstractContextManager[Path | None]] | None
+"""A medium's bytes for its thumbnail: the file, a way to open it (None: it cannot be),
+or None when they are not at hand."""
+
+
 class Unhashable(Exception):
     """A file that could not be hashed (damaged, hostile, not a picture or video); the
     reason is stored with its SHA-256."""
@@ -87,14 +95,15 @@ class Recogniser:
     def __init__(
         self,
         database: Database,
-        matchers: MatcherCache,
+        matchers: MatcherCache | None,
         hasher: FileHasher | None = None,
         *,
         blobs: BlobStore | None = None,
         thumbnailer: Thumbnailer | None = None,
     ) -> None:
-        """Without a ``hasher`` only stored signals are matched; without ``blobs`` (no
-        master key) or a ``thumbnailer``, no thumbnail is kept."""
+        """Without ``matchers`` it only hashes, without a ``hasher`` it only matches
+        stored signals; without ``blobs`` (no master key) or a ``thumbnailer``, no
+        thumbnail is kept."""
         self._database = database
         self._matchers = matchers
         self._hasher = hasher
@@ -144,14 +153,17 @@ class Recogniser:
         sha256: str,
         signals: list[Signal],
         where: Where,
-        media: Path | None,
+        media: AtHand,
         *,
         since: datetime | None = None,
     ) -> Recorded:
         """Match ``signals`` in the organisation's banks and record each sighting; new ones
-        get a thumbnail of ``media`` (the file, if still at hand) where they may keep one.
+        get a thumbnail of ``media`` (the file, if still at hand, or how to open it) where
+        they may keep one.
         ``since``: sightings first recorded since then count as new for thumbnails (an
         earlier attempt of the same work recorded them, then stopped)."""
+        if self._matchers is None:
+            raise RuntimeError("this recogniser has no matchers")
         wanting: list[int] = []
         with self._database.session() as session:
             org = session.get(Organisation, where.org_id)
@@ -205,8 +217,17 @@ class Recogniser:
             return False
         return not reuse_thumbnail(session, sighting=sighting)
 
-    def _keep_thumbnail(self, url: str, media: Path, sighting_ids: list[int]) -> None:
+    def _keep_thumbnail(self, url: str, media: AtHand, sighting_ids: list[int]) -> None:
         """Make one thumbnail of ``media`` and keep it, encrypted, for each sighting."""
+        if media is None or isinstance(media, Path):
+            opened: AbstractContextManager[Path | None] = contextlib.nullcontext(media)
+        else:
+            opened = media()
+        with opened as path:
+            if path is not None:
+                self._thumbnail_of(url, path, sighting_ids)
+
+    def _thumbnail_of(self, url: str, media: Path, sighting_ids: list[int]) -> None:
         blobs, thumbnailer = self._blobs, self._thumbnailer
         assert blobs is not None
         assert thumbnailer is not None
