@@ -22,7 +22,7 @@ VENV = Path(sys.executable).parent.parent
 INSTANCES = {
     "reclaim-web@.service": ["api", "matcher", "portal", "ui"],
     "reclaim-matcher@.service": ["8101"],
-    "reclaim-worker@.service": ["fetch", "capture", "send", "recheck"],
+    "reclaim-worker@.service": ["fetch", "hash", "match", "capture", "send", "recheck"],
 }
 
 
@@ -208,6 +208,7 @@ def test_the_compose_file_runs_real_commands_with_known_settings() -> None:
     known = {env_var(name) for name in Settings.model_fields}
     ours = {name: s for name, s in services.items() if s.get("image") == "reclaim:latest"}
     assert {"migrate", "portal", "ui", "api", "matcher", "fetch", "capture", "send"} <= set(ours)
+    served: set[str] = set()
     for name, service in ours.items():
         command = service["command"]
         parsed = run({}, *command, "--help")
@@ -215,6 +216,7 @@ def test_the_compose_file_runs_real_commands_with_known_settings() -> None:
         if command[0] == "worker":
             queues = [command[i + 1] for i, arg in enumerate(command) if arg == "--queue"]
             assert set(queues) <= {q.value for q in Queue}, name
+            served.update(queues)
         settings = [k for k in service.get("environment", {}) if k.startswith("RECLAIM_")]
         assert set(settings) <= known, (name, set(settings) - known)
         if name != "migrate":
@@ -226,6 +228,7 @@ def test_the_compose_file_runs_real_commands_with_known_settings() -> None:
             assert "/readyz" in " ".join(service["healthcheck"]["test"]), name
         for port in service.get("ports", []):
             assert port.startswith("127.0.0.1:"), (name, port)  # the proxy in front is TLS's
+    assert served == {q.value for q in Queue}  # every queue has workers
     assert services["migrate"]["depends_on"]["postgres"]["condition"] == "service_healthy"
     example = (COMPOSE / "reclaim.env.example").read_text().splitlines()
     keys = {line.split("=")[0] for line in example if line.strip() and not line.startswith("#")}
