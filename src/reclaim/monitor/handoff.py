@@ -10,8 +10,9 @@ cores, and the banks' index, which wants memory, can each run where they fit.
 
 The row is the state, the queue only a nudge: a stage is claimed before it runs (a
 duplicate task finds it claimed or done and does nothing) and everything a stage writes
-is idempotent. ``media.resume`` (every minute) frees claims whose worker is gone, queues
-again every work no queue holds (a task lost with a killed worker or a Redis restart),
+is idempotent. ``media.resume`` (every minute, and when a hash worker starts) frees
+claims whose worker is gone and queues their work again at once, queues again every work
+no queue holds for a while (a task lost with a killed worker or a Redis restart),
 gives up a work after :data:`MAX_ATTEMPTS` claims, and removes spooled files no work
 names (a crash between spooling and recording).
 
@@ -30,7 +31,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from reclaim.monitor.media import MediaOutcome, Met, remember_url_in
@@ -443,17 +444,22 @@ def resume(
                 MediaWork.claimed_by.is_not(None)
             )
         ).all()
+        freed = []  # their tasks died with their workers: no need to wait
         for work_id, owner, claimed_at in claims:
             if abandoned(owner, claimed_at, now=now, lease=LEASE):
-                done.released += session.execute(
+                released = session.execute(
                     update(MediaWork)
                     .where(MediaWork.id == work_id, MediaWork.claimed_by == owner)
                     .values(claimed_by=None, claimed_at=None)
                 ).rowcount  # type: ignore[attr-defined]
+                if released:
+                    freed.append(work_id)
+        done.released = len(freed)
         idle = list(
             session.execute(
                 select(MediaWork.id, MediaWork.stage, MediaWork.attempts).where(
-                    MediaWork.claimed_by.is_(None), MediaWork.queued < now - GRACE
+                    MediaWork.claimed_by.is_(None),
+                    or_(MediaWork.queued < now - GRACE, MediaWork.id.in_(freed)),
                 )
             ).all()
         )
