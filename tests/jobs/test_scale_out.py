@@ -1,7 +1,9 @@
 """Reclaim spread over processes as a deployment runs it: PostgreSQL for state, Redis for
 the queues and the shared politeness gate, two ``reclaim worker --queue fetch`` processes
-crawling the demo forum, and two ``reclaim serve --role matcher`` replicas (each with a
-data folder of its own, as on two machines) answering platforms' lookups.
+crawling the demo forum, a ``--queue hash --queue match`` worker recognising its media
+(killed while it holds a file, and replaced), and two ``reclaim serve --role matcher``
+replicas (each with a data folder of its own, as on two machines) answering platforms'
+lookups.
 
 One worker is killed (SIGKILL) while it holds URLs, then Redis and PostgreSQL are
 restarted under the other: the crawl still finishes, every planted copy is found exactly
@@ -33,7 +35,8 @@ from reclaim.demo.media import make_demo_folder
 from reclaim.demo.site import PLANTED, DemoSite, serve
 from reclaim.demo.story import register_originals
 from reclaim.jobs.models import DeadLetter
-from reclaim.monitor.models import FrontierUrl, Sighting, Source, UrlState
+from reclaim.monitor import handoff
+from reclaim.monitor.models import FrontierUrl, MediaWork, Sighting, Source, UrlState
 from reclaim.monitor.service import SourceOptions, add_source
 from reclaim.signals import PdqSignal
 from reclaim.store import open_database
@@ -101,11 +104,12 @@ def test_workers_survive_a_kill_and_restarts_of_redis_and_postgresql(
 
     logs: list[Path] = []
 
-    def start() -> subprocess.Popen[str]:
+    def start(*queues: str) -> subprocess.Popen[str]:
         logs.append(tmp_path / f"worker-{len(logs)}.log")
+        chosen = [arg for queue in queues or ("fetch",) for arg in ("--queue", queue)]
         with logs[-1].open("w") as log:  # a file: a full pipe would stall a chatty worker
             return subprocess.Popen(
-                [sys.executable, "-m", "reclaim.cli", "worker", "--queue", "fetch"],
+                [sys.executable, "-m", "reclaim.cli", "worker", *chosen],
                 env={**env, "RECLAIM_LOG_LEVEL": "INFO"},
                 stdout=subprocess.DEVNULL,
                 stderr=log,
@@ -132,13 +136,21 @@ def test_workers_survive_a_kill_and_restarts_of_redis_and_postgresql(
     def finished() -> bool:
         with database.session() as session:
             row = session.get(Source, source_id)
-            return row is not None and row.last_finished is not None
+            done = row is not None and row.last_finished is not None
+            return done and handoff.outstanding(session) == 0
+
+    def hashing(worker: subprocess.Popen[str]) -> bool:
+        owner = f"{socket.gethostname()[:100]}:{worker.pid}/%"
+        with database.session() as session:
+            claimed = select(MediaWork.id).where(MediaWork.claimed_by.like(owner)).limit(1)
+            return session.scalar(claimed) is not None
 
     key, banked = _platform_bank(database)
     replicas = [Replica(env, tmp_path / f"matcher-{n}") for n in range(2)]
     for replica in replicas:
         replica.start()
     workers = [start(), start()]
+    media: subprocess.Popen[str] | None = None
     try:
         for replica in replicas:
             replica.wait_ready()
@@ -155,6 +167,12 @@ def test_workers_survive_a_kill_and_restarts_of_redis_and_postgresql(
         survivor = next(w for w in workers if w is not victim)
         victim.send_signal(signal.SIGKILL)  # mid-task: its claims and its Huey task are lost
         victim.wait(30)
+        doomed = start("hash", "match")  # media have waited for it: it has a backlog
+        media = doomed
+        _until(lambda: hashing(doomed), 120, "the media worker to take a file")
+        doomed.send_signal(signal.SIGKILL)  # mid-hash or mid-match: its work is claimed
+        doomed.wait(30)
+        media = start("hash", "match")  # puts the dead worker's media work back at once
         redis.restart()
         postgres_cluster.restart()
         try:
@@ -166,15 +184,19 @@ def test_workers_survive_a_kill_and_restarts_of_redis_and_postgresql(
     finally:
         for replica in replicas:
             replica.stop()
-        for worker in workers:
+        everyone = [*workers, *([media] if media is not None else [])]
+        for worker in everyone:
             if worker.poll() is None:
                 worker.send_signal(signal.SIGTERM)
-        for worker in workers:
+        for worker in everyone:
             try:
                 worker.wait(60)
             except subprocess.TimeoutExpired:
                 worker.kill()
     assert survivor.returncode == 0, tails()
+    assert media is not None
+    assert media.returncode == 0, tails()
+    assert list((tmp_path / "data" / "spool").iterdir()) == []  # every copy removed
     with database.session() as session:
         sightings = list(session.execute(select(Sighting.page_url, Sighting.media_url)))
         letters = list(session.scalars(select(DeadLetter)))
