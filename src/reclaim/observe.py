@@ -83,7 +83,7 @@ class StateCollector(Collector):
 
     def collect(self) -> Iterator[Metric]:
         from reclaim.jobs.models import DeadLetter
-        from reclaim.monitor.models import FrontierUrl, Sighting
+        from reclaim.monitor.models import FrontierUrl, MediaWork, Sighting
         from reclaim.takedown.models import Notice
 
         up = GaugeMetricFamily("reclaim_database_up", "Whether the database answered (1) or not.")
@@ -91,6 +91,10 @@ class StateCollector(Collector):
             with self._database.session() as session:
                 states = {
                     "reclaim_frontier_urls": ("Crawl frontier URLs by state.", FrontierUrl.state),
+                    "reclaim_media_work": (
+                        "Media waiting to be hashed or matched, by stage.",
+                        MediaWork.stage,
+                    ),
                     "reclaim_sightings": ("Sightings by review status.", Sighting.status),
                     "reclaim_takedown_notices": ("Takedown notices by state.", Notice.state),
                 }

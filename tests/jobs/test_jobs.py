@@ -181,6 +181,8 @@ def test_reclaim_worker_crawls_due_sources_and_stops_on_sigterm(
         metrics = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=10).text
         assert 'reclaim_queue_depth{queue="fetch"}' in metrics
         assert 'reclaim_frontier_urls{state="done"}' in metrics
+        assert 'reclaim_queue_depth{queue="hash"}' in metrics
+        assert "# TYPE reclaim_media_work gauge" in metrics
         assert 'reclaim_task_seconds_count{outcome="ok",task="monitor.crawl"}' in metrics
         worker.send_signal(signal.SIGTERM)
         _, stderr = worker.communicate(timeout=60)
