@@ -116,3 +116,11 @@ def test_the_worker_refuses_an_unknown_queue(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert "unknown queue" in result.stderr
     assert "fetch, hash, match, capture, send, recheck" in result.stderr
+
+
+def test_the_worker_says_where_sweeps_run(tmp_path: Path) -> None:
+    from tests.cli import run
+
+    result = run({"RECLAIM_DATA_DIR": str(tmp_path)}, "worker", "--queue", "sweep")
+    assert result.returncode == 2
+    assert "reclaim sweep lan" in result.stderr

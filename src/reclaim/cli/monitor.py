@@ -376,6 +376,13 @@ def worker(
     from reclaim.monitor.handoff import RESUME_TASK
     from reclaim.monitor.jobs import SCHEDULE
 
+    if queue and "sweep" in queue:
+        raise fail(
+            "sweeps have no queue: a room's network is swept from a machine inside it, and "
+            "a capture or a phone video is read where it is -- run `reclaim sweep lan|pcap|"
+            "video` there",
+            2,
+        )
     try:
         queues = [Queue(name) for name in queue] if queue else None
     except ValueError:
