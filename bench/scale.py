@@ -2,7 +2,7 @@
 
 Everything runs as a deployment runs it: a throwaway PostgreSQL cluster and Redis server
 (Debian's packages, started here on Unix sockets), ``reclaim serve --role matcher``
-replicas on loopback ports, ``reclaim worker --queue fetch`` processes. Measured in one run:
+replicas on loopback ports, ``reclaim worker`` processes. Measured in one run:
 
 - cold start: one replica reading every banked hash from PostgreSQL, then saving its
   snapshot; and a start from that snapshot (what every other replica does);
@@ -13,12 +13,14 @@ replicas on loopback ports, ``reclaim worker --queue fetch`` processes. Measured
 - add to visible: a hash banked in PostgreSQL, then looked up on every replica at once
   until all find it (lookups apply the change log first);
 - crawl: pages/s of the monitor over a generated site on 127.0.0.2, 1 versus 2 worker
-  processes (PostgreSQL frontier, Redis queue and politeness gate).
+  processes, each taking the fetch, hash and match queues (PostgreSQL frontier and media
+  work, Redis queues and politeness gate), and how long until every medium was matched.
 
 On a 2-core machine, replicas beyond two share the same cores: the ratio for 4 shows that
 limit, not the design's. See docs/scale.md for the projection to 100M hashes.
 
     .venv/bin/python bench/scale.py [--hashes 10000000] [--seconds 20] [--pages 2000]
+        [--part all|matchers|crawl]
 """
 
 from __future__ import annotations
@@ -235,10 +237,12 @@ def add_visible(url: str, replicas: list[Replica], key: str, adds: int) -> list[
 def crawl(
     cluster: PostgresCluster, redis: RedisServer, base: str, folder: Path, workers: int, pages: int
 ) -> dict[str, float]:
-    """Crawl the site with ``workers`` fetch worker processes; pages/s over the span from
-    the first fetch to the last."""
+    """Crawl the site with ``workers`` worker processes, each taking the fetch, hash and
+    match queues; pages/s over the span from the first fetch to the last, and until the
+    last medium was matched."""
     from sqlalchemy import func, select
 
+    from reclaim.monitor import handoff
     from reclaim.monitor.models import FrontierUrl, Source
     from reclaim.monitor.service import SourceOptions, add_source
 
@@ -270,11 +274,13 @@ def crawl(
         "RECLAIM_LOG_LEVEL": "WARNING",
     }
     processes = []
+    queues = ("--queue", "fetch", "--queue", "hash", "--queue", "match")
+    began = time.monotonic()
     for n in range(workers):
         log = (folder / f"{name}-worker-{n}.log").open("w")
         processes.append(
             subprocess.Popen(
-                [sys.executable, "-m", "reclaim.cli", "worker", "--queue", "fetch"],
+                [sys.executable, "-m", "reclaim.cli", "worker", *queues],
                 env=env,
                 stdout=subprocess.DEVNULL,
                 stderr=log,
@@ -284,10 +290,12 @@ def crawl(
     def finished() -> bool:
         with database.session() as session:
             row = session.get(Source, source_id)
-            return row is not None and row.last_finished is not None
+            done = row is not None and row.last_finished is not None
+            return done and handoff.outstanding(session) == 0
 
     try:
         until(finished, 1800, f"the crawl with {workers} workers")
+        elapsed = time.monotonic() - began
     finally:
         for process in processes:
             process.send_signal(signal.SIGTERM)
@@ -301,7 +309,12 @@ def crawl(
         ).one()
     database.dispose()
     span = (last - first).total_seconds() if pages else 0.0
-    return {"pages": pages, "seconds": span, "pages_per_s": pages / span if span else 0.0}
+    return {
+        "pages": pages,
+        "seconds": span,
+        "pages_per_s": pages / span if span else 0.0,
+        "all_matched_s": elapsed,
+    }
 
 
 def main() -> None:
@@ -310,72 +323,89 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--pages", type=int, default=2000)
     parser.add_argument("--adds", type=int, default=10)
+    parser.add_argument(
+        "--part", choices=("all", "matchers", "crawl"), default="all", help="what to measure"
+    )
     args = parser.parse_args()
     print(f"{os.cpu_count()} cores; {args.hashes:,} banked hashes", flush=True)
     work = Path(tempfile.mkdtemp(prefix="reclaim-scale-", dir="/tmp"))
     pg_root = Path(tempfile.mkdtemp(prefix="reclaim-scale-pg-"))  # the postgres user's
     with postgres(pg_root) as cluster, redis_server(work / "redis") as redis:
-        url = cluster.create_database("bank")
-        began = time.perf_counter()
-        key, codes = fill(url, args.hashes)
-        print(f"filled PostgreSQL in {time.perf_counter() - began:.0f} s", flush=True)
-        data = work / "matcher-data"
-        env = {
-            **os.environ,
-            "RECLAIM_DATA_DIR": str(data),
-            "RECLAIM_DATABASE_URL": url,
-            "RECLAIM_QUEUE_URL": redis.url,
-            "RECLAIM_API_RATE_PER_MINUTE": "100000000",
-            "RECLAIM_LOG_LEVEL": "INFO",
-        }
-        cold, seconds = start_replicas(env, work, 1)
-        print(f"cold start (reads every hash from PostgreSQL): {seconds:.1f} s", flush=True)
-        until(lambda: (data / "matchers").exists() and any((data / "matchers").rglob("current")),
-              1800, "the first snapshot")  # fmt: skip
-        snapshot_mb = sum(f.stat().st_size for f in (data / "matchers").rglob("*.npy")) / 2**20
-        print(f"snapshot written: {snapshot_mb:.0f} MiB", flush=True)
-        for replica in cold:
-            replica.stop()
+        if args.part in ("all", "matchers"):
+            measure_matchers(cluster, redis, work, args)
+        if args.part in ("all", "crawl"):
+            measure_crawl(cluster, redis, work, args)
 
-        values = queries(codes, 20 * BATCH, most_flips=31)
-        results = {}
-        for count in (1, 2, 4):
-            replicas, seconds = start_replicas(env, work, count)
-            print(f"{count} replica(s) ready from the snapshot in {seconds:.1f} s", flush=True)
-            drive(replicas, key, values[: 2 * BATCH], 2.0)  # warm up
-            results[count] = drive(replicas, key, values, args.seconds)
-            memory = [r.memory() for r in replicas]
-            result = results[count]
-            print(
-                f"{count} replica(s): {result['hashes_per_s']:,.0f} hashes/s "
-                f"(ratio to 1: {result['hashes_per_s'] / results[1]['hashes_per_s']:.2f}), "
-                f"request of {BATCH} p50 {result['p50_ms']:.0f} ms p99 {result['p99_ms']:.0f} ms; "
-                "memory per replica private/shared MiB: "
-                + ", ".join(f"{p:.0f}/{s:.0f}" for p, s in memory),
-                flush=True,
-            )
-            if count == 4:
-                visible = [v * 1000 for v in add_visible(url, replicas, key, args.adds)]
-                print(
-                    f"add visible on all {count} replicas: p50 {statistics.median(visible):.0f} "
-                    f"ms, max {max(visible):.0f} ms over {len(visible)} adds",
-                    flush=True,
-                )
-            for replica in replicas:
-                replica.stop()
 
-        process, base = start_site(pages=args.pages * 2, fanout=20, pictures=200)
-        try:
-            one = crawl(cluster, redis, base, work, 1, args.pages)
-            two = crawl(cluster, redis, base, work, 2, args.pages)
-        finally:
-            process.terminate()
+def measure_matchers(
+    cluster: PostgresCluster, redis: RedisServer, work: Path, args: argparse.Namespace
+) -> None:
+    url = cluster.create_database("bank")
+    began = time.perf_counter()
+    key, codes = fill(url, args.hashes)
+    print(f"filled PostgreSQL in {time.perf_counter() - began:.0f} s", flush=True)
+    data = work / "matcher-data"
+    env = {
+        **os.environ,
+        "RECLAIM_DATA_DIR": str(data),
+        "RECLAIM_DATABASE_URL": url,
+        "RECLAIM_QUEUE_URL": redis.url,
+        "RECLAIM_API_RATE_PER_MINUTE": "100000000",
+        "RECLAIM_LOG_LEVEL": "INFO",
+    }
+    cold, seconds = start_replicas(env, work, 1)
+    print(f"cold start (reads every hash from PostgreSQL): {seconds:.1f} s", flush=True)
+    until(lambda: (data / "matchers").exists() and any((data / "matchers").rglob("current")),
+          1800, "the first snapshot")  # fmt: skip
+    snapshot_mb = sum(f.stat().st_size for f in (data / "matchers").rglob("*.npy")) / 2**20
+    print(f"snapshot written: {snapshot_mb:.0f} MiB", flush=True)
+    for replica in cold:
+        replica.stop()
+
+    values = queries(codes, 20 * BATCH, most_flips=31)
+    results = {}
+    for count in (1, 2, 4):
+        replicas, seconds = start_replicas(env, work, count)
+        print(f"{count} replica(s) ready from the snapshot in {seconds:.1f} s", flush=True)
+        drive(replicas, key, values[: 2 * BATCH], 2.0)  # warm up
+        results[count] = drive(replicas, key, values, args.seconds)
+        memory = [r.memory() for r in replicas]
+        result = results[count]
         print(
-            f"crawl: 1 worker {one['pages_per_s']:.1f} pages/s ({one['pages']} pages), "
-            f"2 workers {two['pages_per_s']:.1f} pages/s ({two['pages']} pages); "
-            f"ratio {two['pages_per_s'] / one['pages_per_s']:.2f}",
+            f"{count} replica(s): {result['hashes_per_s']:,.0f} hashes/s "
+            f"(ratio to 1: {result['hashes_per_s'] / results[1]['hashes_per_s']:.2f}), "
+            f"request of {BATCH} p50 {result['p50_ms']:.0f} ms p99 {result['p99_ms']:.0f} ms; "
+            "memory per replica private/shared MiB: "
+            + ", ".join(f"{p:.0f}/{s:.0f}" for p, s in memory),
             flush=True,
         )
+        if count == 4:
+            visible = [v * 1000 for v in add_visible(url, replicas, key, args.adds)]
+            print(
+                f"add visible on all {count} replicas: p50 {statistics.median(visible):.0f} "
+                f"ms, max {max(visible):.0f} ms over {len(visible)} adds",
+                flush=True,
+            )
+        for replica in replicas:
+            replica.stop()
+
+
+def measure_crawl(
+    cluster: PostgresCluster, redis: RedisServer, work: Path, args: argparse.Namespace
+) -> None:
+    process, base = start_site(pages=args.pages * 2, fanout=20, pictures=200)
+    try:
+        one = crawl(cluster, redis, base, work, 1, args.pages)
+        two = crawl(cluster, redis, base, work, 2, args.pages)
+    finally:
+        process.terminate()
+    print(
+        f"crawl: 1 worker {one['pages_per_s']:.1f} pages/s ({one['pages']} pages), "
+        f"2 workers {two['pages_per_s']:.1f} pages/s ({two['pages']} pages); "
+        f"ratio {two['pages_per_s'] / one['pages_per_s']:.2f}; every medium matched after "
+        f"{one['all_matched_s']:.0f} s and {two['all_matched_s']:.0f} s",
+        flush=True,
+    )
 
 
 if __name__ == "__main__":

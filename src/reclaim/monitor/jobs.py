@@ -81,7 +81,9 @@ def monitor_tasks(jobs: Jobs) -> Sequence[TaskSpec]:
 
     def hashing() -> MediaWorker:
         def make() -> tuple[MediaWorker, FileHasher]:
-            hasher = FileHasher(settings, workers=max(1, settings.jobs_workers))
+            # One decoding process per core at most, however many threads take tasks.
+            workers = max(1, min(settings.worker_count, settings.jobs_workers))
+            hasher = FileHasher(settings, workers=workers)
             return worker(Recogniser(jobs.database(), None, hasher)), hasher
 
         made = jobs.resource("media.hashing", make, lambda made: made[1].close())
