@@ -10,7 +10,9 @@ split the work (:mod:`reclaim.monitor.handoff`).
   the pixels, so it runs when a file is first hashed; later its stored signals are
   matched against the banks as they are then.
 - Every banked item it matches (negative banks suppress, as everywhere) becomes or
-  refreshes a sighting.
+  refreshes a sighting -- and so does every item the very same file (by SHA-256) was
+  found to show at another address before, which its stored hashes alone may not find
+  again (:func:`same_file`).
 - A new sighting of a case (not a minor's) keeps an encrypted thumbnail, made in an
   isolated worker while the downloaded file is still at hand; a file met again later
   (its bytes gone) lends the thumbnail an earlier sighting of it in the case has, if any.
@@ -33,12 +35,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from reclaim.banks.matcher import Match
-from reclaim.banks.models import BankItem
+from reclaim.banks.models import Bank, BankItem, BankKind, ItemStatus
 from reclaim.banks.replica import MatcherCache
 from reclaim.cases.models import Organisation
 from reclaim.media.errors import MediaError
 from reclaim.media.thumbnail import Thumbnailer
-from reclaim.monitor.models import MediaFile, Sighting
+from reclaim.monitor.models import MediaFile, Sighting, SightingStatus
 from reclaim.monitor.sightings import (
     Seen,
     keep_thumbnail,
@@ -169,30 +171,30 @@ class Recogniser:
             org = session.get(Organisation, where.org_id)
             if org is None:
                 return Recorded(0, 0)
-            found = [
-                m
-                for m in self._matchers.match(session, org=org, shared_only=False, signals=signals)
-                if not m.negative
-            ]
-            best = _best_per_item(found)
+            found = self._matchers.match(session, org=org, shared_only=False, signals=signals)
+            best = _best_per_item([m for m in found if not m.negative])
             items = {
                 item.public_id: item
                 for item in session.scalars(
                     select(BankItem).where(BankItem.public_id.in_(list(best)))
                 )
             }
+            evidence = [
+                (items[public_id], match.to_json(with_label=False))
+                for public_id, match in best.items()
+                if public_id in items
+            ]
+            if not any(m.negative for m in found):  # a negative bank's match vetoes it all
+                evidence += same_file(session, org=org, sha256=sha256, besides=set(best))
             new = 0
             now = utcnow()
-            for public_id, match in best.items():
-                item = items.get(public_id)
-                if item is None:
-                    continue
+            for item, match_json in evidence:
                 seen = Seen(
                     item=item,
                     page_url=where.page_url,
                     media_url=url,
                     media_sha256=sha256,
-                    match=match.to_json(with_label=False),
+                    match=match_json,
                     when=now,
                     source_id=where.source_id,
                 )
@@ -208,7 +210,7 @@ class Recogniser:
         if wanting and media is not None:
             # Made after the sightings are committed: decoding never holds the database.
             self._keep_thumbnail(url, media, wanting)
-        return Recorded(len(best), new)
+        return Recorded(len(evidence), new)
 
     def _needs_thumbnail(self, session: Session, sighting: Sighting) -> bool:
         """Whether a new thumbnail must be made for ``sighting`` (one of the same file in
@@ -246,6 +248,41 @@ class Recogniser:
                 len(sighting_ids) - kept,
                 len(sighting_ids),
             )
+
+
+def same_file(
+    session: Session, *, org: Organisation, sha256: str, besides: set[str]
+) -> list[tuple[BankItem, dict[str, Any]]]:
+    """Banked items the very same file (``sha256``) was found to show before, at another
+    address, that the matcher did not find now (items in ``besides``): each with the
+    earlier evidence, marked with the sighting it came from.
+
+    A file met again is matched by its stored hashes only; what only its pixels showed
+    the first time (a crop, a turned copy, a picture under an overlay) would be missed at
+    every further address of the same bytes. A sighting a person rejected lends nothing,
+    nor does an item withdrawn since or a bank no longer the organisation's own normal
+    one."""
+    rows = session.execute(
+        select(Sighting, BankItem)
+        .join(BankItem, BankItem.id == Sighting.item_id)
+        .join(Bank, Bank.id == BankItem.bank_id)
+        .where(
+            Sighting.org_id == org.id,
+            Sighting.media_sha256 == sha256,
+            Sighting.status != SightingStatus.REJECTED,
+            BankItem.status == ItemStatus.ACTIVE,
+            Bank.org_id == org.id,
+            Bank.kind == BankKind.NORMAL,
+        )
+        .order_by(Sighting.id)
+    ).all()
+    out: dict[str, tuple[BankItem, dict[str, Any]]] = {}
+    for sighting, item in rows:
+        if item.public_id in besides or item.public_id in out:
+            continue
+        earlier = {k: v for k, v in sighting.match.items() if k != "same_file_as"}
+        out[item.public_id] = (item, {**earlier, "same_file_as": sighting.id})
+    return list(out.values())
 
 
 def shown(url: str) -> str:
