@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import fcntl
 import logging
+import mmap
 import os
 import time
 from pathlib import Path
@@ -334,3 +335,98 @@ def test_a_snapshot_that_cannot_be_written_never_stops_matching(
     (entry,) = follower_cache._built.values()
     assert entry.saved is None
     assert entry.save_from > time.monotonic() + 60
+
+
+def _mapped(array: np.ndarray) -> bool:
+    """Whether ``array`` reads a memory-mapped file (shared with other processes)."""
+    base = array
+    while base is not None:
+        if isinstance(base, mmap.mmap):
+            return True
+        base = getattr(base, "base", None)
+    return False
+
+
+def _entry(cache: MatcherCache):
+    (entry,) = cache._built.values()
+    return entry
+
+
+def test_replicas_move_to_each_newer_snapshot_and_map_it(
+    database, banked, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A replica that saved a snapshot maps it (its own copy of the bank is let go), and
+    one that started from an older snapshot moves to the newer one another wrote: so
+    replicas on a machine keep sharing one copy of the bank however much it changes."""
+    queries, plain = banked
+    snapshots = Snapshots(tmp_path / "matchers")
+    writer = MatcherCache(snapshots)
+    answers(writer, database, queries[:1])  # built from the database: its own memory
+    assert not _mapped(_entry(writer).matcher._catalog._main.signal_ids)
+    writer.refresh(database)  # saves, then maps what it saved
+    first = snapshots.current(org_id(database), True)
+    assert _entry(writer).generation == first
+    assert _mapped(_entry(writer).matcher._catalog._main.signal_ids)
+
+    reader = MatcherCache(snapshots)
+    answers(reader, database, queries[:1])
+    assert _entry(reader).generation == first
+
+    with database.session() as session:  # the bank changes: an add and a withdrawal
+        org = cases.get_org(session)
+        main = banks.get_bank(session, org=org, name="main")
+        added = random_hex()
+        banks.add_items(
+            session,
+            bank=main,
+            actor="t",
+            verified=True,
+            items=[banks.NewItem([PdqSignal(added, 100)], "added", "portal")],
+        )
+        (gone,) = MatcherCache().match(
+            session, org=org, shared_only=True, signals=[PdqSignal(plain[7], 100)]
+        )
+        banks.withdraw_item(session, bank=main, public_id=gone.item_id, actor="survivor")
+    monkeypatch.setattr(replica_module, "RESAVE_AFTER", 1)
+    writer.refresh(database)  # two items changed: a new snapshot, mapped at once
+    second = snapshots.current(org_id(database), True)
+    assert second not in (None, first)
+    assert _entry(writer).generation == second
+
+    monkeypatch.setattr(replica_module, "RESAVE_AFTER", 10_000)
+    reader.refresh(database)  # it has no snapshot to save: it moves to the other's
+    assert _entry(reader).generation == second
+    assert _mapped(_entry(reader).matcher._catalog._main.signal_ids)
+    later = [[PdqSignal(added, 100)], [PdqSignal(plain[7], 100)], *queries]
+    cold = answers(MatcherCache(), database, later)
+    assert answers(reader, database, later) == cold
+    assert answers(writer, database, later) == cold
+    assert [{item for _, item, *_ in a} for a in cold[:2]] == [{"added"}, set()]
+    assert reader.position(org_id(database), True) == writer.position(org_id(database), True)
+
+
+def test_a_newer_snapshot_that_does_not_fit_is_passed_over(
+    database, banked, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    queries, _ = banked
+    snapshots = Snapshots(tmp_path / "matchers")
+    writer = MatcherCache(snapshots)
+    answers(writer, database, queries[:1])
+    writer.refresh(database)
+    reader = MatcherCache(snapshots)
+    expected = answers(reader, database, queries)
+    before = _entry(reader).matcher
+    folder = tmp_path / "matchers" / folder_name(org_id(database), True)
+    newer = folder / "gen-99999999999999-damaged"
+    (folder / (snapshots.current(org_id(database), True) or "")).rename(newer)
+    os.unlink(folder / "current")
+    os.symlink(newer.name, folder / "current")
+    (newer / "catalog" / "manifest.json").write_text("{")  # damaged
+    loads = []
+    original = Snapshots.load
+    monkeypatch.setattr(Snapshots, "load", lambda self, *a: loads.append(1) or original(self, *a))
+    reader.refresh(database)
+    reader.refresh(database)
+    assert len(loads) == 1  # looked at once, then passed over
+    assert _entry(reader).matcher is before
+    assert answers(reader, database, queries) == expected

@@ -58,6 +58,8 @@ class _Entry:
     changes: int = 0  # items changed since that snapshot
     entry_key: str = ""  # log_entry_key of seq
     save_from: float = 0.0  # monotonic time before which no snapshot is tried again
+    generation: str | None = None  # the snapshot generation the matcher maps, if any
+    passed_over: str | None = None  # a newer generation found unusable: not tried again
 
 
 class MatcherCache:
@@ -114,24 +116,16 @@ class MatcherCache:
             return None if entry is None else entry.seq
 
     def _current(self, session: Session, org_id: int, shared_only: bool) -> BankMatcher:
-        banks = list(session.scalars(select(Bank).where(Bank.org_id == org_id).order_by(Bank.id)))
+        banks = _banks(session, org_id)
         key = (org_id, shared_only)
         entry = self._built.get(key)
         if entry is None or set(entry.matcher.banks) != {b.id for b in banks}:
             entry = self._start(session, org_id, shared_only, banks)
             self._built[key] = entry
-        newest, changed = changed_items(session, after=entry.seq)
-        if changed:
-            matcher = entry.matcher
-            matcher.banks.update({b.id: b for b in banks})
-            matcher.remove(matcher.item_ids(changed))
-            matcher.add(
-                signal_rows(
-                    session, banks=banks, shared_only=shared_only, public_ids=sorted(changed)
-                )
-            )
+        newest, changed = _apply(session, entry.matcher, entry.seq, banks, shared_only)
+        if newest != entry.seq:
             entry.seq = newest
-            entry.changes += len(changed)
+            entry.changes += changed
             entry.entry_key = log_entry_key(session, newest)
         return entry.matcher
 
@@ -145,7 +139,7 @@ class MatcherCache:
                 lambda seq: log_entry_key(session, seq),
             )
             if loaded is not None:
-                seq, matcher = loaded
+                seq, matcher, generation = loaded
                 log.info(
                     "matcher of organisation %d (%s): %d items from the snapshot at log "
                     "position %d",
@@ -154,7 +148,8 @@ class MatcherCache:
                     len(matcher),
                     seq,
                 )
-                return _Entry(seq, matcher, saved=seq, entry_key=log_entry_key(session, seq))
+                entry_key = log_entry_key(session, seq)
+                return _Entry(seq, matcher, seq, entry_key=entry_key, generation=generation)
         seq = last_change(session)  # read first: later changes are applied again, harmlessly
         matcher = BankMatcher(banks, self.shard)
         matcher.add(signal_rows(session, banks=banks, shared_only=shared_only))
@@ -200,6 +195,50 @@ class MatcherCache:
                     entry.saved, entry.changes = seq, entry.changes - changes
                 else:  # another process was saving it, or the disk refused: later
                     entry.save_from = time.monotonic() + SAVE_RETRY_SECONDS
+        for key in list(self._built):
+            self._adopt_newer(database, key)
+
+    def _adopt_newer(self, database: Database, key: tuple[int, bool]) -> None:
+        """Swap the matcher for the newest snapshot of it when one was written since it
+        started (by this process or another): its pages are then shared with every replica
+        on the machine, instead of this process holding its own copy of what changed. The
+        snapshot is loaded while lookups go on; only the log since it is applied under
+        the lock."""
+        if self._snapshots is None:
+            return
+        org_id, shared_only = key
+        with self._lock:
+            entry = self._built.get(key)
+            newest = self._snapshots.current(org_id, shared_only)
+            if entry is None or newest is None or newest in (entry.generation, entry.passed_over):
+                return
+        with database.session() as session:
+            banks = _banks(session, org_id)
+            loaded = self._snapshots.load(
+                org_id,
+                shared_only,
+                banks,
+                lambda ids: signals_by_id(session, ids),
+                lambda seq: log_entry_key(session, seq),
+            )
+        with database.session() as session, self._lock:
+            if self._built.get(key) is not entry:
+                return  # built again meanwhile
+            if loaded is None or set(loaded.matcher.banks) != set(entry.matcher.banks):
+                entry.passed_over = newest
+                return
+            banks = _banks(session, org_id)
+            seq, changed = _apply(session, loaded.matcher, loaded.seq, banks, shared_only)
+            entry.matcher, entry.generation = loaded.matcher, loaded.generation
+            entry.seq, entry.saved, entry.changes = seq, loaded.seq, changed
+            entry.entry_key = log_entry_key(session, seq)
+        log.info(
+            "matcher of organisation %d (%s) now maps snapshot %s (log position %d)",
+            org_id,
+            "shared" if shared_only else "all",
+            loaded.generation,
+            loaded.seq,
+        )
 
     def _rewound(self, session: Session, key: tuple[int, bool]) -> bool:
         """Whether the log no longer holds the entry the matcher's position names (the
@@ -215,6 +254,25 @@ class MatcherCache:
                 with self._lock:
                     self._current(session, org_id, shared_only)
         return len(org_ids)
+
+
+def _banks(session: Session, org_id: int) -> list[Bank]:
+    return list(session.scalars(select(Bank).where(Bank.org_id == org_id).order_by(Bank.id)))
+
+
+def _apply(
+    session: Session, matcher: BankMatcher, after: int, banks: list[Bank], shared_only: bool
+) -> tuple[int, int]:
+    """Apply the change log after position ``after`` to ``matcher``: the position it then
+    reflects, and how many items changed."""
+    newest, changed = changed_items(session, after=after)
+    if not changed:
+        return after, 0
+    matcher.banks.update({b.id: b for b in banks})
+    matcher.remove(matcher.item_ids(changed))
+    rows = signal_rows(session, banks=banks, shared_only=shared_only, public_ids=sorted(changed))
+    matcher.add(rows)
+    return newest, len(changed)
 
 
 def worker_matchers(settings: Settings) -> MatcherCache:

@@ -31,6 +31,7 @@ import shutil
 import time
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
+from typing import NamedTuple
 
 from reclaim.banks.matcher import SNAPSHOT_KIND, BankMatcher, Frozen
 from reclaim.banks.models import Bank
@@ -51,6 +52,16 @@ def folder_name(org_id: int, shared_only: bool, shard: Shard | None = None) -> s
     return name if shard is None else f"{name}-shard-{shard.index}-of-{shard.count}"
 
 
+class Loaded(NamedTuple):
+    """A matcher started from a snapshot."""
+
+    seq: int
+    """The change log position the snapshot reflects."""
+    matcher: BankMatcher
+    generation: str
+    """The generation's name in its folder (a newer one has another)."""
+
+
 class Snapshots:
     """The snapshots under ``root`` (usually ``<data dir>/matchers``) of matchers holding
     ``shard`` (all signals when None)."""
@@ -66,16 +77,16 @@ class Snapshots:
         banks: list[Bank],
         rows_of: Callable[[list[int]], Iterable[SignalRow]],
         entry_key: Callable[[int], str],
-    ) -> tuple[int, BankMatcher] | None:
+    ) -> Loaded | None:
         """The newest snapshot's matcher and the log position it reflects, or None (no
         snapshot, another set of banks, a log that is not the one it followed -- a restored
         backup --, or damaged: logged). ``entry_key(seq)`` is the log's
         :func:`~reclaim.banks.service.log_entry_key`."""
         folder = self.root / folder_name(org_id, shared_only, self.shard)
-        try:
-            generation = folder / os.readlink(folder / _CURRENT)
-        except OSError:
+        name = self.current(org_id, shared_only)
+        if name is None:
             return None
+        generation = folder / name
         try:
             meta = read_manifest(generation / "catalog", SNAPSHOT_KIND)["meta"]
         except (MatchIndexError, OSError, KeyError) as error:
@@ -105,7 +116,15 @@ class Snapshots:
         except (MatchIndexError, OSError, ValueError, KeyError) as error:
             log.warning("matcher snapshot %s not used: %s", generation, error)
             return None
-        return int(meta["seq"]), matcher
+        return Loaded(int(meta["seq"]), matcher, name)
+
+    def current(self, org_id: int, shared_only: bool) -> str | None:
+        """The name of the newest snapshot's generation (None: there is none)."""
+        folder = self.root / folder_name(org_id, shared_only, self.shard)
+        try:
+            return os.readlink(folder / _CURRENT)
+        except OSError:
+            return None
 
     def save(self, org_id: int, shared_only: bool, frozen: Frozen, seq: int, entry: str) -> bool:
         """Write a matcher's ``frozen`` bulk (as of log position ``seq``, whose entry has
