@@ -8,7 +8,8 @@ a real PostgreSQL: a throwaway cluster in a temporary folder (Debian's server, a
 socket only), one migrated template, and a fresh copy of it for every module and every
 test, handed over through ``RECLAIM_DATABASE_URL`` so that child processes (the CLI,
 servers) use it too.
-``scripts/test`` runs both passes, one after the other.
+``scripts/test`` runs both passes, one after the other, each on every core (pytest-xdist:
+the workers tell the controller what they found, and it writes the list).
 """
 
 from __future__ import annotations
@@ -72,6 +73,7 @@ class _Recorder:
         self.db_fixtures: set[str] = set()
         self.seen_files: set[Path] = set()
         self.previous: str | None = None
+        self.ran: set[str] = set()  # tests run by xdist workers (the controller runs none)
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_sessionstart(self, session: pytest.Session) -> None:
@@ -127,11 +129,22 @@ class _Recorder:
         self.seen_files = files
         return bool(new)
 
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_testnodedown(self, node: Any, error: object) -> None:
+        """pytest-xdist: a worker's findings, gathered by the controller."""
+        output = getattr(node, "workeroutput", {})
+        self.touched.update(output.get("database_tests", ()))
+        self.ran.update(output.get("ran_tests", ()))
+
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
-        if session.testscollected == 0 or hasattr(self.config, "workerinput"):
+        if hasattr(self.config, "workerinput"):  # an xdist worker: tell the controller
+            self.config.workeroutput["database_tests"] = sorted(self.touched)  # type: ignore[attr-defined]
+            self.config.workeroutput["ran_tests"] = [item.nodeid for item in session.items]  # type: ignore[attr-defined]
+            return
+        ran = self.ran | {item.nodeid for item in session.items}
+        if not ran:
             return
         # What this run learnt about the tests it ran replaces what the list said of them.
-        ran = {item.nodeid for item in session.items}
         updated = (_listed() - ran) | self.touched
         LIST.parent.mkdir(parents=True, exist_ok=True)
         partial = LIST.with_suffix(f".{os.getpid()}")
