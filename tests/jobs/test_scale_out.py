@@ -119,6 +119,26 @@ def test_workers_survive_a_kill_and_restarts_of_redis_and_postgresql(
     def tails() -> str:
         return "\n".join(f"{log.name}:\n{log.read_text()[-3000:]}" for log in logs)
 
+    def state() -> str:
+        """What is left undone, for a failure's message."""
+        with database.session() as session:
+            urls = session.execute(
+                select(FrontierUrl.state, FrontierUrl.claimed_by, func.count()).group_by(
+                    FrontierUrl.state, FrontierUrl.claimed_by
+                )
+            ).all()
+            works = session.execute(
+                select(
+                    MediaWork.id,
+                    MediaWork.stage,
+                    MediaWork.claimed_by,
+                    MediaWork.attempts,
+                    MediaWork.queued,
+                )
+            ).all()
+            letters = session.scalars(select(DeadLetter.task)).all()
+        return f"frontier: {urls}\nmedia work: {works}\ndead letters: {letters}"
+
     def holding(worker: subprocess.Popen[str]) -> bool:
         owner = f"{socket.gethostname()[:100]}:{worker.pid}/%"
         with database.session() as session:
@@ -178,7 +198,7 @@ def test_workers_survive_a_kill_and_restarts_of_redis_and_postgresql(
         try:
             _until(finished, 300, "the crawl to finish")
         except AssertionError as error:
-            raise AssertionError(f"{error}\n{tails()}") from None
+            raise AssertionError(f"{error}\n{state()}\n{tails()}") from None
         assert survivor.poll() is None, tails()
         _replicas_follow_the_banks(database, replicas, key, banked)
     finally:

@@ -82,7 +82,7 @@ class Stages:
             ran.append(task)
         return ran
 
-    def resume(self, minutes: float = 3.0) -> handoff.Resumed:
+    def resume(self, minutes: float = 2.0) -> handoff.Resumed:
         later = utcnow() + timedelta(minutes=minutes)
         return handoff.resume(self.database, self.spool, self.enqueue, self.pending, now=later)
 
@@ -189,7 +189,7 @@ def test_duplicate_and_lost_tasks_and_dead_workers_change_nothing(
     stages.tasks = [task for task in rest for _ in range(2)]
     stages.run()
     assert {w.id for w in _works(database)} == {first[1], second[1]}
-    early = stages.resume(minutes=0.5)  # the dead worker's work goes back at once; the
+    early = stages.resume(minutes=0.2)  # the dead worker's work goes back at once; the
     assert (early.released, early.queued) == (1, 1)  # lost task's may just be slow
     resumed = stages.resume()
     assert (resumed.released, resumed.queued, resumed.given_up) == (0, 1, 0)

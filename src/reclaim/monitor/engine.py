@@ -9,13 +9,13 @@ the outcome -- so a kill at any moment loses only the requests in flight.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import cast
 
 from sqlalchemy import or_, select
 from sqlalchemy.exc import DBAPIError
@@ -38,7 +38,7 @@ from reclaim.monitor.sources import Role
 from reclaim.signals.hasher import FileHasher
 from reclaim.store.base import utcnow
 from reclaim.store.blobs import BlobStore
-from reclaim.store.claims import worker_id
+from reclaim.store.claims import PendingReleases, worker_id
 from reclaim.store.db import Database
 from reclaim.store.envelope import KeyProblem, MasterKey, MasterKeyMissing
 
@@ -162,6 +162,7 @@ class Monitor:
         self._renderer: Renderer | None = None
         self._renderer_lock = threading.Lock()
         self._stop = threading.Event()
+        self._unreleased = PendingReleases(self._requeue)
         self.worker = worker_id()
 
     def _in_place(self, matchers: MatcherCache) -> InPlace:
@@ -208,6 +209,10 @@ class Monitor:
                     timeout=self._settings.render_timeout,
                 )
             return self._renderer
+
+    def _requeue(self, url_id: Hashable) -> None:
+        with self._database.session() as session:
+            frontier.requeue(session, url_id=cast(int, url_id))
 
     def stop(self) -> None:
         """Ask running crawls to stop after the URLs in hand (they resume next run)."""
@@ -333,9 +338,13 @@ class Monitor:
             self._visit(plan, url, tally)
         except DBAPIError:
             # The database is unreachable or refused: give the URL back and let the caller
-            # (a retried job, the next run) try again rather than lose the page.
-            with contextlib.suppress(DBAPIError), self._database.session() as session:
-                frontier.requeue(session, url_id=url.id)
+            # (a retried job, the next run) try again rather than lose the page -- as soon
+            # as the database answers, if it does not now (nobody else may take the URL
+            # while this live process holds it).
+            try:
+                self._requeue(url.id)
+            except DBAPIError:
+                self._unreleased.add(url.id)
             raise
         except Exception as error:  # one page's bug must not end the crawl; it is recorded
             log.exception("visiting %s failed", url.url)

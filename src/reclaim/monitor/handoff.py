@@ -12,7 +12,7 @@ The row is the state, the queue only a nudge: a stage is claimed before it runs 
 duplicate task finds it claimed or done and does nothing) and everything a stage writes
 is idempotent. ``media.resume`` (every minute, and when a hash worker starts) frees
 claims whose worker is gone and queues their work again at once, queues again every work
-no queue holds for a while (a task lost with a killed worker or a Redis restart),
+no queue holds for a minute (a task lost with a killed worker or a Redis restart),
 gives up a work after :data:`MAX_ATTEMPTS` claims, and removes spooled files no work
 names (a crash between spooling and recording).
 
@@ -26,10 +26,11 @@ from __future__ import annotations
 import contextlib
 import logging
 import pickle
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Hashable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import cast
 
 from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.orm import Session
@@ -40,7 +41,7 @@ from reclaim.monitor.recognise import AtHand, Recogniser, Unhashable, Where, sho
 from reclaim.monitor.spool import Spool, Spooled, SpoolError
 from reclaim.signals.base import Signal
 from reclaim.store.base import utcnow
-from reclaim.store.claims import abandoned, worker_id
+from reclaim.store.claims import PendingReleases, abandoned, worker_id
 from reclaim.store.db import Database
 
 log = logging.getLogger(__name__)
@@ -52,8 +53,9 @@ TASKS = {WorkStage.HASH: HASH_TASK, WorkStage.MATCH: MATCH_TASK}
 
 LEASE = timedelta(minutes=30)
 """A claim by a worker of another machine is given up after this long."""
-GRACE = timedelta(minutes=2)
-"""A work no queue holds this long after it was queued is queued again."""
+GRACE = timedelta(seconds=60)
+"""A work no queue holds this long after it was queued is queued again (a task waiting
+for its retry is held by none: queued twice, the second finds it done or claimed)."""
 MAX_ATTEMPTS = 5
 """Claims of one stage before the work is given up (logged)."""
 LEFTOVER_SECONDS = 3600.0
@@ -184,6 +186,7 @@ class MediaWorker:
         self._recogniser = recogniser
         self._enqueue = enqueue
         self._scratch = scratch
+        self._unreleased = PendingReleases(self._release)
 
     # -- hashing ------------------------------------------------------------------------
 
@@ -380,13 +383,20 @@ class MediaWorker:
         try:
             yield claimed
         except BaseException:
-            with contextlib.suppress(Exception), self._database.session() as session:
-                session.execute(
-                    update(MediaWork)
-                    .where(MediaWork.id == work_id, MediaWork.claimed_by == token)
-                    .values(claimed_by=None, claimed_at=None)
-                )
+            try:
+                self._release((work_id, token))
+            except Exception:  # the database is away: given back once it answers
+                self._unreleased.add((work_id, token))
             raise
+
+    def _release(self, claim: Hashable) -> None:
+        work_id, token = cast(tuple[int, str], claim)
+        with self._database.session() as session:
+            session.execute(
+                update(MediaWork)
+                .where(MediaWork.id == work_id, MediaWork.claimed_by == token)
+                .values(claimed_by=None, claimed_at=None)
+            )
 
     def _give_up(self, work_id: int, why: str) -> None:
         give_up(self._database, self._spool, work_id, why)
