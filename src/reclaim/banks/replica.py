@@ -35,7 +35,7 @@ from reclaim.banks.service import (
     signals_by_id,
 )
 from reclaim.banks.shards import Shard
-from reclaim.banks.snapshot import Snapshots
+from reclaim.banks.snapshot import Loaded, Snapshots
 from reclaim.cases.models import Organisation
 from reclaim.config import Settings
 from reclaim.signals.base import Signal
@@ -131,13 +131,7 @@ class MatcherCache:
 
     def _start(self, session: Session, org_id: int, shared_only: bool, banks: list[Bank]) -> _Entry:
         if self._snapshots is not None:
-            loaded = self._snapshots.load(
-                org_id,
-                shared_only,
-                banks,
-                lambda ids: signals_by_id(session, ids),
-                lambda seq: log_entry_key(session, seq),
-            )
+            loaded = _load(self._snapshots, session, org_id, shared_only, banks)
             if loaded is not None:
                 seq, matcher, generation = loaded
                 log.info(
@@ -213,14 +207,7 @@ class MatcherCache:
             if entry is None or newest is None or newest in (entry.generation, entry.passed_over):
                 return
         with database.session() as session:
-            banks = _banks(session, org_id)
-            loaded = self._snapshots.load(
-                org_id,
-                shared_only,
-                banks,
-                lambda ids: signals_by_id(session, ids),
-                lambda seq: log_entry_key(session, seq),
-            )
+            loaded = _load(self._snapshots, session, org_id, shared_only, _banks(session, org_id))
         with database.session() as session, self._lock:
             if self._built.get(key) is not entry:
                 return  # built again meanwhile
@@ -254,6 +241,19 @@ class MatcherCache:
                 with self._lock:
                     self._current(session, org_id, shared_only)
         return len(org_ids)
+
+
+def _load(
+    snapshots: Snapshots, session: Session, org_id: int, shared_only: bool, banks: list[Bank]
+) -> Loaded | None:
+    """The newest snapshot's matcher (grids, videos and digests read by id)."""
+    return snapshots.load(
+        org_id,
+        shared_only,
+        banks,
+        lambda ids: signals_by_id(session, ids),
+        lambda seq: log_entry_key(session, seq),
+    )
 
 
 def _banks(session: Session, org_id: int) -> list[Bank]:
