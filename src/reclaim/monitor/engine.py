@@ -120,6 +120,14 @@ def thumbnail_store(settings: Settings) -> BlobStore | None:
     return BlobStore(Path(settings.data_dir) / "blobs", master)
 
 
+def thumbnails(settings: Settings) -> tuple[BlobStore | None, Thumbnailer | None]:
+    """Where thumbnails are kept and what makes them: both None without a master key."""
+    blobs = thumbnail_store(settings)
+    if blobs is None:
+        return None, None
+    return blobs, Thumbnailer(MediaLimits.from_settings(settings))
+
+
 Listener = Callable[[str, object], None]
 """Told of each page visit (``"page"``, a :class:`Visit`) and medium (``"media"``, a
 :class:`MediaOutcome`)."""
@@ -170,9 +178,7 @@ class Monitor:
         self._hasher = FileHasher(
             settings, workers=max(1, min(settings.worker_count, settings.monitor_workers))
         )
-        blobs = thumbnail_store(settings)
-        if blobs is not None:
-            self._thumbnailer = Thumbnailer(MediaLimits.from_settings(settings))
+        blobs, self._thumbnailer = thumbnails(settings)
         recogniser = Recogniser(
             self._database,
             matchers,

@@ -77,12 +77,7 @@ class Handoff:
     def has(self, session: Session, sha256: str) -> bool:
         if session.get(MediaFile, sha256) is not None:
             return True
-        copy = select(MediaWork.id).where(
-            MediaWork.sha256 == sha256,
-            MediaWork.stage == WorkStage.HASH,
-            MediaWork.spooled.is_not(None),
-        )
-        return session.scalar(copy.limit(1)) is not None
+        return _copy_holder(session, sha256) is not None
 
     def file(self, met: Met, path: Path) -> MediaOutcome:
         try:
@@ -128,10 +123,7 @@ class Handoff:
 
     def _queue(self, work: tuple[WorkStage, int]) -> None:
         stage, work_id = work
-        try:
-            self._enqueue(TASKS[stage], work_id)
-        except Exception as error:  # the queue is away: media.resume queues it later
-            log.warning("could not queue media work %d (%s): it is queued later", work_id, error)
+        _nudge(self._enqueue, TASKS[stage], work_id)
 
 
 @dataclass(frozen=True, slots=True)
@@ -229,16 +221,7 @@ class MediaWorker:
         """A work without a copy of its own: wait for another work of the file that has
         one (it moves this one on), or give up when there is none."""
         with self._database.session() as session:
-            holder = session.scalar(
-                select(MediaWork.id)
-                .where(
-                    MediaWork.sha256 == work.sha256,
-                    MediaWork.stage == WorkStage.HASH,
-                    MediaWork.spooled.is_not(None),
-                )
-                .limit(1)
-            )
-            if holder is not None:  # waiting is not an attempt
+            if _copy_holder(session, work.sha256) is not None:  # waiting is not an attempt
                 session.execute(
                     update(MediaWork)
                     .where(MediaWork.id == work.id, MediaWork.claimed_by == work.token)
@@ -402,10 +385,28 @@ class MediaWorker:
         give_up(self._database, self._spool, work_id, why)
 
     def _queue(self, task: str, work_id: int) -> None:
-        try:
-            self._enqueue(task, work_id)
-        except Exception as error:
-            log.warning("could not queue media work %d (%s): it is queued later", work_id, error)
+        _nudge(self._enqueue, task, work_id)
+
+
+def _copy_holder(session: Session, sha256: str) -> int | None:
+    """A work of the file ``sha256`` that holds a copy of it still to be hashed."""
+    return session.scalar(
+        select(MediaWork.id)
+        .where(
+            MediaWork.sha256 == sha256,
+            MediaWork.stage == WorkStage.HASH,
+            MediaWork.spooled.is_not(None),
+        )
+        .limit(1)
+    )
+
+
+def _nudge(enqueue: Enqueue, task: str, work_id: int) -> None:
+    """Queue ``task`` for the work; if the queue is away, media.resume queues it later."""
+    try:
+        enqueue(task, work_id)
+    except Exception as error:
+        log.warning("could not queue media work %d (%s): it is queued later", work_id, error)
 
 
 def give_up(database: Database, spool: Spool, work_id: int, why: str) -> None:

@@ -23,10 +23,9 @@ from pathlib import Path
 
 from reclaim.banks.replica import worker_matchers
 from reclaim.jobs.queue import Jobs, Queue, TaskSpec
-from reclaim.media.limits import MediaLimits
 from reclaim.media.thumbnail import Thumbnailer
 from reclaim.monitor import frontier, handoff
-from reclaim.monitor.engine import Monitor, Tally, thumbnail_store
+from reclaim.monitor.engine import Monitor, Tally, thumbnails
 from reclaim.monitor.handoff import Handoff, MediaWorker
 from reclaim.monitor.recognise import Recogniser
 from reclaim.monitor.spool import Spool
@@ -91,8 +90,7 @@ def monitor_tasks(jobs: Jobs) -> Sequence[TaskSpec]:
 
     def matching() -> MediaWorker:
         def make() -> tuple[MediaWorker, Thumbnailer | None]:
-            blobs = thumbnail_store(settings)
-            thumbnailer = Thumbnailer(MediaLimits.from_settings(settings)) if blobs else None
+            blobs, thumbnailer = thumbnails(settings)
             recogniser = Recogniser(
                 jobs.database(),
                 worker_matchers(settings),
