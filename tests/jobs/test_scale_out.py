@@ -225,11 +225,12 @@ def test_workers_survive_a_kill_and_restarts_of_redis_and_postgresql(
             .select_from(FrontierUrl)
             .where(FrontierUrl.state.in_((UrlState.QUEUED, UrlState.CLAIMED)))
         )
+    left = state()
     database.dispose()
     media = [media_url.removeprefix(demo.base_url) for _, media_url in sightings]
     assert sorted(media) == sorted(
         {p.media_path for p in PLANTED if not p.page_path.startswith("/s/")}
-    )  # each found, and found once
+    ), f"{left}\n{tails()}"  # each found, and found once
     assert len(set(sightings)) == len(sightings)
     assert unfinished == 0
     assert [(letter.task, letter.error.splitlines()[-1]) for letter in letters] == []
