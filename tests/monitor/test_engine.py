@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import redis
 from PIL import Image
 from sqlalchemy import select
 
@@ -18,13 +19,16 @@ from reclaim.cases.events import SightingFound
 from reclaim.config import Settings
 from reclaim.demo.media import render_scene
 from reclaim.monitor import frontier
-from reclaim.monitor.engine import Monitor
+from reclaim.monitor.engine import Monitor, Tally
 from reclaim.monitor.models import FrontierUrl, MediaFile, Sighting, Source, UrlState
+from reclaim.monitor.politeness import GateUnavailable
 from reclaim.monitor.service import SourceOptions, SourceRefused, add_source
+from reclaim.monitor.shared_gate import SharedHostGate
 from reclaim.monitor.sightings import list_sightings
 from reclaim.signals.filehash import HashRequest, hash_file
 from reclaim.store.base import utcnow
 from reclaim.store.claims import worker_id
+from tests.services import redis_server
 
 from .conftest import SITE_ADDRESS, Site, send
 
@@ -345,3 +349,35 @@ def test_a_playlist_pointing_at_forbidden_places_fetches_nothing_there(
     assert outcome.detail.startswith("a segment of the stream ")
     assert "forbidden address" in outcome.detail or "only http and https" in outcome.detail
     assert trap.accepted == 0  # not one connection reached it
+
+
+def test_a_page_met_while_redis_is_away_waits_instead_of_failing(
+    database, settings: Settings, forum: Site, case_with_items: str, tmp_path: Path
+) -> None:
+    """Workers share their turns at sites through Redis: while it is away (restarted), a
+    page cannot be fetched politely, so it is put back for later -- never marked failed,
+    which would lose it and every page behind it until the next round."""
+    source_id = _add_forum(database, forum)
+    with redis_server(tmp_path / "redis", durable=False) as server:
+        gate = SharedHostGate(redis.Redis.from_url(server.url), outage=0.2)
+        server.stop()
+        with Monitor(database, settings, gate=gate) as monitor:
+            plan = monitor.open_round(source_id)
+            with pytest.raises(GateUnavailable):
+                monitor.work(plan, Tally(), wait=False)
+            with database.session() as session:
+                states = session.scalars(
+                    select(FrontierUrl.state).where(FrontierUrl.source_id == source_id)
+                ).all()
+            assert states == [UrlState.QUEUED]  # the start page, given back
+            assert "/forum/" not in _paths(forum)  # not fetched without a turn
+            server.start()
+            tally = monitor.run_once()
+    assert tally.pages == 3
+    with database.session() as session:
+        org = cases.get_org(session)
+        case = cases.get_case(session, org=org, number=case_with_items)
+        assert {s.media_url for s in list_sightings(session, org=org, case=case)} == {
+            forum.url("/m/a-small.jpg"),
+            forum.url("/m/b-mirror.jpg"),
+        }

@@ -1,6 +1,7 @@
 """The host gate workers share through Redis: concurrency and spacing per site hold across
-processes, other sites are not held up, and a worker killed holding a turn loses it when
-its lease runs out."""
+processes, other sites are not held up, a worker killed holding a turn loses it when its
+lease runs out, and a Redis away for a moment is waited for (for long, the turn is
+refused with :class:`GateUnavailable`)."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ import pytest
 import redis
 
 from reclaim.config import Settings
-from reclaim.monitor.politeness import HostGate
+from reclaim.monitor.politeness import GateUnavailable, HostGate
 from reclaim.monitor.shared_gate import SharedHostGate, host_gate
 from tests.services import RedisServer, redis_server
 
@@ -141,3 +142,55 @@ def test_the_gate_follows_the_settings(server: RedisServer, tmp_path) -> None:
     assert isinstance(host_gate(Settings(data_dir=tmp_path)), HostGate)
     shared = host_gate(Settings(data_dir=tmp_path, queue_url=server.url))
     assert isinstance(shared, SharedHostGate)
+
+
+# -- Redis away ---------------------------------------------------------------------------
+
+
+@pytest.fixture
+def own_server(tmp_path: Path) -> Iterator[RedisServer]:
+    """A Redis of the test's own, to be stopped and started."""
+    with redis_server(tmp_path / "own-redis", durable=False) as running:
+        yield running
+
+
+def test_a_turn_waits_for_redis_to_come_back(own_server: RedisServer) -> None:
+    waits: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        waits.append(seconds)
+        if len(waits) == 3:  # Redis is back after the worker waited a little
+            own_server.start()
+        time.sleep(seconds)
+
+    gate = SharedHostGate(redis.Redis.from_url(own_server.url), outage=60, sleep=sleep)
+    own_server.stop()
+    with gate.turn("https://site.example/a"):
+        pass
+    assert len(waits) >= 3
+    held = redis.Redis.from_url(own_server.url).zcard("reclaim.gate.running.https://site.example")
+    assert held == 0  # the turn was given back
+
+
+def test_a_turn_gives_up_when_redis_stays_away(own_server: RedisServer) -> None:
+    gate = SharedHostGate(redis.Redis.from_url(own_server.url), outage=0.3)
+    own_server.stop()
+    refused = pytest.raises(GateUnavailable, match=r"Redis\) did not answer for 0.3 s")
+    with refused, gate.turn("https://site.example/a"):
+        pytest.fail("a turn was given without Redis")
+
+
+def test_a_turn_that_cannot_be_given_back_keeps_its_outcome(
+    own_server: RedisServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    gate = SharedHostGate(redis.Redis.from_url(own_server.url), outage=0.3)
+    done = []
+    with gate.turn("https://site.example/a"):
+        own_server.stop()  # Redis goes away while the page is fetched
+        done.append("fetched")
+    assert done == ["fetched"]  # the fetch stands; the turn ends with its lease
+    assert "was not given back" in caplog.text
+    own_server.start()
+    # and an error inside the turn is not hidden
+    with pytest.raises(ZeroDivisionError), gate.turn("https://site.example/a"):
+        raise ZeroDivisionError

@@ -30,7 +30,7 @@ from reclaim.monitor.fetch import Fetcher, FetchLimits
 from reclaim.monitor.guard import Resolver, system_resolver
 from reclaim.monitor.media import Handler, InPlace, MediaOutcome, MediaStep
 from reclaim.monitor.models import FrontierUrl, Source, UrlState
-from reclaim.monitor.politeness import RobotsCache
+from reclaim.monitor.politeness import Gate, GateUnavailable, RobotsCache
 from reclaim.monitor.recognise import Recogniser, Where
 from reclaim.monitor.render import Renderer
 from reclaim.monitor.shared_gate import host_gate
@@ -145,15 +145,18 @@ class Monitor:
         matchers: MatcherCache | None = None,
         listener: Listener | None = None,
         handler: Handler | None = None,
+        gate: Gate | None = None,
     ) -> None:
         """Media met are hashed and matched here (with ``matchers``, or the machine's
-        snapshots), unless a ``handler`` takes them (the ``hash`` and ``match`` queues)."""
+        snapshots), unless a ``handler`` takes them (the ``hash`` and ``match`` queues).
+        ``gate``: the turns at sites (by default this process's, or the one workers share
+        through Redis when ``RECLAIM_QUEUE_URL`` is set)."""
         self._database = database
         self._settings = settings
         limits = FetchLimits.from_settings(settings)
         self._fetcher = Fetcher(limits, resolver=resolver)
         self._robots = RobotsCache(self._fetcher, limits.user_agent)
-        self._gate = host_gate(settings)
+        self._gate = gate or host_gate(settings)
         self._hasher: FileHasher | None = None
         self._thumbnailer: Thumbnailer | None = None
         if handler is None:  # hash and match here, at once
@@ -342,11 +345,11 @@ class Monitor:
     def _visit_safely(self, plan: Plan, url: FrontierUrl, tally: Tally) -> None:
         try:
             self._visit(plan, url, tally)
-        except DBAPIError:
-            # The database is unreachable or refused: give the URL back and let the caller
-            # (a retried job, the next run) try again rather than lose the page -- as soon
-            # as the database answers, if it does not now (nobody else may take the URL
-            # while this live process holds it).
+        except (DBAPIError, GateUnavailable):
+            # The database or the shared gate's Redis is unreachable: give the URL back and
+            # let the caller (a retried job, the next run) try again rather than lose the
+            # page -- as soon as the database answers, if it does not now (nobody else may
+            # take the URL while this live process holds it).
             try:
                 self._requeue(url.id)
             except DBAPIError:

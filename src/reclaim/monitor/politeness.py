@@ -70,12 +70,18 @@ class RobotsCache:
         return for_status(fetched.status, body, self._agent)
 
 
+class GateUnavailable(Exception):
+    """The gate cannot tell whose turn it is (the store it shares with other workers is
+    away): the page is to be visited later, not counted as failed."""
+
+
 class Gate(Protocol):
     """Turns at a site: this process's :class:`HostGate`, or one shared by every worker
     (:class:`~reclaim.monitor.shared_gate.SharedHostGate`)."""
 
     def turn(self, url: str, crawl_delay: float | None = None) -> AbstractContextManager[None]:
-        """Wait for a turn at ``url``'s origin, held while the ``with`` block runs."""
+        """Wait for a turn at ``url``'s origin, held while the ``with`` block runs
+        (:class:`GateUnavailable` if no turn can be had for now)."""
         ...
 
 

@@ -7,19 +7,30 @@ per origin, starts at least the spacing apart -- in Redis, decided by one script
 atomically on the server against the server's clock (the machines' clocks may differ).
 
 A turn is a lease: a worker killed while holding one loses it after ``lease`` seconds, so a
-crash never closes a site for good.
+crash never closes a site for good. While Redis is away (restarted, failing over), a worker
+waits for it up to ``outage`` seconds, then raises
+:class:`~reclaim.monitor.politeness.GateUnavailable`: the crawler puts the page back to be
+visited later rather than count it failed. A turn that cannot be given back because Redis
+went away meanwhile ends with its lease.
 """
 
 from __future__ import annotations
 
+import logging
 import secrets
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import RedisError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
 from reclaim.config import Settings
-from reclaim.monitor.politeness import Gate, HostGate, origin
+from reclaim.monitor.politeness import Gate, GateUnavailable, HostGate, origin
+
+log = logging.getLogger(__name__)
 
 _TAKE = """
 local running, spacing_key = KEYS[1], KEYS[2]
@@ -52,19 +63,24 @@ class SharedHostGate:
         delay: float = 0.0,
         lease: float = 600.0,
         poll: float = 0.05,
+        outage: float = 30.0,
         sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
         prefix: str = "reclaim.gate",
     ) -> None:
-        """``client`` is a ``redis.Redis``; ``lease`` must exceed the longest request."""
-        if concurrency < 1 or delay < 0 or lease <= 0:
-            raise ValueError("a gate needs concurrency >= 1, delay >= 0 and a lease")
+        """``client`` is a ``redis.Redis``; ``lease`` must exceed the longest request;
+        ``outage``: how long to wait for Redis when it does not answer."""
+        if concurrency < 1 or delay < 0 or lease <= 0 or outage < 0:
+            raise ValueError("a gate needs concurrency >= 1, delay >= 0, outage >= 0 and a lease")
         self.concurrency = concurrency
         self.delay = delay
         self._client = client
         self._take = client.register_script(_TAKE)
         self._lease_ms = int(lease * 1000)
         self._poll = poll
+        self._outage = outage
         self._sleep = sleep
+        self._clock = clock
         self._prefix = prefix
 
     @contextmanager
@@ -74,13 +90,9 @@ class SharedHostGate:
         keys = [f"{self._prefix}.running.{site}", f"{self._prefix}.next.{site}"]
         spacing_ms = int(max(self.delay, crawl_delay or 0.0) * 1000)
         token = secrets.token_hex(8)
+        args = [self.concurrency, spacing_ms, self._lease_ms, token]
         while True:
-            wait_ms = int(
-                self._take(
-                    keys=keys,
-                    args=[self.concurrency, spacing_ms, self._lease_ms, token],
-                )
-            )
+            wait_ms = int(self._answer(lambda: self._take(keys=keys, args=args)))
             if wait_ms >= 0:
                 break
             self._sleep(self._poll)
@@ -89,7 +101,28 @@ class SharedHostGate:
                 self._sleep(wait_ms / 1000)
             yield
         finally:
-            self._client.zrem(keys[0], token)
+            try:
+                self._answer(lambda: self._client.zrem(keys[0], token))
+            except (GateUnavailable, RedisError) as error:  # never hide the turn's outcome
+                log.warning(
+                    "a turn at %s was not given back (%s): it ends with its lease", site, error
+                )
+
+    def _answer(self, ask: Callable[[], Any]) -> Any:
+        """Redis's answer to ``ask``, waiting up to ``outage`` seconds while it is away."""
+        deadline = self._clock() + self._outage
+        pause = self._poll
+        while True:
+            try:
+                return ask()
+            except (RedisConnectionError, RedisTimeoutError) as error:
+                if self._clock() >= deadline:
+                    raise GateUnavailable(
+                        f"the shared host gate (Redis) did not answer for "
+                        f"{self._outage:g} s: {error}"
+                    ) from error
+                self._sleep(pause)
+                pause = min(pause * 2, 1.0)
 
 
 def host_gate(settings: Settings) -> Gate:
