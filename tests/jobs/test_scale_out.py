@@ -153,6 +153,13 @@ def test_workers_survive_a_kill_and_restarts_of_redis_and_postgresql(
                 )
             )
 
+    def wait(check: Callable[[], bool], seconds: float, what: str) -> None:
+        """:func:`_until`, telling on a timeout what is left undone and the workers' logs."""
+        try:
+            _until(check, seconds, what)
+        except AssertionError as error:
+            raise AssertionError(f"{error}\n{state()}\n{tails()}") from None
+
     def finished() -> bool:
         with database.session() as session:
             row = session.get(Source, source_id)
@@ -167,18 +174,21 @@ def test_workers_survive_a_kill_and_restarts_of_redis_and_postgresql(
 
     key, banked = _platform_bank(database)
     replicas = [Replica(env, tmp_path / f"matcher-{n}") for n in range(2)]
-    for replica in replicas:
-        replica.start()
-    workers = [start(), start()]
+    workers: list[subprocess.Popen[str]] = []
     media: subprocess.Popen[str] | None = None
     try:
+        for replica in replicas:
+            replica.start()
         for replica in replicas:
             replica.wait_ready()
         first = list(banked)[:3]
         for replica in replicas:
             assert replica.found(key, first) == [{banked[value]} for value in first]
+        # Only now: on a loaded machine the replicas may take a while to be ready, and
+        # the crawl must still be under way when a worker is killed.
+        workers.extend([start(), start()])
         holders: list[subprocess.Popen[str]] = []
-        _until(
+        wait(
             lambda: bool(holders.extend(w for w in workers if holding(w)) or holders),
             120,
             "a worker to take URLs",
@@ -189,16 +199,13 @@ def test_workers_survive_a_kill_and_restarts_of_redis_and_postgresql(
         victim.wait(30)
         doomed = start("hash", "match")  # media have waited for it: it has a backlog
         media = doomed
-        _until(lambda: hashing(doomed), 120, "the media worker to take a file")
+        wait(lambda: hashing(doomed), 120, "the media worker to take a file")
         doomed.send_signal(signal.SIGKILL)  # mid-hash or mid-match: its work is claimed
         doomed.wait(30)
         media = start("hash", "match")  # puts the dead worker's media work back at once
         redis.restart()
         postgres_cluster.restart()
-        try:
-            _until(finished, 300, "the crawl to finish")
-        except AssertionError as error:
-            raise AssertionError(f"{error}\n{state()}\n{tails()}") from None
+        wait(finished, 300, "the crawl to finish")
         assert survivor.poll() is None, tails()
         _replicas_follow_the_banks(database, replicas, key, banked)
     finally:
