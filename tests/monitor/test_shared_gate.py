@@ -1,6 +1,6 @@
 """The host gate workers share through Redis: concurrency and spacing per site hold across
-processes, other sites are not held up, a worker killed holding a turn loses it when its
-lease runs out, and a Redis away for a moment is waited for (for long, the turn is
+processes, other sites are not held up, a turn is kept as long as its worker holds it but
+a worker killed holding one loses it when its lease runs out, and a Redis away for a moment is waited for (for long, the turn is
 refused with :class:`GateUnavailable`)."""
 
 from __future__ import annotations
@@ -129,6 +129,17 @@ def test_a_killed_worker_loses_its_turn_when_the_lease_runs_out(
     finally:
         if holder.is_alive():
             holder.kill()
+
+
+def test_a_turn_held_longer_than_its_lease_is_kept(client: redis.Redis) -> None:
+    gate = SharedHostGate(client, concurrency=1, lease=0.6)
+    running = "reclaim.gate.running.https://slow.example"
+    with gate.turn("https://slow.example/video"):
+        time.sleep(2.0)  # a long download: three leases
+        (_, ends), *others = client.zrange(running, 0, -1, withscores=True)
+        seconds, micros = client.time()
+        assert others == [] and ends > seconds * 1000 + micros / 1000  # renewed, still held
+    assert client.zcard(running) == 0
 
 
 def test_refuses_nonsense(client: redis.Redis) -> None:

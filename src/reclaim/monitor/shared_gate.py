@@ -6,8 +6,9 @@ should see. This gate keeps the same two rules -- at most ``concurrency`` reques
 per origin, starts at least the spacing apart -- in Redis, decided by one script run
 atomically on the server against the server's clock (the machines' clocks may differ).
 
-A turn is a lease: a worker killed while holding one loses it after ``lease`` seconds, so a
-crash never closes a site for good. While Redis is away (restarted, failing over), a worker
+A turn is a lease, renewed by its worker while held (every third of the lease): a worker
+killed while holding one loses it ``lease`` seconds later, so a crash never closes a site
+for long, however long a fetch may take. While Redis is away (restarted, failing over), a worker
 waits for it up to ``outage`` seconds, then raises
 :class:`~reclaim.monitor.politeness.GateUnavailable`: the crawler puts the page back to be
 visited later rather than count it failed. A turn that cannot be given back because Redis
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -51,6 +53,24 @@ return start - now
 """
 """Take a turn if one is free: how many milliseconds to wait before starting, or -1."""
 
+_RENEW = """
+local lease = tonumber(ARGV[1])
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local renewed = 0
+for i, running in ipairs(KEYS) do
+  if redis.call('ZADD', running, 'XX', 'GT', 'CH', now + lease, ARGV[i + 1]) == 1 then
+    renewed = renewed + 1
+  end
+  if redis.call('PTTL', running) < lease then
+    redis.call('PEXPIRE', running, lease)
+  end
+end
+return renewed
+"""
+"""Extend the turns named (KEYS: their sites' running sets, ARGV: the lease, then each
+turn's token) to ``lease`` from now; a turn already ended is not brought back."""
+
 
 class SharedHostGate:
     """Like :class:`~reclaim.monitor.politeness.HostGate`, across processes and machines."""
@@ -61,22 +81,27 @@ class SharedHostGate:
         *,
         concurrency: int = 2,
         delay: float = 0.0,
-        lease: float = 600.0,
+        lease: float = 30.0,
         poll: float = 0.05,
         outage: float = 30.0,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
         prefix: str = "reclaim.gate",
     ) -> None:
-        """``client`` is a ``redis.Redis``; ``lease`` must exceed the longest request;
-        ``outage``: how long to wait for Redis when it does not answer."""
+        """``client`` is a ``redis.Redis``; ``lease``: how long a turn outlives its
+        worker (renewed every third of it while held); ``outage``: how long to wait for
+        Redis when it does not answer."""
         if concurrency < 1 or delay < 0 or lease <= 0 or outage < 0:
             raise ValueError("a gate needs concurrency >= 1, delay >= 0, outage >= 0 and a lease")
         self.concurrency = concurrency
         self.delay = delay
         self._client = client
         self._take = client.register_script(_TAKE)
+        self._renew = client.register_script(_RENEW)
         self._lease_ms = int(lease * 1000)
+        self._held: dict[str, str] = {}  # token -> its site's running set
+        self._held_lock = threading.Lock()
+        self._renewer: threading.Thread | None = None
         self._poll = poll
         self._outage = outage
         self._sleep = sleep
@@ -96,17 +121,44 @@ class SharedHostGate:
             if wait_ms >= 0:
                 break
             self._sleep(self._poll)
+        self._hold(token, keys[0])
         try:
             if wait_ms > 0:
                 self._sleep(wait_ms / 1000)
             yield
         finally:
+            with self._held_lock:
+                del self._held[token]
             try:
                 self._answer(lambda: self._client.zrem(keys[0], token))
             except (GateUnavailable, RedisError) as error:  # never hide the turn's outcome
                 log.warning(
                     "a turn at %s was not given back (%s): it ends with its lease", site, error
                 )
+
+    def _hold(self, token: str, running: str) -> None:
+        """Keep the turn ``token`` renewed until it is given back."""
+        with self._held_lock:
+            self._held[token] = running
+            if self._renewer is None:
+                self._renewer = threading.Thread(
+                    target=self._renew_held, name="gate-renewer", daemon=True
+                )
+                self._renewer.start()
+
+    def _renew_held(self) -> None:
+        """Renew every turn held, every third of the lease, while there are some."""
+        while True:
+            time.sleep(self._lease_ms / 3000)
+            with self._held_lock:
+                if not self._held:
+                    self._renewer = None
+                    return
+                held = list(self._held.items())
+            try:
+                self._renew(keys=[k for _, k in held], args=[self._lease_ms, *(t for t, _ in held)])
+            except RedisError as error:  # tried again next time; a turn may lapse meanwhile
+                log.warning("turns at sites not renewed (%s)", error)
 
     def _answer(self, ask: Callable[[], Any]) -> Any:
         """Redis's answer to ``ask``, waiting up to ``outage`` seconds while it is away."""
@@ -135,5 +187,4 @@ def host_gate(settings: Settings) -> Gate:
     return SharedHostGate(
         redis.Redis.from_url(settings.queue_url, health_check_interval=30),
         concurrency=settings.monitor_host_concurrency,
-        lease=settings.fetch_total_timeout + 60.0,
     )
