@@ -286,7 +286,7 @@ class MediaWorker:
                     if source_id is not None and session.get(Source, source_id) is None:
                         source_id = None  # the source was removed meanwhile
                 where = Where(work.org_id, source_id, work.page_url, fresh_after=None)
-                self._recogniser.record(
+                done = self._recogniser.record(
                     work.media_url,
                     work.sha256,
                     signals,
@@ -294,6 +294,12 @@ class MediaWorker:
                     self._copy(work),
                     since=work.created,
                 )
+                if done.new_sightings:
+                    log.info(
+                        "new sighting: %s (%d banked item(s))",
+                        shown(work.media_url),
+                        done.new_sightings,
+                    )
             self._finish(work)
 
     def _query(self, work: Claimed) -> list[Signal] | None:
