@@ -3,6 +3,7 @@ pictures only JavaScript shows, and a hostile page that tries every way out."""
 
 from __future__ import annotations
 
+import os
 import socket
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,7 +13,9 @@ from sqlalchemy import select
 
 from reclaim.cases import service as cases
 from reclaim.config import Settings
+from reclaim.monitor import render
 from reclaim.monitor.engine import Monitor
+from reclaim.monitor.errors import TimedOut
 from reclaim.monitor.fetch import FetchLimits
 from reclaim.monitor.guard import AddressPolicy, GuardedBackend, parse_networks
 from reclaim.monitor.models import MediaUrl
@@ -180,3 +183,37 @@ def test_a_render_source_finds_what_only_javascript_shows(
     gallery = {"/img/full/u10.jpg", "/img/full/u11.jpg"}
     assert not gallery & found[False]  # the page's own HTML names none of them
     assert gallery <= found[True]
+
+
+def test_a_page_that_never_yields_costs_one_browser_not_the_thread(
+    chromium: str, site: Site, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A script that never yields leaves calls without a time limit (running a script,
+    reading the DOM) waiting for good: the browser is killed under the job, the job fails
+    as timed out, and the next page gets a fresh browser."""
+    monkeypatch.setattr(render, "GRACE_SECONDS", 2.0)
+    spin = (
+        b"<!doctype html><p>spin</p><script>"
+        b"addEventListener('load', () => setTimeout(() => { for (;;) {} }, 20))</script>"
+    )
+    site.routes["/render/spin"] = lambda h: send(h, 200, spin, "text/html")
+    site.routes["/render/calm"] = lambda h: send(h, 200, PAGE, "text/html")
+    renderer = Renderer(FetchLimits(allow=ALLOW), timeout=3)
+    try:
+        with pytest.raises(TimedOut, match="took longer than 3 s"):
+            renderer.render(site.url("/render/spin"))
+        assert [p for p in render._descendants(os.getpid()) if _is_chromium(p)] == []
+        calm = renderer.render(site.url("/render/calm"))  # a fresh browser
+        assert b"<html" in calm.html
+    finally:
+        renderer.close()
+        site.routes.pop("/render/spin", None)
+        site.routes.pop("/render/calm", None)
+    assert [p for p in render._descendants(os.getpid()) if _is_chromium(p)] == []
+
+
+def _is_chromium(pid: int) -> bool:
+    try:
+        return "chromium" in Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
+    except OSError:
+        return False

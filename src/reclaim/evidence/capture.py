@@ -122,7 +122,14 @@ class Capturer:
         (their SHA-256 and size stay, in a header), the media files are not fetched, and
         the screenshot is blurred beyond recognition."""
         started = time.time()
-        capture = self._browser.run(lambda: self._capture(url, started, redact), f"capturing {url}")
+        try:
+            capture = self._browser.run(
+                lambda: self._capture(url, started, redact), f"capturing {url}"
+            )
+        except CaptureFailed:
+            raise
+        except FetchFailed as error:  # the browser would not start, or was killed
+            raise CaptureFailed(str(error)) from None
         self._check_certificate(capture)
         if redact:
             capture.screenshot = redacted_screenshot(capture.screenshot)

@@ -10,7 +10,12 @@ scrolled to the end so lazy loaders fire, within one time limit. What comes back
 DOM after rendering and the pictures and videos the page actually loaded.
 
 Playwright's synchronous API belongs to the thread that started it, so the browser lives
-on one thread of its own and :meth:`Renderer.render` hands pages to it.
+on one thread of its own and :meth:`Renderer.render` hands pages to it. Not every call a
+page answers has a time limit (reading its DOM, running a script): a page that keeps the
+browser busy for good (a script that never yields, a parser fed hundreds of megabytes)
+would hold that thread forever, and every job queued behind it. A job over its time is
+therefore ended by killing the browser -- Playwright's driver and every process it started
+-- which makes the waiting call fail at once; the next job starts a fresh browser.
 """
 
 from __future__ import annotations
@@ -18,6 +23,9 @@ from __future__ import annotations
 import concurrent.futures
 import contextlib
 import logging
+import os
+import signal
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -56,7 +64,12 @@ for (const name of ["RTCPeerConnection", "webkitRTCPeerConnection", "RTCDataChan
 """
 SCROLL_STEPS = 6
 VIEWPORT = {"width": 1280, "height": 1600}
+GRACE_SECONDS = 60.0
+"""How long a job may run past its time limit before the browser is killed under it."""
 T = TypeVar("T")
+
+_launching = threading.Lock()
+"""Held while a driver starts, so that the child process that appeared is known to be it."""
 
 
 class RenderFailed(FetchFailed):
@@ -105,18 +118,30 @@ class GuardedBrowser:
         )
         self._playwright: Any = None
         self._browser: Any = None
+        self._driver: int | None = None  # the Playwright driver's process id
+        self._killed = threading.Event()  # the browser was killed under a job
 
     def run(self, job: Callable[[], T], what: str) -> T:
         """Run ``job`` on the browser's thread (starting Chromium first if needed)."""
 
         def started() -> T:
+            if self._killed.is_set() or (
+                self._browser is not None and not self._browser.is_connected()
+            ):
+                with contextlib.suppress(Exception):  # killed, or crashed: start afresh
+                    self._shut()
+                self._killed.clear()
             self._start()
             return job()
 
         future = self._thread.submit(started)
         try:
-            return future.result(timeout=self.timeout + 60)
+            return future.result(timeout=self.timeout + GRACE_SECONDS)
         except concurrent.futures.TimeoutError:
+            log.warning("%s: no answer after %g s; the browser is killed", what, self.timeout)
+            self._kill()
+            with contextlib.suppress(Exception):  # it fails now that the browser is gone
+                future.result(timeout=GRACE_SECONDS)
             raise TimedOut(f"{what}: took longer than {self.timeout:g} s") from None
 
     def new_context(self, **options: Any) -> Any:
@@ -143,7 +168,13 @@ class GuardedBrowser:
 
     def close(self) -> None:
         if self._browser is not None or self._playwright is not None:
-            self._thread.submit(self._shut).result(timeout=60)
+            shut = self._thread.submit(self._shut)
+            try:
+                shut.result(timeout=GRACE_SECONDS)
+            except concurrent.futures.TimeoutError:  # a job still holds the thread
+                self._kill()
+            except Exception as error:
+                log.warning("the browser did not close cleanly: %s", error)
         self._thread.shutdown(wait=True)
         self.proxy.close()
         self._backend.close()
@@ -158,7 +189,11 @@ class GuardedBrowser:
         from playwright.sync_api import Error as PlaywrightError
         from playwright.sync_api import sync_playwright
 
-        self._playwright = sync_playwright().start()
+        with _launching:
+            before = set(_children(os.getpid()))
+            self._playwright = sync_playwright().start()
+            drivers = [pid for pid in _children(os.getpid()) if pid not in before]
+        self._driver = drivers[0] if len(drivers) == 1 else None
         try:
             self._browser = self._playwright.chromium.launch(
                 executable_path=self._executable,
@@ -170,6 +205,18 @@ class GuardedBrowser:
             self._playwright = None
             raise RenderFailed(f"Chromium did not start: {error}") from None
 
+    def _kill(self) -> None:
+        """Kill the driver and every process under it (Chromium's): any call waiting on
+        the browser fails at once. Safe from any thread."""
+        driver = self._driver
+        if driver is None:
+            log.error("the browser cannot be killed: its driver process is not known")
+            return
+        self._killed.set()
+        for pid in [*_descendants(driver), driver]:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, signal.SIGKILL)
+
     def _shut(self) -> None:
         try:
             if self._browser is not None:
@@ -179,6 +226,7 @@ class GuardedBrowser:
             if self._playwright is not None:
                 self._playwright.stop()
             self._playwright = None
+            self._driver = None
 
 
 class Renderer:
@@ -258,3 +306,30 @@ def failure_of(url: str, doing: str, error: Exception) -> FetchFailed:
 
 def ms_left(deadline: float) -> float:
     return max(0.0, (deadline - time.monotonic()) * 1000)
+
+
+def _children(pid: int) -> list[int]:
+    """The processes whose parent is ``pid`` (from /proc)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as stat:
+                fields = stat.read().rsplit(b")", 1)[1].split()
+        except OSError:  # ended meanwhile
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(entry))
+    return found
+
+
+def _descendants(pid: int) -> list[int]:
+    """Every process under ``pid``, children before their own children."""
+    found: list[int] = []
+    todo = [pid]
+    while todo:
+        children = _children(todo.pop())
+        found.extend(children)
+        todo.extend(children)
+    return found
