@@ -213,7 +213,4 @@ def test_a_page_that_never_yields_costs_one_browser_not_the_thread(
 
 
 def _is_chromium(pid: int) -> bool:
-    try:
-        return "chromium" in Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
-    except OSError:
-        return False
+    return b"chromium" in render._command_line(pid)

@@ -192,7 +192,11 @@ class GuardedBrowser:
         with _launching:
             before = set(_children(os.getpid()))
             self._playwright = sync_playwright().start()
-            drivers = [pid for pid in _children(os.getpid()) if pid not in before]
+            drivers = [
+                pid
+                for pid in _children(os.getpid())
+                if pid not in before and b"run-driver" in _command_line(pid)
+            ]
         self._driver = drivers[0] if len(drivers) == 1 else None
         try:
             self._browser = self._playwright.chromium.launch(
@@ -322,6 +326,13 @@ def _children(pid: int) -> list[int]:
         if int(fields[1]) == pid:
             found.append(int(entry))
     return found
+
+
+def _command_line(pid: int) -> bytes:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return b""
 
 
 def _descendants(pid: int) -> list[int]:
