@@ -110,3 +110,19 @@ def browser() -> Iterator[Any]:
         launched = playwright.chromium.launch(executable_path=CHROMIUM, args=BROWSER_ARGS)
         yield launched
         launched.close()
+
+
+def shoot(page: Any, path: Path) -> None:
+    """A full-page screenshot of ``page`` at ``path`` (for the documentation). Chromium
+    now and then answers a capture on a loaded machine with "Unable to capture
+    screenshot": taken once more then, as it is not what the test is about."""
+    from playwright.sync_api import Error as PlaywrightError
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        page.screenshot(path=str(path), full_page=True)
+    except PlaywrightError as error:
+        if "Unable to capture screenshot" not in str(error):
+            raise
+        page.wait_for_timeout(500)
+        page.screenshot(path=str(path), full_page=True)

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .conftest import Server
+from .conftest import Server, shoot
 
 REPO = Path(__file__).resolve().parents[2]
 SHOTS = REPO / "build" / "screenshots" / "portal"
@@ -30,8 +30,7 @@ class Traffic:
 
 
 def _shoot(page: Any, name: str) -> None:
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+    shoot(page, SHOTS / f"{name}.png")
 
 
 def test_a_survivor_registers_sees_the_finds_and_withdraws(server: Server, browser: Any) -> None:

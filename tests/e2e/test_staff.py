@@ -32,7 +32,7 @@ from reclaim.takedown import outbox
 from tests.takedown.conftest import Mailbox, free_port
 from tests.web.ui.conftest import PASSWORD, Org, populate, staff_settings
 
-from .conftest import _free_port, _wait_for
+from .conftest import _free_port, _wait_for, shoot
 from .test_accessibility import _axe, violations
 
 REPO = Path(__file__).resolve().parents[2]
@@ -99,8 +99,7 @@ def staff_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StaffServ
 
 
 def _shoot(page: Any, name: str) -> None:
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+    shoot(page, SHOTS / f"{name}.png")
 
 
 def _sign_in(page: Any, url: str, email: str, settings: Settings, shots: str = "") -> None:
