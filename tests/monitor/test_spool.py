@@ -30,7 +30,8 @@ def test_a_spooled_file_reads_back_as_it_was(tmp_path: Path, size: int) -> None:
     assert not path.exists()  # the plaintext copy is removed afterwards
     assert spool.read_bytes(spooled) == data
     sealed = (spool.root / spooled.name).read_bytes()
-    assert data[:64] not in sealed or size == 0
+    if size >= 16:  # (a byte or two of random data may well occur in any file)
+        assert data[:64] not in sealed  # sealed, not stored in the clear
 
 
 def test_a_copy_altered_cut_swapped_or_opened_with_another_key_is_refused(
