@@ -5,7 +5,9 @@ from __future__ import annotations
 import pytest
 
 from reclaim.media import MediaError
-from reclaim.media.sandbox import IsolatedPool
+from reclaim.media.sandbox import IsolatedPool, WorkerStartFailed
+from tests.media.sandbox_cannot_start import echo as dies
+from tests.media.sandbox_slow_start import echo
 from tests.media.sandbox_tasks import behave
 
 
@@ -49,3 +51,30 @@ def test_crash_message_names_the_signal() -> None:
 def test_pool_needs_a_worker() -> None:
     with pytest.raises(ValueError, match="at least one worker"):
         IsolatedPool(behave, workers=0, memory_bytes=1 << 30, timeout_seconds=1)
+
+
+def test_a_slow_start_is_not_charged_to_the_first_file() -> None:
+    # the workers take 3 s to import their task; each file has 1 s
+    with IsolatedPool(echo, workers=2, memory_bytes=512 << 20, timeout_seconds=1) as pool:
+        assert list(pool.map(["a", "b", "c"])) == ["A", "B", "C"]
+        # a replacement worker (after a timeout) starts just as slowly, and is waited for too
+        with IsolatedPool(behave, workers=1, memory_bytes=512 << 20, timeout_seconds=1) as hanging:
+            assert [getattr(r, "kind", r) for r in hanging.map(["hang", "x"])] == [
+                "timeout",
+                "X",
+            ]
+
+
+def test_workers_that_never_start_fail_the_pool_not_the_files() -> None:
+    with (
+        IsolatedPool(
+            echo, workers=1, memory_bytes=512 << 20, timeout_seconds=5, startup_seconds=0.5
+        ) as pool,
+        pytest.raises(WorkerStartFailed, match=r"did not start within 0\.5 s"),
+    ):
+        list(pool.map(["a"]))
+    with (
+        IsolatedPool(dies, workers=2, memory_bytes=512 << 20, timeout_seconds=5) as pool,
+        pytest.raises(WorkerStartFailed, match="3 decoder workers in a row"),
+    ):
+        list(pool.map(["a", "b"]))

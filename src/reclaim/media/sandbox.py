@@ -4,6 +4,11 @@ Each worker has an address-space limit (``RLIMIT_AS``) and each task a wall-cloc
 A task over its time is ended by killing its worker; a worker that dies (a decoder bug,
 memory exhaustion) costs only its current file. Either way a replacement worker starts
 and the batch goes on. Results come back in the order the items were given.
+
+A task's clock starts when a worker that has finished starting (its imports done) takes
+it, so a slow start on a loaded machine is never charged to the first file as a timeout.
+Workers that cannot start at all are a fault of the machine, not of any file: after a few
+in a row the pool raises :class:`WorkerStartFailed` instead of failing items.
 """
 
 from __future__ import annotations
@@ -26,12 +31,25 @@ T = TypeVar("T")
 R = TypeVar("R")
 
 _CONTEXT = multiprocessing.get_context("forkserver")
+_READY = "ready"
+STARTUP_SECONDS = 120.0
+"""How long a new worker may take to start (import its decoders) before it is replaced."""
+START_ATTEMPTS = 3
+"""Workers in a row that may fail to start before the pool gives up."""
+
+
+class WorkerStartFailed(RuntimeError):
+    """Decoder workers die or hang while starting: the machine, not a file, is at fault."""
 
 
 def _worker_main(conn: Connection, memory_bytes: int, fn: Callable[[Any], Any]) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when to stop
     resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    try:
+        conn.send(_READY)
+    except OSError:
+        return
     while True:
         try:
             message = conn.recv()
@@ -59,6 +77,8 @@ def _label(item: Any) -> str:
 class _Worker:
     process: Any
     conn: Connection
+    started_by: float
+    ready: bool = False
     task: int | None = None
     deadline: float = 0.0
 
@@ -79,6 +99,7 @@ class IsolatedPool(Generic[T, R]):
         memory_bytes: int,
         timeout_seconds: float,
         label: Callable[[T], str] = _label,
+        startup_seconds: float = STARTUP_SECONDS,
     ) -> None:
         if workers < 1:
             raise ValueError("an isolated pool needs at least one worker")
@@ -87,7 +108,9 @@ class IsolatedPool(Generic[T, R]):
         self._memory = memory_bytes
         self._timeout = timeout_seconds
         self._label = label
+        self._startup = startup_seconds
         self._workers: list[_Worker] = []
+        self._failed_starts = 0
 
     def __enter__(self) -> IsolatedPool[T, R]:
         return self
@@ -137,11 +160,13 @@ class IsolatedPool(Generic[T, R]):
 
     def _dispatch(self, waiting: deque[int], inputs: dict[int, T]) -> None:
         while waiting:
-            worker = next((w for w in self._workers if w.task is None), None)
+            worker = next((w for w in self._workers if w.ready and w.task is None), None)
             if worker is None:
-                if len(self._workers) >= self._size:
-                    return
-                worker = self._spawn()
+                starting = sum(1 for w in self._workers if not w.ready)
+                if starting < len(waiting) and len(self._workers) < self._size:
+                    self._spawn()
+                    continue
+                return
             task_id = waiting.popleft()
             try:
                 worker.conn.send((task_id, inputs[task_id]))
@@ -154,10 +179,15 @@ class IsolatedPool(Generic[T, R]):
 
     def _collect(self, inputs: dict[int, T]) -> list[tuple[int, R | MediaError]]:
         busy = [w for w in self._workers if w.task is not None]
-        if not busy:
+        starting = [w for w in self._workers if not w.ready]
+        if not busy and not starting:
             return []
-        timeout = max(0.0, min(w.deadline for w in busy) - time.monotonic())
-        ready = wait([w.conn for w in busy] + [w.process.sentinel for w in busy], timeout)
+        deadlines = [w.deadline for w in busy] + [w.started_by for w in starting]
+        timeout = max(0.0, min(deadlines) - time.monotonic())
+        watched = busy + starting
+        ready = wait([w.conn for w in watched] + [w.process.sentinel for w in watched], timeout)
+        for worker in starting:
+            self._check_start(worker, ready)
         finished: list[tuple[int, R | MediaError]] = []
         for worker in busy:
             task_id = worker.task
@@ -185,6 +215,27 @@ class IsolatedPool(Generic[T, R]):
                 )
         return finished
 
+    def _check_start(self, worker: _Worker, ready: list[Any]) -> None:
+        """Mark ``worker`` ready once it says so; retire it if it died or took too long."""
+        if worker.conn in ready:
+            try:
+                message = worker.conn.recv()
+            except (EOFError, OSError):
+                message = None
+            if message == _READY:
+                worker.ready = True
+                self._failed_starts = 0
+                return
+        elif worker.process.sentinel not in ready and time.monotonic() < worker.started_by:
+            return
+        self._retire(worker)
+        self._failed_starts += 1
+        if self._failed_starts >= START_ATTEMPTS:
+            raise WorkerStartFailed(
+                f"{self._failed_starts} decoder workers in a row died or did not start within "
+                f"{self._startup:g} s; no file was charged for it"
+            )
+
     def _crashed(self, worker: _Worker, item: T) -> MediaError:
         worker.process.join(timeout=5)
         code = worker.process.exitcode
@@ -208,7 +259,7 @@ class IsolatedPool(Generic[T, R]):
         )
         process.start()
         child.close()
-        worker = _Worker(process, parent)
+        worker = _Worker(process, parent, started_by=time.monotonic() + self._startup)
         self._workers.append(worker)
         return worker
 

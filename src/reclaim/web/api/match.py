@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import tempfile
 from typing import Any
@@ -15,12 +16,14 @@ from reclaim.banks.platform_models import ApiKey
 from reclaim.banks.platforms import key_banks, log_match
 from reclaim.cases.models import Organisation
 from reclaim.media.errors import MediaError
+from reclaim.media.sandbox import WorkerStartFailed
 from reclaim.observe import MATCH_SECONDS
 from reclaim.signals.base import HashFormatError, Signal, UnknownSignalType
 from reclaim.signals.registry import signal_from_json
 from reclaim.web.api.deps import KeyDep, SessionDep, StateDep
 from reclaim.web.api.shards import ShardUnavailable
 
+log = logging.getLogger(__name__)
 router = APIRouter(tags=["match"])
 
 
@@ -119,7 +122,13 @@ async def match_file(request: Request, key: KeyDep, db: SessionDep, st: StateDep
                 out.write(chunk)
         if size == 0:
             raise HTTPException(422, "the upload is empty")
-        result = await run_in_threadpool(st.hasher.hash, path)
+        try:
+            result = await run_in_threadpool(st.hasher.hash, path)
+        except WorkerStartFailed as error:
+            log.error("cannot hash an upload: %s", error)
+            raise HTTPException(
+                503, "the service cannot decode files just now", headers={"Retry-After": "60"}
+            ) from error
     finally:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(path)
