@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Generator
 from pathlib import Path
 
 import pytest
@@ -10,6 +11,37 @@ import pytest
 pytest_plugins = ["tests.backends"]
 
 REPO = Path(__file__).resolve().parent.parent
+
+
+def _scheduling_kept(when: str) -> Generator[None, object, None]:
+    """Fail a test that leaves its thread on another scheduling policy (real-time), and
+    put the thread back: every process the test worker started afterwards (Chromium,
+    servers) would inherit it, and busy real-time processes starve a 2-core machine to a
+    halt (SVT-AV1 encoding as root did: see ``reclaim.demo.media.scheduling_kept``)."""
+    before = os.sched_getscheduler(0), os.sched_getparam(0)
+    yield
+    after = os.sched_getscheduler(0), os.sched_getparam(0)
+    if after != before:
+        os.sched_setscheduler(0, *before)
+        pytest.fail(
+            f"the test's {when} left its thread on scheduling policy {after[0]} "
+            f"(priority {after[1].sched_priority}); it was {before[0]}"
+        )
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_setup(item: pytest.Item) -> Generator[None, object, None]:
+    yield from _scheduling_kept("setup")
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Generator[None, object, None]:
+    yield from _scheduling_kept("call")
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_teardown(item: pytest.Item) -> Generator[None, object, None]:
+    yield from _scheduling_kept("teardown")
 
 
 def _reference_dir() -> Path | None:

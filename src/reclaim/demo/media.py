@@ -7,6 +7,9 @@ benchmarks and the demo use them; nothing here depicts anyone.
 
 from __future__ import annotations
 
+import contextlib
+import os
+from collections.abc import Iterator
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -17,6 +20,22 @@ import numpy.typing as npt
 from PIL import Image
 
 RGB = npt.NDArray[np.uint8]
+
+
+@contextlib.contextmanager
+def scheduling_kept() -> Iterator[None]:
+    """Give the calling thread its scheduling policy back afterwards.
+
+    SVT-AV1 (``libsvtav1``), run as root, switches the thread that drives it to real-time
+    ``SCHED_FIFO`` priority 99 and leaves it so. Every process started from that thread
+    afterwards inherits it, and one busy real-time process (a browser, a server) starves
+    everything else on the machine -- which is how a test suite once stalled for good."""
+    policy, param = os.sched_getscheduler(0), os.sched_getparam(0)
+    try:
+        yield
+    finally:
+        if os.sched_getscheduler(0) != policy or os.sched_getparam(0) != param:
+            os.sched_setscheduler(0, policy, param)
 
 
 def render_scene(width: int, height: int, seed: int, t: float = 0.0) -> RGB:
@@ -78,7 +97,7 @@ def make_video(
     options = {"preset": "veryfast", "sc_threshold": "0"} if codec == "libx264" else {}
     options.update(codec_options or {})
     base = render_scene(width, height, seed)
-    with av.open(str(path), mode="w", format=container_format) as container:
+    with scheduling_kept(), av.open(str(path), mode="w", format=container_format) as container:
         stream: Any = container.add_stream(codec, rate=fps)
         stream.width, stream.height = width, height
         stream.pix_fmt = "yuv420p"
