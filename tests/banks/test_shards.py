@@ -1,10 +1,12 @@
 """Banks split by hash prefix over matcher shards: every signal is held by exactly one
 shard, the merged answers of all shards are the unsplit matcher's (negative banks
-included), and over HTTP an API process asks real shard processes, refuses strangers'
-calls, and fails a lookup -- never answers it in part -- when a shard is down."""
+included, and crops and turned copies placed by the caller in the query's pixels), and
+over HTTP an API process asks real shard processes, refuses strangers' calls, and fails a
+lookup -- never answers it in part -- when a shard is down."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -13,6 +15,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import numpy as np
@@ -22,13 +25,18 @@ from PIL import Image
 
 from reclaim.banks import platforms
 from reclaim.banks import service as banks
-from reclaim.banks.matcher import BankMatcher, merge
-from reclaim.banks.shards import Shard
+from reclaim.banks.anchored_lookup import AnchoredCandidate, AnchoredQuery
+from reclaim.banks.match import merge
+from reclaim.banks.matcher import BankMatcher
+from reclaim.banks.shards import Shard, merge_answers
 from reclaim.cases import service as cases
 from reclaim.config import Settings
 from reclaim.demo.media import render_scene
+from reclaim.matching import query_signal
+from reclaim.matching.views import QueryViews
 from reclaim.signals import HashOptions, HashRequest, PdqSignal, VpdqFrame, VpdqSignal, hash_file
 from reclaim.signals.base import Signal
+from reclaim.signals.registry import signal_from_json
 from reclaim.web.app import Role, create_app
 
 RNG = np.random.default_rng(8)
@@ -79,6 +87,20 @@ def banked(database, tmp_path: Path) -> tuple[list[list[Signal]], list]:
     return queries, bank_list
 
 
+def _edited(seed: int) -> list[np.ndarray]:
+    """Copies of banked picture ``seed`` that only the anchored search finds: two crops,
+    one of them mirrored, and a crop turned by 8 degrees."""
+    rgb = render_scene(400, 300, seed=seed)
+    crop = np.ascontiguousarray(rgb[12:282, 0:360])
+    other = np.ascontiguousarray(rgb[30:270, 40:360])
+    turned = np.asarray(Image.fromarray(crop).rotate(8, resample=Image.Resampling.BICUBIC))
+    return [crop, np.ascontiguousarray(other[:, ::-1]), turned]
+
+
+def _over_the_wire(data: object) -> Any:
+    return json.loads(json.dumps(data))
+
+
 def test_a_shard_is_written_k_of_n() -> None:
     assert Shard.parse(" 2/4 ") == Shard(2, 4)
     for bad in ("4/4", "1/0", "-1/3", "a/b", "1/300", "", "1/2/3"):
@@ -119,6 +141,42 @@ def test_merged_shards_answer_as_one_matcher(database, banked) -> None:
         hidden = normal and negative and all(m.negative for m in whole.match([one]))
         crossed += bool(hidden and normal - negative)
     assert crossed
+
+
+def test_crops_placed_by_the_caller_answer_as_one_matcher(database, banked) -> None:
+    _, bank_list = banked
+    with database.session() as session:
+        rows = list(banks.signal_rows(session, banks=bank_list, shared_only=True))
+    whole = BankMatcher(bank_list)
+    whole.add(rows)
+    parts = [BankMatcher(bank_list, Shard(k, 3)) for k in range(3)]
+    for part in parts:
+        part.add(rows)
+    anchored = 0
+    for seed in range(3):
+        for rgb in _edited(seed):
+            signal = query_signal(rgb)
+            expected = whole.match([signal])
+            assert isinstance(signal.views, QueryViews)
+            query = signal.views.anchoring
+            sent = AnchoredQuery.of(query)
+            received = AnchoredQuery.from_json(_over_the_wire(sent.to_json()))
+            plain = signal_from_json(signal.to_json())  # what a shard gets: no pixels
+            answers = []
+            for part in parts:
+                matches, candidates = part.match_for_shard(plain, received)
+                back = [
+                    AnchoredCandidate.from_json(_over_the_wire(c.to_json()), len(sent.codes))
+                    for c in candidates
+                ]
+                answers.append((matches, back))
+            assert merge_answers(answers, (query, sent)) == expected
+            found = [m for m in expected if m.extra.get("region") == "anchored"]
+            assert [m.item for m in found] == [f"picture {seed}"]
+            anchored += 1
+            # the hashes alone (what shards answered before) do not find these copies
+            assert not merge_answers([(m, []) for m, _ in answers])
+    assert anchored == 9
 
 
 def _free_port() -> int:
@@ -181,10 +239,25 @@ def test_an_api_process_asks_every_shard_and_fails_without_one(
     url = database.engine.url.render_as_string(hide_password=False)
     body = {"signals": [s.to_json() for q in queries[3:100] for s in q]}
     headers = {"Authorization": f"Bearer {key}"}
+    copies = []
+    for seed in range(3):
+        for number, rgb in enumerate(_edited(seed)):
+            copies.append(tmp_path / f"copy-{seed}-{number}.jpg")
+            Image.fromarray(rgb).save(copies[-1], quality=90)
+
+    def files(client: TestClient) -> list[Any]:
+        return [
+            client.post("/v1/match/file", content=path.read_bytes(), headers=headers).json()
+            for path in copies
+        ]
+
     alone = Settings(data_dir=tmp_path / "alone", database_url=url)
     with TestClient(create_app(alone, frozenset({Role.API}))) as client:
         expected = client.post("/v1/match", json=body, headers=headers).json()
+        expected_files = files(client)
     assert sum(len(r["matches"]) for r in expected["results"]) > 40
+    placed = [m for r in expected_files for m in r["matches"] if m["region"] == "anchored"]
+    assert len(placed) >= 8  # crops and turned copies, found through their pixels
 
     routed = Settings(
         data_dir=tmp_path / "api",
@@ -194,6 +267,7 @@ def test_an_api_process_asks_every_shard_and_fails_without_one(
     )
     with TestClient(create_app(routed, frozenset({Role.API}))) as client:
         assert client.post("/v1/match", json=body, headers=headers).json() == expected
+        assert files(client) == expected_files
         (base, _), (down_base, down) = shard_processes
         stranger = httpx.post(
             f"{base}/internal/match",
@@ -201,6 +275,18 @@ def test_an_api_process_asks_every_shard_and_fails_without_one(
             headers={"X-Reclaim-Matcher-Secret": "guess"},
         )
         assert stranger.status_code == 403
+        malformed = httpx.post(
+            f"{base}/internal/match",
+            json={
+                "org_id": 1,
+                "shared_only": True,
+                "signals": [{"type": "pdq", "value": "0" * 64}],
+                "anchored": [{"codes": "AAAA", "frames": "AA=="}],
+            },
+            headers={"X-Reclaim-Matcher-Secret": "s3cret-for-tests"},
+        )
+        assert malformed.status_code == 422
+        assert "32 bytes of code" in malformed.text
         down.send_signal(signal.SIGKILL)
         down.wait(30)
         failed = client.post("/v1/match", json=body, headers=headers)

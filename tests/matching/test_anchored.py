@@ -8,7 +8,8 @@ import pytest
 from PIL import Image
 from skimage import data
 
-from reclaim.banks.matcher import BankMatcher, Match
+from reclaim.banks.match import Match
+from reclaim.banks.matcher import BankMatcher
 from reclaim.evaluation.corpus import Picture, scene, smooth_field
 from reclaim.evaluation.measure import matcher_over, picture_rows
 from reclaim.evaluation.transforms import screenshot

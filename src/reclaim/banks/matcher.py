@@ -15,14 +15,20 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
 
 import numpy as np
 
+from reclaim.banks.anchored_lookup import (
+    AnchoredCandidate,
+    AnchoredQuery,
+    BankedPicture,
+    placed_matches,
+)
 from reclaim.banks.catalog import ARRAYS as CATALOG_ARRAYS
 from reclaim.banks.catalog import Batch, Catalog, Kind
+from reclaim.banks.match import Match, merge
 from reclaim.banks.models import Bank, BankKind
 from reclaim.banks.service import SignalRow
 from reclaim.banks.shards import Shard
@@ -33,7 +39,6 @@ from reclaim.index.params import MihParams
 from reclaim.index.segment import Snapshot
 from reclaim.index.store import save_pdq
 from reclaim.matching import anchored, verify
-from reclaim.matching.anchored import AnchoredEvidence, QueryAnchoring, check_placement
 from reclaim.matching.clips import ClipRule
 from reclaim.matching.verify import MIN_AGREEING_CELLS, GridEvidence, PackedGrid, compare_grids
 from reclaim.matching.views import QueryViews
@@ -43,50 +48,6 @@ from reclaim.signals.pdq import DIHEDRAL_NAMES, PDQ_MIN_QUALITY, PDQ_THRESHOLD, 
 from reclaim.signals.pdq_grid import GRID_CELLS, Grid
 from reclaim.signals.vpdq import VpdqReferenceRule, VpdqSignal
 
-
-@dataclass(frozen=True, slots=True)
-class Match:
-    """One banked item a query matched, and the evidence."""
-
-    bank: str
-    item: str
-    item_id: str
-    signal: str
-    distance: int
-    negative: bool = False
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> Match:
-        """What :meth:`to_json` wrote (with the label), back (a shard's answer)."""
-        extra = {k: v for k, v in data.items() if k not in _MATCH_FIELDS}
-        return cls(
-            bank=str(data["bank"]),
-            item=str(data["item"]),
-            item_id=str(data["item_id"]),
-            signal=str(data["signal"]),
-            distance=int(data["distance"]),
-            negative=bool(data.get("negative", False)),
-            extra=extra,
-        )
-
-    def to_json(self, *, with_label: bool = True) -> dict[str, Any]:
-        """The JSON form; platforms get it ``with_label=False`` (labels are private)."""
-        out: dict[str, Any] = {
-            "bank": self.bank,
-            "item_id": self.item_id,
-            "signal": self.signal,
-            "distance": self.distance,
-        }
-        if with_label:
-            out["item"] = self.item
-        if self.negative:
-            out["negative"] = True
-        out.update(self.extra)
-        return out
-
-
-_MATCH_FIELDS = frozenset({"bank", "item", "item_id", "signal", "distance", "negative"})
 SNAPSHOT_KIND = "reclaim.matcher-catalog"
 
 
@@ -105,13 +66,6 @@ class Frozen(NamedTuple):
         save_pdq(directory / "pdq", self.pdq, self.params)
 
 
-class _Banked(NamedTuple):
-    whole: np.ndarray
-    grid: PackedGrid
-    size: tuple[int, int] | None
-    anchors: np.ndarray  # (regions x 4): each anchored region's anchors p, q
-
-
 class BankMatcher:
     """An in-memory, incrementally updated lookup structure over banked signals."""
 
@@ -128,7 +82,7 @@ class BankMatcher:
         self._exact: dict[tuple[str, str], set[int]] = defaultdict(set)
         self._next_frame = 0
         self._cells = PdqIndex()
-        self._grids: dict[int, _Banked] = {}  # pdq signal id -> its grid
+        self._grids: dict[int, BankedPicture] = {}  # pdq signal id -> its grid
         # Anchored regions, id signal_id * pdq_anchors.MAX_REGIONS + region.
         self._anchored = PdqIndex()
 
@@ -219,7 +173,7 @@ class BankMatcher:
         parsed = Grid.from_json(json.loads(stored))
         grid = PackedGrid.of(parsed)
         anchors = np.array([r.anchors for r in parsed.anchored], np.float32).reshape(-1, 4)
-        self._grids[signal_id] = _Banked(_code(value), grid, parsed.size, anchors)
+        self._grids[signal_id] = BankedPicture(_code(value), grid, parsed.size, anchors)
         for cell in np.flatnonzero(grid.usable()).tolist():
             cells[0].append(signal_id * _CELLS + cell)
             cells[1].append(grid.codes[cell].tobytes().hex())
@@ -311,9 +265,22 @@ class BankMatcher:
         return sorted(found, key=lambda m: (m.distance, m.bank, m.item_id))
 
     def match_unmerged(self, signal: Signal) -> list[Match]:
-        """The matches of one signal before negative-bank suppression: what a shard
-        answers, :func:`merge` being applied to all shards' answers together."""
+        """The matches of one signal before negative-bank suppression (:func:`merge`
+        applies it to several shards' answers together)."""
         return self._match_one(signal)
+
+    def match_for_shard(
+        self, signal: Signal, anchored: AnchoredQuery | None
+    ) -> tuple[list[Match], list[AnchoredCandidate]]:
+        """What a shard answers for one signal: its matches before negative-bank
+        suppression, and the banked pictures the query's ``anchored`` regions matched,
+        for the caller (who holds the pixels) to place (:mod:`reclaim.banks.anchored_lookup`)."""
+        if not isinstance(signal, PdqSignal):
+            return self._match_one(signal), []
+        matches, found = self._lookup_pdq(signal)
+        if anchored is None or not self._usable(signal):
+            return matches, []
+        return matches, self.anchored_candidates(anchored, exclude=found)
 
     def _match_one(self, signal: Signal) -> list[Match]:
         if isinstance(signal, PdqSignal):
@@ -329,13 +296,27 @@ class BankMatcher:
         return max((_threshold(b) for b in self.banks.values()), default=PDQ_THRESHOLD)
 
     def _match_pdq(self, signal: PdqSignal) -> list[Match]:
+        """The hash lookups (:meth:`_lookup_pdq`), then, when the query carries its
+        pixels, the anchored search for crops and turned copies."""
+        out, found = self._lookup_pdq(signal)
+        if self._usable(signal) and isinstance(signal.views, QueryViews):
+            query = signal.views.anchoring
+            sent = AnchoredQuery.of(query)
+            out += placed_matches(query, sent, self.anchored_candidates(sent, exclude=found))
+        return out
+
+    def _usable(self, signal: PdqSignal) -> bool:
+        return signal.quality >= PDQ_MIN_QUALITY and len(self._pdq) > 0
+
+    def _lookup_pdq(self, signal: PdqSignal) -> tuple[list[Match], set[int]]:
         """The query, its 7 rotations and mirrors when it carries them, and its regions
         (the picture inside bars or app chrome); then its grid cells, in place, for
         copies with an overlay. Every candidate whose item and query both carry a grid is
         verified cell by cell (:mod:`reclaim.matching.verify`). Each item is reported
-        once, through the lookup closest to it, with its evidence."""
-        if signal.quality < PDQ_MIN_QUALITY or not len(self._pdq):
-            return []
+        once, through the lookup closest to it, with its evidence. Also the signals
+        found (which the anchored search need not look at again)."""
+        if not self._usable(signal):
+            return [], set()
         whole = (
             zip(DIHEDRAL_NAMES, signal.dihedral, strict=True)
             if signal.dihedral
@@ -370,9 +351,7 @@ class BankMatcher:
             banked = self._grids[signal_id].whole[None]
             distance = int(hamming_distances(banked, _code(signal.value))[0])
             out.append(self._pdq_match(signal_id, distance, "original", "grid", evidence))
-        for signal_id, distance, variant, placed in self._anchored_candidates(signal, found):
-            out.append(self._anchored_match(signal_id, distance, variant, placed))
-        return out
+        return out, found
 
     def _threshold_of(self, signal_id: int) -> int:
         return _threshold(self.banks[self._catalog.bank_of(signal_id)])
@@ -420,72 +399,33 @@ class BankMatcher:
                     out.append((signal_id, evidence))
         return out
 
-    def _anchored_candidates(
-        self, signal: PdqSignal, exclude: set[int]
-    ) -> list[tuple[int, int, str, AnchoredEvidence]]:
-        """Items some of whose anchored regions the query's match (as given, or mirrored),
-        placed in the query by them and accepted when what the query holds of them
-        matches (a crop or a turned copy; :mod:`reclaim.matching.anchored`)."""
-        if not len(self._anchored) or not isinstance(signal.views, QueryViews):
+    def anchored_candidates(
+        self, query: AnchoredQuery, *, exclude: set[int]
+    ) -> list[AnchoredCandidate]:
+        """The banked pictures (but those in ``exclude``) some of whose anchored regions
+        the query's match, as given or mirrored, by picture and frame."""
+        if not len(self._anchored) or not len(query.codes):
             return []
-        query = signal.views.anchoring
         hits: dict[tuple[int, int], list[tuple[int, int, int]]] = defaultdict(list)
-        usable = np.flatnonzero(query.quality >= pdq_anchors.MIN_QUALITY)
         radius = min(self._radius(), anchored.RADIUS)
-        found = self._anchored.search_batch(query.codes[usable], radius)
-        for position, (ids, distances) in zip(usable.tolist(), found, strict=True):
-            frame = int(query.frame[position])
+        found = self._anchored.search_batch(query.codes, radius)
+        for position, (ids, distances) in enumerate(found):
+            frame = int(query.frames[position])
             for region_id, distance in zip(ids.tolist(), distances.tolist(), strict=True):
                 signal_id, region = divmod(region_id, pdq_anchors.MAX_REGIONS)
                 if signal_id not in exclude and distance <= self._threshold_of(signal_id):
                     hits[(signal_id, frame)].append((position, region, distance))
-        out = []
-        done: set[int] = set()
-        for (signal_id, frame), matched in sorted(hits.items()):
-            if signal_id in done:
-                continue
-            evidence = self._place(query, frame, signal_id, matched)
-            if evidence is not None and evidence.accepted:
-                done.add(signal_id)
-                closest = min(d for _, _, d in matched)
-                distance = evidence.whole if evidence.whole is not None else closest
-                out.append((signal_id, distance, query.frames[frame].variant, evidence))
-        return out
-
-    def _place(
-        self,
-        query: QueryAnchoring,
-        frame: int,
-        signal_id: int,
-        found: list[tuple[int, int, int]],
-    ) -> AnchoredEvidence | None:
-        banked = self._grids[signal_id]
-        if banked.size is None:
-            return None
-        return check_placement(
-            query.frames[frame],
-            banked.anchors[[region for _, region, _ in found]],
-            query.pairs[[position for position, _, _ in found]],
-            np.unique(banked.anchors.reshape(-1, 2), axis=0),  # its distinct anchors
-            banked.whole,
-            banked.grid.codes,
-            banked.grid.usable(),
-            banked.size,
-            self._threshold_of(signal_id),
-        )
-
-    def _anchored_match(
-        self, signal_id: int, distance: int, variant: str, placed: AnchoredEvidence
-    ) -> Match:
-        extra: dict[str, Any] = {
-            "variant": variant,
-            "region": "anchored",
-            "regions_matched": placed.agreeing,
-            "regions_compared": placed.compared,
-            "inliers": placed.inliers,
-            "placement": {"scale": round(placed.scale, 3), "degrees": round(placed.degrees, 1)},
-        }
-        return self._make(signal_id, "pdq", distance, extra)
+        return [
+            AnchoredCandidate(
+                key=signal_id,
+                frame=frame,
+                matched=matched,
+                banked=self._grids[signal_id],
+                threshold=self._threshold_of(signal_id),
+                item=self._make(signal_id, "pdq", 0),
+            )
+            for (signal_id, frame), matched in sorted(hits.items())
+        ]
 
     def _pdq_match(
         self,
@@ -602,14 +542,3 @@ def _index_add(index: PdqIndex, codes: list[str], ids: list[int]) -> None:
 
 def _threshold(bank: Bank) -> int:
     return bank.threshold if bank.threshold is not None else PDQ_THRESHOLD
-
-
-def merge(parts: Iterable[Sequence[Match]]) -> list[Match]:
-    """One signal's matches from one or several shards, as one answer: normal matches no
-    closer than the closest negative match dropped, closest first."""
-    matches = [m for part in parts for m in part]
-    negatives = [m.distance for m in matches if m.negative]
-    if negatives:
-        closest = min(negatives)
-        matches = [m for m in matches if m.negative or m.distance < closest]
-    return sorted(matches, key=lambda m: (m.distance, m.bank, m.item_id))

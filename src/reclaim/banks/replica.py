@@ -25,7 +25,9 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from reclaim.banks.matcher import BankMatcher, Match
+from reclaim.banks.anchored_lookup import AnchoredCandidate, AnchoredQuery
+from reclaim.banks.match import Match
+from reclaim.banks.matcher import BankMatcher
 from reclaim.banks.models import Bank
 from reclaim.banks.service import (
     changed_items,
@@ -108,6 +110,24 @@ class MatcherCache:
             if merged:
                 return [matcher.match([signal]) for signal in signals]
             return [matcher.match_unmerged(signal) for signal in signals]
+
+    def match_for_shard(
+        self,
+        session: Session,
+        *,
+        org_id: int,
+        shared_only: bool,
+        signals: Sequence[Signal],
+        anchored: Sequence[AnchoredQuery | None],
+    ) -> list[tuple[list[Match], list[AnchoredCandidate]]]:
+        """Each signal's matches before negative-bank suppression, and the banked
+        pictures its ``anchored`` regions matched (what a shard answers)."""
+        with self._lock:
+            matcher = self._current(session, org_id, shared_only)
+            return [
+                matcher.match_for_shard(signal, query)
+                for signal, query in zip(signals, anchored, strict=True)
+            ]
 
     def position(self, org_id: int, shared_only: bool) -> int | None:
         """The change log position the matcher reflects (None when not built)."""

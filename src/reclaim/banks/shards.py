@@ -9,17 +9,23 @@ differ anywhere -- so every lookup goes to every shard: the API processes
 all of them at once and merge what they find. Negative-bank suppression is applied after
 the merge, since the negative match and the normal one may be held by different shards.
 A shard that does not answer fails the lookup (503): a partial answer would silently miss
-matches.
+matches. A picture whose pixels the caller holds also sends its anchored regions' codes;
+each shard answers the banked pictures they matched and the caller places them
+(:func:`merge_answers`, :mod:`reclaim.banks.anchored_lookup`).
 """
 
 from __future__ import annotations
 
 import json
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from reclaim.banks.anchored_lookup import AnchoredCandidate, AnchoredQuery, placed_matches
+from reclaim.banks.match import Match, merge
 from reclaim.banks.service import SignalRow
+from reclaim.matching.anchored import QueryAnchoring
 
 if TYPE_CHECKING:
     from reclaim.signals.vpdq import VpdqSignal
@@ -54,6 +60,21 @@ class Shard:
 
     def of_prefix(self, prefix: int) -> int:
         return prefix * self.count // _PREFIX
+
+
+def merge_answers(
+    answers: Sequence[tuple[Sequence[Match], Sequence[AnchoredCandidate]]],
+    anchored: tuple[QueryAnchoring, AnchoredQuery] | None = None,
+) -> list[Match]:
+    """One signal's answer from every shard's (its matches, and the banked pictures its
+    ``anchored`` regions matched, placed here in the query's pixels): the unsplit
+    matcher's answer."""
+    found = [list(matches) for matches, _ in answers]
+    if anchored is not None:
+        query, sent = anchored
+        for _, candidates in answers:  # keys are unique within one shard's answer
+            found.append(placed_matches(query, sent, candidates))
+    return merge(found)
 
 
 def _prefix(row: SignalRow, video: VpdqSignal | None) -> int:

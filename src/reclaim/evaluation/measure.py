@@ -15,7 +15,8 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
-from reclaim.banks.matcher import BankMatcher, Match
+from reclaim.banks.match import Match
+from reclaim.banks.matcher import BankMatcher
 from reclaim.banks.models import Bank, BankKind
 from reclaim.banks.service import SignalRow
 from reclaim.evaluation.corpus import Picture, Rgb

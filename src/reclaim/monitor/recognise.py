@@ -34,7 +34,7 @@ from urllib.parse import urlsplit
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from reclaim.banks.matcher import Match
+from reclaim.banks.match import Match
 from reclaim.banks.models import Bank, BankItem, BankKind, ItemStatus
 from reclaim.banks.replica import MatcherCache
 from reclaim.cases.models import Organisation

@@ -9,10 +9,12 @@ ask every shard at once and merge. A shard that cannot be reached after one retr
 answers anything but a well-formed 200, fails the whole lookup with 503: a partial answer
 would silently miss matches.
 
-Only what a signal's JSON form carries travels (the hash, its variants, regions and grid),
-so with shards a file uploaded to ``/v1/match/file`` is looked up without the anchored
-placement that needs its pixels (crops and turned copies; see the README's matching
-section).
+A signal's JSON form travels (the hash, its variants, regions and grid), and for a picture
+whose pixels the API process holds (a file uploaded to ``/v1/match/file``) the codes of
+its anchored regions too: each shard answers the banked pictures they matched, and the
+API process places them in the pixels, which never leave it
+(:mod:`reclaim.banks.anchored_lookup`). A crop or a turned copy is found as without
+shards.
 """
 
 from __future__ import annotations
@@ -20,14 +22,20 @@ from __future__ import annotations
 import hmac
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
 from fastapi import APIRouter, Header, HTTPException
 from pydantic import BaseModel, Field
 
-from reclaim.banks.matcher import Match, merge
+from reclaim.banks.anchored_lookup import AnchoredCandidate, AnchoredFormatError, AnchoredQuery
+from reclaim.banks.match import Match
+from reclaim.banks.shards import merge_answers
+from reclaim.matching.anchored import QueryAnchoring
+from reclaim.matching.views import QueryViews
 from reclaim.signals.base import HashFormatError, Signal, UnknownSignalType
+from reclaim.signals.pdq import PdqSignal
 from reclaim.signals.registry import signal_from_json
 from reclaim.web.api.deps import SessionDep, StateDep
 
@@ -45,6 +53,23 @@ class ShardQuery(BaseModel):
     org_id: int
     shared_only: bool
     signals: list[dict[str, Any]] = Field(max_length=10_000)
+    anchored: list[dict[str, Any] | None] | None = Field(
+        default=None,
+        max_length=10_000,
+        description="Per signal, its anchored regions' codes (AnchoredQuery.to_json) or null.",
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class _Asked:
+    """One lookup as sent: the body, and per signal its anchored regions and what was
+    sent of them (None when it carries no pixels)."""
+
+    body: dict[str, Any]
+    anchored: list[tuple[QueryAnchoring, AnchoredQuery] | None]
+
+
+_Answer = tuple[list[list[Match]], list[list[AnchoredCandidate]]]
 
 
 @router.post("/internal/match")
@@ -58,16 +83,21 @@ def shard_match(
     expected = st.settings.matcher_secret
     if not expected or not hmac.compare_digest(secret.encode(), expected.encode()):
         raise HTTPException(403, "not a Reclaim API process of this installation")
+    anchored = body.anchored if body.anchored is not None else [None] * len(body.signals)
+    if len(anchored) != len(body.signals):
+        raise HTTPException(422, "anchored: one entry (or null) per signal")
     try:
         signals = [signal_from_json(data) for data in body.signals]
-    except (HashFormatError, UnknownSignalType) as error:
+        queries = [None if a is None else AnchoredQuery.from_json(a) for a in anchored]
+    except (HashFormatError, UnknownSignalType, AnchoredFormatError) as error:
         raise HTTPException(422, str(error)) from None
-    each = st.matchers.match_each(
-        db, org_id=body.org_id, shared_only=body.shared_only, signals=signals, merged=False
+    each = st.matchers.match_for_shard(
+        db, org_id=body.org_id, shared_only=body.shared_only, signals=signals, anchored=queries
     )
     return {
         "shard": None if st.matchers.shard is None else str(st.matchers.shard),
-        "results": [[m.to_json() for m in matches] for matches in each],
+        "results": [[m.to_json() for m in matches] for matches, _ in each],
+        "anchored": [[c.to_json() for c in candidates] for _, candidates in each],
     }
 
 
@@ -90,25 +120,26 @@ class ShardRouter:
     def match_each(
         self, *, org_id: int, shared_only: bool, signals: Sequence[Signal]
     ) -> list[list[Match]]:
-        body = {
-            "org_id": org_id,
-            "shared_only": shared_only,
-            "signals": [signal.to_json() for signal in signals],
-        }
-        asked = [
-            self._pool.submit(self._ask, number, len(signals), body)
+        """Each signal's matches from all shards, merged; a picture whose pixels are at
+        hand also through its anchored regions, placed here."""
+        asked = _ask_for(org_id, shared_only, signals)
+        pending = [
+            self._pool.submit(self._ask, number, len(signals), asked)
             for number in range(len(self.urls))
         ]
-        answers = [future.result() for future in asked]
-        return [merge(answer[index] for answer in answers) for index in range(len(signals))]
+        answers = [future.result() for future in pending]
+        return [
+            merge_answers([(m[index], c[index]) for m, c in answers], asked.anchored[index])
+            for index in range(len(signals))
+        ]
 
-    def _ask(self, number: int, count: int, body: dict[str, Any]) -> list[list[Match]]:
+    def _ask(self, number: int, count: int, asked: _Asked) -> _Answer:
         url, client = self.urls[number], self._clients[number]
         problem = ""
         for _ in range(2):  # one retry: a replica behind the balancer may have just gone
             try:
                 answer = client.post(
-                    "/internal/match", json=body, headers={SECRET_HEADER: self._secret}
+                    "/internal/match", json=asked.body, headers={SECRET_HEADER: self._secret}
                 )
             except httpx.TransportError as error:
                 problem = f"unreachable ({type(error).__name__})"
@@ -119,13 +150,12 @@ class ShardRouter:
                     break
                 continue
             try:
-                results = answer.json()["results"]
-                parsed = [[Match.from_json(m) for m in matches] for matches in results]
+                parsed = _parsed(answer.json(), count, asked)
             except (ValueError, KeyError, TypeError) as error:
-                problem = f"answered something else than matches ({type(error).__name__})"
+                problem = f"answered something else than matches ({type(error).__name__}: {error})"
                 break
-            if len(parsed) != count:
-                problem = f"answered for {len(parsed)} signals, not {count}"
+            if parsed is None:
+                problem = f"answered for another number of signals than {count}"
                 break
             return parsed
         raise ShardUnavailable(f"matcher shard {number} at {url} {problem}")
@@ -134,3 +164,46 @@ class ShardRouter:
         self._pool.shutdown(wait=False)
         for client in self._clients:
             client.close()
+
+
+def _ask_for(org_id: int, shared_only: bool, signals: Sequence[Signal]) -> _Asked:
+    """The body of a lookup, with the anchored regions of each picture whose pixels are
+    at hand (analysed here, once for all shards)."""
+    anchored: list[tuple[QueryAnchoring, AnchoredQuery] | None] = []
+    for signal in signals:
+        if isinstance(signal, PdqSignal) and isinstance(signal.views, QueryViews):
+            query = signal.views.anchoring
+            anchored.append((query, AnchoredQuery.of(query)))
+        else:
+            anchored.append(None)
+    body: dict[str, Any] = {
+        "org_id": org_id,
+        "shared_only": shared_only,
+        "signals": [signal.to_json() for signal in signals],
+    }
+    if any(a is not None for a in anchored):
+        body["anchored"] = [None if a is None else a[1].to_json() for a in anchored]
+    return _Asked(body, anchored)
+
+
+def _parsed(data: Any, count: int, asked: _Asked) -> _Answer | None:
+    """A shard's answer, checked (None: not one entry per signal)."""
+    results = [[Match.from_json(m) for m in matches] for matches in data["results"]]
+    candidates: list[list[AnchoredCandidate]] = [[] for _ in range(count)]
+    if "anchored" in asked.body:
+        if "anchored" not in data:  # a shard of an older version: it would miss crops
+            raise ValueError("no anchored candidates in the answer (is the shard older?)")
+        raw = data["anchored"]
+        if len(raw) != count:
+            return None
+        for index, entries in enumerate(raw):
+            sent = asked.anchored[index]
+            if entries and sent is None:
+                raise ValueError("candidates for a signal sent without anchored regions")
+            if sent is not None:
+                candidates[index] = [
+                    AnchoredCandidate.from_json(entry, len(sent[1].codes)) for entry in entries
+                ]
+    if len(results) != count:
+        return None
+    return results, candidates
