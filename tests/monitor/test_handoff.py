@@ -50,6 +50,7 @@ class Stages:
 
     def __init__(self, database, settings: Settings, master: MasterKey) -> None:
         self.tasks: list[tuple[str, int]] = []
+        self.queues_read: list[str] = []  # reading a long queue is costly: only when needed
         self.spool = Spool(settings.resolved_spool_dir)
         self.database = database
         self._hasher = FileHasher(settings)
@@ -70,6 +71,7 @@ class Stages:
         self.tasks.append((task, work_id))
 
     def pending(self, task: str) -> set[int]:
+        self.queues_read.append(task)
         return {work_id for name, work_id in self.tasks if name == task}
 
     def run(self) -> list[str]:
@@ -200,7 +202,9 @@ def test_duplicate_and_lost_tasks_and_dead_workers_change_nothing(
     with database.session() as session:
         names = sorted(s.media_url.rsplit("/", 1)[-1] for s in _sightings(session, number))
     assert names == ["clip.mp4", "found.jpg?token=s3cret-token"]  # each once
+    stages.queues_read.clear()
     assert stages.resume() == handoff.Resumed()
+    assert stages.queues_read == []  # no idle work: no queue was read
 
 
 def test_a_damaged_copy_is_given_up_and_fetched_again_next_round(

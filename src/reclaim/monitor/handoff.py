@@ -480,7 +480,8 @@ def resume(
                 )
             ).all()
         )
-    waiting = {stage: pending(TASKS[stage]) for stage in WorkStage}
+    # Reading a queue is O(its length): only the queues of stages with idle work.
+    waiting = {stage: pending(TASKS[stage]) for stage in {stage for _, stage, _ in idle}}
     for work_id, stage, attempts in idle:
         if attempts >= MAX_ATTEMPTS:
             give_up(database, spool, work_id, f"{attempts} attempts at its {stage} stage failed")
