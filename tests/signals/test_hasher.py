@@ -1,4 +1,5 @@
-"""The service hasher: a crashed decoding worker gets the file once more, in a new worker."""
+"""The service hasher and the batch hasher: a crashed decoding worker gets the file once
+more, in a new worker."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ from PIL import Image
 
 from reclaim.config import Settings
 from reclaim.media.errors import Corrupt, WorkerCrashed
-from reclaim.signals.filehash import FileHashes
+from reclaim.signals.batch import hash_many
+from reclaim.signals.filehash import FileFailure, FileHashes, HashRequest
 from reclaim.signals.hasher import FileHasher
 from tests.signals.hasher_tasks import always_crashes, crashes_first
 
@@ -74,3 +76,19 @@ def test_other_failures_are_not_tried_again(settings: Settings, tmp_path: Path) 
         assert isinstance(hasher.hash(str(broken)), Corrupt)
     finally:
         hasher.close()
+
+
+def test_a_batch_tries_a_crashed_file_once_more(picture: Path) -> None:
+    others = [picture.with_name(f"copy-{n}.png") for n in range(3)]
+    for other in others:
+        other.write_bytes(picture.read_bytes())
+    requests = [HashRequest(str(p)) for p in [picture, *others]]
+    once = list(hash_many(requests, workers=2, task=crashes_first))
+    assert all(isinstance(r, FileHashes) for r in once)
+    assert [r.path for r in once] == [str(p) for p in [picture, *others]]
+    assert [_attempts(p) for p in [picture, *others]] == [2, 2, 2, 2]
+    for p in [picture, *others]:
+        Path(f"{p}.attempts").unlink()
+    always = list(hash_many(requests, workers=2, task=always_crashes))
+    assert all(isinstance(r, FileFailure) and isinstance(r.error, WorkerCrashed) for r in always)
+    assert [_attempts(p) for p in [picture, *others]] == [2, 2, 2, 2]
