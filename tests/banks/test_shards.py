@@ -110,8 +110,8 @@ def test_a_shard_is_written_k_of_n() -> None:
         Settings(matcher_shard="3/2")
 
 
-def test_merged_shards_answer_as_one_matcher(database, banked) -> None:
-    queries, bank_list = banked
+def _split(database, bank_list: list) -> tuple[list, BankMatcher, list[BankMatcher]]:
+    """The banks' signal rows, one matcher holding them all, and three shards of them."""
     with database.session() as session:
         rows = list(banks.signal_rows(session, banks=bank_list, shared_only=True))
     whole = BankMatcher(bank_list)
@@ -119,6 +119,12 @@ def test_merged_shards_answer_as_one_matcher(database, banked) -> None:
     parts = [BankMatcher(bank_list, Shard(k, 3)) for k in range(3)]
     for part in parts:
         part.add(rows)
+    return rows, whole, parts
+
+
+def test_merged_shards_answer_as_one_matcher(database, banked) -> None:
+    queries, bank_list = banked
+    rows, whole, parts = _split(database, bank_list)
     held = [sum(p.shard.holds(row) for p in parts if p.shard) for row in rows]  # type: ignore[misc]
     assert set(held) == {1}  # each signal in exactly one shard
     assert all(len(p) < len(whole) for p in parts)  # and none holds everything
@@ -144,14 +150,7 @@ def test_merged_shards_answer_as_one_matcher(database, banked) -> None:
 
 
 def test_crops_placed_by_the_caller_answer_as_one_matcher(database, banked) -> None:
-    _, bank_list = banked
-    with database.session() as session:
-        rows = list(banks.signal_rows(session, banks=bank_list, shared_only=True))
-    whole = BankMatcher(bank_list)
-    whole.add(rows)
-    parts = [BankMatcher(bank_list, Shard(k, 3)) for k in range(3)]
-    for part in parts:
-        part.add(rows)
+    _, whole, parts = _split(database, banked[1])
     anchored = 0
     for seed in range(3):
         for rgb in _edited(seed):
