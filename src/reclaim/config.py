@@ -90,14 +90,16 @@ class Settings(BaseSettings):
         default="",
         description=(
             "Comma-separated base URLs of the matcher shards, in shard order (e.g. "
-            "http://shard0.internal:8101,http://shard1.internal:8101): API processes then "
-            "send every lookup to all of them and merge; empty matches in-process."
+            "http://shard0.internal:8101,http://shard1.internal:8101): API processes and "
+            "workers then send every lookup to all of them and merge; empty matches "
+            "in-process."
         ),
     )
     matcher_secret: str = Field(
         default="",
         description=(
-            "Shared secret API processes present to matcher shards (POST /internal/match); "
+            "Shared secret API processes and workers present to matcher shards (POST "
+            "/internal/match); "
             "required with RECLAIM_MATCHER_SHARDS, and shards serve that route only when set."
         ),
     )
@@ -119,6 +121,15 @@ class Settings(BaseSettings):
                 raise ValueError(f"a matcher shard URL starts with http:// or https:// ({url!r})")
         return value
 
+    matcher_scope: Literal["shared", "all", "both"] = Field(
+        default="shared",
+        description=(
+            "Which banked items a matcher process keeps loaded and in step: 'shared' (what "
+            "platforms may match: /v1/match), 'all' (what the monitor and the re-checks "
+            "match: shards that workers with RECLAIM_MATCHER_SHARDS ask), or 'both'. A lookup "
+            "of the other kind is still answered, its matcher built at first use."
+        ),
+    )
     matcher_follow_seconds: float = Field(
         default=2.0,
         gt=0,

@@ -20,7 +20,7 @@ from reclaim.banks import replica as replica_module
 from reclaim.banks import service as banks
 from reclaim.banks.matcher import Frozen
 from reclaim.banks.models import ChangeLogEntry
-from reclaim.banks.replica import Follower, MatcherCache, worker_matchers
+from reclaim.banks.replica import SCOPES, Follower, MatcherCache, worker_matchers
 from reclaim.banks.snapshot import Snapshots, folder_name
 from reclaim.cases import service as cases
 from reclaim.config import Settings
@@ -430,3 +430,17 @@ def test_a_newer_snapshot_that_does_not_fit_is_passed_over(
     assert len(loads) == 1  # looked at once, then passed over
     assert _entry(reader).matcher is before
     assert answers(reader, database, queries) == expected
+
+
+def test_a_follower_keeps_the_scopes_it_is_given(database, banked, tmp_path: Path) -> None:
+    """A matcher shard that workers ask keeps the matcher of all items loaded too."""
+    for scopes, held in [(SCOPES["shared"], {True}), (SCOPES["both"], {True, False})]:
+        cache = MatcherCache()
+        follower = Follower(cache, database, scopes=scopes, interval=0.1)
+        follower.start()
+        try:
+            assert follower.ready.wait(60)
+            loaded = {s for s in (True, False) if cache.position(org_id(database), s) is not None}
+            assert loaded == held
+        finally:
+            follower.stop()

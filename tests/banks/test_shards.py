@@ -28,6 +28,9 @@ from reclaim.banks import service as banks
 from reclaim.banks.anchored_lookup import AnchoredCandidate, AnchoredQuery
 from reclaim.banks.match import merge
 from reclaim.banks.matcher import BankMatcher
+from reclaim.banks.models import Bank
+from reclaim.banks.replica import worker_matchers
+from reclaim.banks.shard_client import ShardedMatchers
 from reclaim.banks.shards import Shard, merge_answers
 from reclaim.cases import service as cases
 from reclaim.config import Settings
@@ -196,6 +199,7 @@ def shard_processes(database, tmp_path: Path) -> Iterator[list[tuple[str, subpro
             "RECLAIM_DATA_DIR": str(tmp_path / f"shard-{k}"),
             "RECLAIM_MATCHER_SHARD": f"{k}/2",
             "RECLAIM_MATCHER_SECRET": "s3cret-for-tests",
+            "RECLAIM_MATCHER_SCOPE": "both",  # platforms' lookups and workers'
         }
         process = subprocess.Popen(
             [
@@ -294,6 +298,50 @@ def test_an_api_process_asks_every_shard_and_fails_without_one(
         assert down_base in failed.json()["detail"]
 
 
+def test_workers_match_every_item_through_the_shards(
+    database, banked, shard_processes, tmp_path: Path
+) -> None:
+    """The monitor's lookups (all items, private ones too, crops placed by the worker)
+    asked of the shards answer as the worker's own matchers do."""
+    _, bank_list = banked
+    path = tmp_path / "private.png"
+    Image.fromarray(render_scene(400, 300, seed=3)).save(path)
+    private = list(hash_file(HashRequest(str(path), HashOptions())).signals)
+    with database.session() as session:
+        main = session.get(Bank, bank_list[0].id)
+        assert main is not None
+        item = banks.NewItem(private, "private picture", "portal")
+        banks.add_items(session, bank=main, actor="t", items=[item])  # not verified: private
+    url = database.engine.url.render_as_string(hide_password=False)
+    local = worker_matchers(Settings(data_dir=tmp_path / "local", database_url=url))
+    sharded = worker_matchers(
+        Settings(
+            data_dir=tmp_path / "worker",
+            database_url=url,
+            matcher_shards=",".join(base for base, _ in shard_processes),
+            matcher_secret="s3cret-for-tests",
+        )
+    )
+    assert isinstance(sharded, ShardedMatchers)
+    try:
+        with database.session() as session:
+            org = cases.get_org(session)
+            for seed in (0, 3):
+                for rgb in _edited(seed):
+                    query = [query_signal(rgb)]
+                    expected = local.match(session, org=org, shared_only=False, signals=query)
+                    got = sharded.match(session, org=org, shared_only=False, signals=query)
+                    assert got == expected
+                    if seed == 3:
+                        assert [(m.item, m.extra["region"]) for m in got] == [
+                            ("private picture", "anchored")
+                        ]
+                        shared = sharded.match(session, org=org, shared_only=True, signals=query)
+                        assert shared == []  # platforms never match a private item
+    finally:
+        sharded.close()
+
+
 def test_api_processes_need_the_secret_to_route(tmp_path: Path) -> None:
     settings = Settings(data_dir=tmp_path, matcher_shards="http://127.0.0.1:9")
     with pytest.raises(ValueError, match="MATCHER_SECRET"), TestClient(create_app(settings)):
@@ -309,7 +357,7 @@ def test_concurrent_lookups_reach_a_shard_at_once() -> None:
     import threading
     from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-    from reclaim.web.api.shards import ShardRouter
+    from reclaim.banks.shard_client import ShardRouter
 
     lock = threading.Lock()
     state = {"now": 0, "most": 0}

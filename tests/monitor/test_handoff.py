@@ -20,6 +20,7 @@ import pytest
 from sqlalchemy import func, select, update
 
 from reclaim.banks.replica import MatcherCache
+from reclaim.banks.shard_client import ShardedMatchers, ShardRouter
 from reclaim.cases import service as cases
 from reclaim.config import Settings
 from reclaim.media.limits import MediaLimits
@@ -304,3 +305,44 @@ def test_a_full_spool_fails_the_medium_clearly_and_remembers_nothing(
     with database.session() as session:  # unknown: the next round fetches it again
         assert session.scalar(select(MediaUrl)) is None
     assert list((small_disk / "spool").iterdir()) == []
+
+
+def test_media_wait_while_the_matcher_shards_are_away(
+    database, settings: Settings, stages: Stages, board: Site, tmp_path: Path, video: bytes
+) -> None:
+    number = _bank(database, tmp_path, video)
+    _crawl(database, settings, stages, board.url("/tb/"))
+    hashing = [item for item in stages.tasks if item[0] == handoff.HASH_TASK]
+    stages.tasks = []
+    for _, work_id in hashing:
+        stages.hashing.hash(work_id)
+    matching, stages.tasks = list(stages.tasks), []  # taken off the queue by the worker
+    assert matching
+    with socket.socket() as closed:  # a port nothing listens on: the shards are away
+        closed.bind(("127.0.0.1", 0))
+        away = f"http://127.0.0.1:{closed.getsockname()[1]}"
+    shards = ShardedMatchers(ShardRouter([away], "s3cret", timeout=2.0))
+    waiting = MediaWorker(
+        database,
+        stages.spool,
+        Recogniser(database, shards),
+        stages.enqueue,
+        Path(settings.data_dir) / "tmp" / "media",
+    )
+    try:
+        for _ in range(handoff.MAX_ATTEMPTS + 2):  # however often: never given up
+            for _, work_id in matching:
+                waiting.match(work_id)
+    finally:
+        shards.close()
+    works = _works(database)
+    assert {w.stage for w in works} == {WorkStage.MATCH}
+    assert all(w.claimed_by is None and w.attempts == 0 for w in works)  # none counted
+    assert _sighting_count(database) == 0
+    resumed = stages.resume()  # queued again; the shards are back (the stages' matchers)
+    assert resumed.queued == len(works)
+    stages.run()
+    assert _works(database) == []
+    with database.session() as session:
+        names = {s.media_url.rsplit("/", 1)[-1] for s in _sightings(session, number)}
+    assert names == {"found.jpg?token=s3cret-token", "clip.mp4"}

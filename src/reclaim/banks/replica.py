@@ -21,6 +21,7 @@ import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -36,6 +37,7 @@ from reclaim.banks.service import (
     signal_rows,
     signals_by_id,
 )
+from reclaim.banks.shard_client import ShardedMatchers, router_from_settings
 from reclaim.banks.shards import Shard
 from reclaim.banks.snapshot import Loaded, Snapshots
 from reclaim.cases.models import Organisation
@@ -93,6 +95,9 @@ class MatcherCache:
     ) -> list[Match]:
         with self._lock:
             return self._current(session, org.id, shared_only).match(signals)
+
+    def close(self) -> None:
+        """Nothing to release: the matchers are memory (and mapped snapshot files)."""
 
     def match_each(
         self,
@@ -295,9 +300,25 @@ def _apply(
     return newest, len(changed)
 
 
-def worker_matchers(settings: Settings) -> MatcherCache:
-    """The matchers of a worker process (crawls, re-checks): started from the machine's
-    snapshots when there are some, else read from the database and saved for the next."""
+class Matchers(Protocol):
+    """What the monitor and the re-checks match with: a :class:`MatcherCache` in this
+    process, or the matcher shards (:class:`reclaim.banks.shard_client.ShardedMatchers`)."""
+
+    def match(
+        self, session: Session, *, org: Organisation, shared_only: bool, signals: Sequence[Signal]
+    ) -> list[Match]: ...
+
+    def close(self) -> None: ...
+
+
+def worker_matchers(settings: Settings) -> Matchers:
+    """The matchers of a worker process (crawls, re-checks): the matcher shards when
+    ``RECLAIM_MATCHER_SHARDS`` names them (the banks are too large for one machine);
+    else held here, started from the machine's snapshots when there are some, else read
+    from the database and saved for the next."""
+    router = router_from_settings(settings)
+    if router is not None:
+        return ShardedMatchers(router)
     return MatcherCache(Snapshots(settings.data_dir / "matchers"), save_after_build=True)
 
 
@@ -312,12 +333,14 @@ class Follower:
         cache: MatcherCache,
         database: Database,
         *,
-        shared_only: bool = True,
+        scopes: Sequence[bool] = (True,),
         interval: float = 2.0,
     ) -> None:
+        """``scopes``: the matchers to keep, of shared items only (True, what platforms
+        match) and of all items (False, what the monitor matches)."""
         self.cache = cache
         self.database = database
-        self.shared_only = shared_only
+        self.scopes = tuple(scopes)
         self.interval = interval
         self.ready = threading.Event()
         self._stop = threading.Event()
@@ -333,7 +356,8 @@ class Follower:
     def _run(self) -> None:
         while not self.ready.is_set():
             try:
-                count = self.cache.preload(self.database, shared_only=self.shared_only)
+                for shared_only in self.scopes:
+                    count = self.cache.preload(self.database, shared_only=shared_only)
             except Exception:
                 log.exception("loading the matchers failed; retrying")
                 if self._stop.wait(self.interval):
@@ -346,3 +370,7 @@ class Follower:
                 self.cache.refresh(self.database)
             except Exception:
                 log.exception("following the change log failed; retrying")
+
+
+SCOPES: dict[str, tuple[bool, ...]] = {"shared": (True,), "all": (False,), "both": (True, False)}
+"""``RECLAIM_MATCHER_SCOPE``: the :class:`Follower` scopes it names."""

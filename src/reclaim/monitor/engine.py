@@ -20,7 +20,7 @@ from typing import cast
 from sqlalchemy import or_, select
 from sqlalchemy.exc import DBAPIError
 
-from reclaim.banks.replica import MatcherCache, worker_matchers
+from reclaim.banks.replica import Matchers, worker_matchers
 from reclaim.config import Settings
 from reclaim.media.limits import MediaLimits
 from reclaim.media.thumbnail import Thumbnailer
@@ -142,7 +142,7 @@ class Monitor:
         settings: Settings,
         *,
         resolver: Resolver = system_resolver,
-        matchers: MatcherCache | None = None,
+        matchers: Matchers | None = None,
         listener: Listener | None = None,
         handler: Handler | None = None,
         gate: Gate | None = None,
@@ -159,8 +159,11 @@ class Monitor:
         self._gate = gate or host_gate(settings)
         self._hasher: FileHasher | None = None
         self._thumbnailer: Thumbnailer | None = None
+        self._own_matchers: Matchers | None = None
         if handler is None:  # hash and match here, at once
-            handler = self._in_place(matchers or worker_matchers(settings))
+            if matchers is None:
+                matchers = self._own_matchers = worker_matchers(settings)
+            handler = self._in_place(matchers)
         self._media = MediaStep(
             database,
             self._fetcher,
@@ -176,7 +179,7 @@ class Monitor:
         self._unreleased = PendingReleases(self._requeue)
         self.worker = worker_id()
 
-    def _in_place(self, matchers: MatcherCache) -> InPlace:
+    def _in_place(self, matchers: Matchers) -> InPlace:
         settings = self._settings
         self._hasher = FileHasher(
             settings, workers=max(1, min(settings.worker_count, settings.monitor_workers))
@@ -205,6 +208,8 @@ class Monitor:
             self._hasher.close()
         if self._thumbnailer is not None:
             self._thumbnailer.close()
+        if self._own_matchers is not None:
+            self._own_matchers.close()
         self._fetcher.close()
 
     def renderer(self) -> Renderer:

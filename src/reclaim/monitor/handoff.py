@@ -35,6 +35,7 @@ from typing import cast
 from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
+from reclaim.banks.shard_client import ShardUnavailable
 from reclaim.monitor.media import MediaOutcome, Met, remember_url_in
 from reclaim.monitor.models import MediaFile, MediaWork, Source, WorkStage
 from reclaim.monitor.recognise import AtHand, Recogniser, Unhashable, Where, shown
@@ -221,12 +222,8 @@ class MediaWorker:
         """A work without a copy of its own: wait for another work of the file that has
         one (it moves this one on), or give up when there is none."""
         with self._database.session() as session:
-            if _copy_holder(session, work.sha256) is not None:  # waiting is not an attempt
-                session.execute(
-                    update(MediaWork)
-                    .where(MediaWork.id == work.id, MediaWork.claimed_by == work.token)
-                    .values(claimed_by=None, claimed_at=None, attempts=MediaWork.attempts - 1)
-                )
+            if _copy_holder(session, work.sha256) is not None:
+                _unclaim(session, work)
                 return
         self._give_up(work.id, "no copy of the file is left to hash")
 
@@ -286,14 +283,20 @@ class MediaWorker:
                     if source_id is not None and session.get(Source, source_id) is None:
                         source_id = None  # the source was removed meanwhile
                 where = Where(work.org_id, source_id, work.page_url, fresh_after=None)
-                done = self._recogniser.record(
-                    work.media_url,
-                    work.sha256,
-                    signals,
-                    where,
-                    self._copy(work),
-                    since=work.created,
-                )
+                try:
+                    done = self._recogniser.record(
+                        work.media_url,
+                        work.sha256,
+                        signals,
+                        where,
+                        self._copy(work),
+                        since=work.created,
+                    )
+                except ShardUnavailable as error:  # not the work's fault: it waits for them
+                    log.warning("media work %d waits for the matcher shards: %s", work.id, error)
+                    with self._database.session() as session:
+                        _unclaim(session, work)
+                    return  # media.resume queues it again (GRACE)
                 if done.new_sightings:
                     log.info(
                         "new sighting: %s (%d banked item(s))",
@@ -392,6 +395,15 @@ class MediaWorker:
 
     def _queue(self, task: str, work_id: int) -> None:
         _nudge(self._enqueue, task, work_id)
+
+
+def _unclaim(session: Session, work: Claimed) -> None:
+    """Give the work back without counting the claim as an attempt (it waited)."""
+    session.execute(
+        update(MediaWork)
+        .where(MediaWork.id == work.id, MediaWork.claimed_by == work.token)
+        .values(claimed_by=None, claimed_at=None, attempts=MediaWork.attempts - 1)
+    )
 
 
 def _copy_holder(session: Session, sha256: str) -> int | None:

@@ -21,7 +21,7 @@ from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 
-from reclaim.banks.replica import worker_matchers
+from reclaim.banks.replica import Matchers, worker_matchers
 from reclaim.jobs.queue import Jobs, Queue, TaskSpec
 from reclaim.media.thumbnail import Thumbnailer
 from reclaim.monitor import frontier, handoff
@@ -89,19 +89,16 @@ def monitor_tasks(jobs: Jobs) -> Sequence[TaskSpec]:
         return made[0]
 
     def matching() -> MediaWorker:
-        def make() -> tuple[MediaWorker, Thumbnailer | None]:
+        def make() -> tuple[MediaWorker, Thumbnailer | None, Matchers]:
             blobs, thumbnailer = thumbnails(settings)
-            recogniser = Recogniser(
-                jobs.database(),
-                worker_matchers(settings),
-                blobs=blobs,
-                thumbnailer=thumbnailer,
-            )
-            return worker(recogniser), thumbnailer
+            matchers = worker_matchers(settings)
+            recogniser = Recogniser(jobs.database(), matchers, blobs=blobs, thumbnailer=thumbnailer)
+            return worker(recogniser), thumbnailer, matchers
 
-        def close(made: tuple[MediaWorker, Thumbnailer | None]) -> None:
+        def close(made: tuple[MediaWorker, Thumbnailer | None, Matchers]) -> None:
             if made[1] is not None:
                 made[1].close()
+            made[2].close()
 
         return jobs.resource("media.matching", make, close)[0]
 

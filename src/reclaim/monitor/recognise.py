@@ -36,7 +36,7 @@ from sqlalchemy.orm import Session
 
 from reclaim.banks.match import Match
 from reclaim.banks.models import Bank, BankItem, BankKind, ItemStatus
-from reclaim.banks.replica import MatcherCache
+from reclaim.banks.replica import Matchers
 from reclaim.cases.models import Organisation
 from reclaim.media.errors import MediaError
 from reclaim.media.thumbnail import Thumbnailer
@@ -97,7 +97,7 @@ class Recogniser:
     def __init__(
         self,
         database: Database,
-        matchers: MatcherCache | None,
+        matchers: Matchers | None,
         hasher: FileHasher | None = None,
         *,
         blobs: BlobStore | None = None,

@@ -30,22 +30,24 @@ ESCALATE = "takedown.escalate"
 
 
 class _Checking:
-    """The re-checker with the fetcher and hasher it owns."""
+    """The re-checker with the fetcher, hasher and matchers it owns."""
 
     def __init__(self, jobs: Jobs) -> None:
         self.fetcher = Fetcher(FetchLimits.from_settings(jobs.settings))
         self.hasher = FileHasher(jobs.settings)
+        self.matchers = worker_matchers(jobs.settings)
         self.rechecker = Rechecker(
             jobs.database(),
             jobs.settings,
             fetcher=self.fetcher,
             hasher=self.hasher,
-            matchers=worker_matchers(jobs.settings),
+            matchers=self.matchers,
         )
 
     def close(self) -> None:
         self.fetcher.close()
         self.hasher.close()
+        self.matchers.close()
 
 
 def takedown_tasks(jobs: Jobs) -> Sequence[TaskSpec]:

@@ -26,7 +26,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from reclaim.banks.models import BankItem
-from reclaim.banks.replica import MatcherCache
+from reclaim.banks.replica import Matchers
 from reclaim.cases.events import ContentReturned
 from reclaim.cases.models import Case, Organisation
 from reclaim.cases.service import record_event
@@ -82,7 +82,7 @@ class Rechecker:
         *,
         fetcher: Fetcher,
         hasher: FileHasher | None,
-        matchers: MatcherCache,
+        matchers: Matchers,
     ) -> None:
         self._database = database
         self._settings = settings

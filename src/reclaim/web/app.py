@@ -11,7 +11,8 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from reclaim import __version__
-from reclaim.banks.replica import Follower, MatcherCache
+from reclaim.banks.replica import SCOPES, Follower, MatcherCache
+from reclaim.banks.shard_client import router_from_settings
 from reclaim.banks.shards import Shard
 from reclaim.banks.snapshot import Snapshots
 from reclaim.cases.access import Access
@@ -24,7 +25,6 @@ from reclaim.store.envelope import KeyProblem, MasterKey
 from reclaim.web import ops
 from reclaim.web.api import disputes, match, shards, sync
 from reclaim.web.api.deps import AppState
-from reclaim.web.api.shards import ShardRouter
 from reclaim.web.limits import BodyLimit
 from reclaim.web.portal import views as portal_views
 from reclaim.web.portal.security import PortalHeaders
@@ -69,11 +69,13 @@ def create_app(settings: Settings, roles: frozenset[Role] = ALL_ROLES) -> FastAP
         shard = Shard.parse(settings.matcher_shard) if settings.matcher_shard else None
         snapshots = Snapshots(settings.data_dir / "matchers", shard) if matching else None
         matchers = MatcherCache(snapshots, shard)
-        router = _shard_router(settings) if api else None
+        router = router_from_settings(settings) if api else None
         follower = None
-        if matching and router is None:  # platforms match shared items only
+        if matching and router is None:
+            # Platforms match shared items only; a matcher shard may serve workers too.
+            scopes = SCOPES[settings.matcher_scope] if Role.MATCHER in roles else (True,)
             follower = Follower(
-                matchers, database, shared_only=True, interval=settings.matcher_follow_seconds
+                matchers, database, scopes=scopes, interval=settings.matcher_follow_seconds
             )
             follower.start()
         app.state.reclaim = AppState(
@@ -147,15 +149,6 @@ def create_app(settings: Settings, roles: frozenset[Role] = ALL_ROLES) -> FastAP
     )
     app.add_middleware(PortalHeaders)
     return app
-
-
-def _shard_router(settings: Settings) -> ShardRouter | None:
-    urls = [u.strip() for u in settings.matcher_shards.split(",") if u.strip()]
-    if not urls:
-        return None
-    if not settings.matcher_secret:
-        raise ValueError("RECLAIM_MATCHER_SHARDS needs RECLAIM_MATCHER_SECRET (the shards' too)")
-    return ShardRouter(urls, settings.matcher_secret)
 
 
 def _master(settings: Settings) -> MasterKey | None:

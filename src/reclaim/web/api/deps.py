@@ -19,7 +19,7 @@ from reclaim.store.db import Database
 from reclaim.web.ratelimit import Limiter
 
 if TYPE_CHECKING:
-    from reclaim.web.api.shards import ShardRouter
+    from reclaim.banks.shard_client import ShardRouter
 
 
 @dataclass

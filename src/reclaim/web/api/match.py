@@ -14,6 +14,7 @@ from starlette.concurrency import run_in_threadpool
 
 from reclaim.banks.platform_models import ApiKey
 from reclaim.banks.platforms import key_banks, log_match
+from reclaim.banks.shard_client import ShardUnavailable
 from reclaim.cases.models import Organisation
 from reclaim.media.errors import MediaError
 from reclaim.media.sandbox import WorkerStartFailed
@@ -21,7 +22,6 @@ from reclaim.observe import MATCH_SECONDS
 from reclaim.signals.base import HashFormatError, Signal, UnknownSignalType
 from reclaim.signals.registry import signal_from_json
 from reclaim.web.api.deps import KeyDep, SessionDep, StateDep
-from reclaim.web.api.shards import ShardUnavailable
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["match"])
