@@ -231,8 +231,9 @@ class IsolatedPool(Generic[T, R]):
         self._retire(worker)
         self._failed_starts += 1
         if self._failed_starts >= START_ATTEMPTS:
+            failed, self._failed_starts = self._failed_starts, 0  # the next call tries anew
             raise WorkerStartFailed(
-                f"{self._failed_starts} decoder workers in a row died or did not start within "
+                f"{failed} decoder workers in a row died or did not start within "
                 f"{self._startup:g} s; no file was charged for it"
             )
 
