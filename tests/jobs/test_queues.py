@@ -1,6 +1,8 @@
 """Named queues on either storage (a SQLite file, or Redis for workers on several
-machines): tasks land on their own queue, a consumer runs only the queues it is given, and
-a periodic task is enqueued once per period however many consumers run its queue."""
+machines): tasks land on their own queue, a consumer runs only the queues it is given, a
+periodic task is enqueued once per period however many consumers run its queue and goes
+ahead of the tasks waiting there, and a Redis queue of an earlier release (a list) is
+kept, in order."""
 
 from __future__ import annotations
 
@@ -103,6 +105,83 @@ def test_a_period_is_claimed_by_one_consumer(settings: Settings) -> None:
     finally:
         first.close()
         second.close()
+
+
+class Ordered:
+    """Tasks that note the order they ran in: on-demand work and a periodic resume."""
+
+    def __init__(self) -> None:
+        self.order: list[object] = []
+        self.lock = threading.Lock()
+
+    def _note(self, what: object) -> None:
+        with self.lock:
+            self.order.append(what)
+
+    def provider(self, jobs: Jobs) -> list[TaskSpec]:
+        return [
+            TaskSpec("test.work", self._note, Queue.HASH),
+            TaskSpec("test.resume", lambda: self._note("resume"), Queue.HASH, every_minutes=60),
+        ]
+
+    def work(self) -> list[object]:
+        with self.lock:
+            return [what for what in self.order if what != "resume"]
+
+
+def test_periodic_tasks_go_ahead_of_a_backlog(settings: Settings) -> None:
+    ran = Ordered()
+    jobs = Jobs(settings, providers=[ran.provider])
+    try:
+        for number in range(20):
+            jobs.enqueue("test.work", number)
+        jobs.enqueue("test.resume")  # as the scheduler enqueues it, behind 20 waiting tasks
+        jobs.start(workers=1, queues=[Queue.HASH])
+        _until(lambda: len(ran.work()) == 20)
+        assert ran.order[0] == "resume"
+        assert ran.work() == list(range(20))  # the backlog itself in its order
+    finally:
+        jobs.close()
+
+
+def test_a_list_queue_of_an_earlier_release_is_kept_in_order(
+    redis: RedisServer, tmp_path: Path
+) -> None:
+    import huey
+    import redis as redis_client
+
+    connection = redis_client.Redis.from_url(redis.url)
+    connection.flushall()
+    earlier = huey.RedisHuey("reclaim.hash", url=redis.url, results=False, utc=True)
+    work = earlier.task(name="test.work")(lambda number: None)
+    for number in range(5):
+        work(number)
+    assert connection.type("huey.redis.reclaimhash") == b"list"
+    ran = Ordered()
+    jobs = Jobs(Settings(data_dir=tmp_path / "data", queue_url=redis.url), providers=[ran.provider])
+    try:
+        assert jobs.depth(Queue.HASH) == 5
+        assert connection.type("huey.redis.reclaimhash") == b"zset"
+        jobs.enqueue("test.work", 5)
+        jobs.enqueue("test.resume")
+        assert (
+            Jobs(Settings(data_dir=tmp_path / "other", queue_url=redis.url)).depth(Queue.HASH) == 7
+        )  # a second process finds it converted and leaves it so
+        jobs.start(workers=1, queues=[Queue.HASH])
+        _until(lambda: len(ran.work()) == 6)
+        assert ran.order == ["resume", 0, 1, 2, 3, 4, 5]
+    finally:
+        jobs.close()
+        earlier.storage.close()
+
+
+def test_queues_are_declared_while_redis_is_away(tmp_path: Path) -> None:
+    away = Settings(data_dir=tmp_path / "data", queue_url=f"unix://{tmp_path / 'none.sock'}")
+    jobs = Jobs(away, providers=[Ordered().provider])
+    try:
+        assert jobs.queues == [Queue.HASH]  # declared; the queue's format is checked later
+    finally:
+        jobs.close()
 
 
 def test_the_worker_refuses_an_unknown_queue(tmp_path: Path) -> None:

@@ -14,6 +14,12 @@ run its queue: the first consumer to claim the period in the queue's storage enq
 Huey takes a task off the queue before running it, so a worker killed mid-task loses
 that task: tasks here keep their real state in the database (the crawl frontier, for
 instance) and a periodic task puts any work left behind back in the queue.
+
+Periodic tasks go ahead of the tasks waiting in their queue (:data:`PERIODIC_PRIORITY`):
+the monitor's scheduler and ``media.resume`` would otherwise wait behind a backlog of
+thousands of media to hash. In Redis a queue is therefore a sorted set (Huey's priority
+queue); a queue left as a list by an earlier release is converted, in order and in one
+step, by the first process that opens it.
 """
 
 from __future__ import annotations
@@ -30,7 +36,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from huey import Huey, RedisHuey, SqliteHuey, crontab
+from huey import Huey, PriorityRedisHuey, SqliteHuey, crontab
 from huey.api import Task, TaskWrapper
 from huey.consumer import Consumer
 from huey.signals import SIGNAL_ERROR
@@ -106,8 +112,45 @@ class _SqliteQueue(_OncePerPeriod, SqliteHuey):  # type: ignore[misc]
     pass
 
 
-class _RedisQueue(_OncePerPeriod, RedisHuey):  # type: ignore[misc]
+class _RedisQueue(_OncePerPeriod, PriorityRedisHuey):  # type: ignore[misc]
     pass
+
+
+PERIODIC_PRIORITY = 10
+"""Periodic tasks run before the on-demand tasks waiting in their queue (priority 0)."""
+
+_LIST_TO_SORTED_SET = """
+if redis.call('TYPE', KEYS[1])['ok'] ~= 'list' then return 0 end
+local items = redis.call('LRANGE', KEYS[1], 0, -1)
+redis.call('DEL', KEYS[1])
+local n = #items
+local first = tonumber(ARGV[1]) - n
+for i = n, 1, -1 do
+  redis.call('ZADD', KEYS[1], 0, struct.pack('>I8', first + n - i) .. items[i])
+end
+return n
+"""
+"""An earlier release's queue (a list: LPUSH in, BRPOP out, so the oldest is last) as
+Huey's priority queue (a sorted set of 8-byte-timestamp-prefixed tasks, score minus the
+priority), oldest first, all at priority 0, stamped before any task enqueued from now."""
+
+
+def _convert_list_queue(huey: Huey) -> None:
+    """Convert ``huey``'s queue if an earlier release left it a list. Redis being away
+    is logged, not raised (a process may start before Redis): consumers try again when
+    they start."""
+    import redis
+
+    storage = huey.storage
+    try:
+        moved = storage.conn.eval(
+            _LIST_TO_SORTED_SET, 1, storage.queue_key, str(int(time.time() * 1e6))
+        )
+    except (redis.ConnectionError, redis.TimeoutError) as error:
+        log.warning("queue %s: format not checked, Redis is away: %s", huey.name, error)
+        return
+    if moved:
+        log.warning("queue %s: %d waiting tasks moved to the priority queue", huey.name, moved)
 
 
 def _timed(spec: TaskSpec) -> Callable[..., None]:
@@ -161,6 +204,7 @@ class Jobs:
 
                     self._redis = redis.ConnectionPool.from_url(url, health_check_interval=30)
                 huey = _RedisQueue(name, connection_pool=self._redis, results=False, utc=True)
+                _convert_list_queue(huey)
             huey.signal(SIGNAL_ERROR)(self._on_error)
             self._queues[queue] = huey
         return self._queues[queue]
@@ -172,7 +216,7 @@ class Jobs:
         run = _timed(spec)
         if spec.every_minutes is not None:
             schedule = crontab(minute=f"*/{spec.every_minutes}")
-            wrapper = huey.periodic_task(schedule, name=spec.name)(run)
+            wrapper = huey.periodic_task(schedule, name=spec.name, priority=PERIODIC_PRIORITY)(run)
         else:
             wrapper = huey.task(
                 name=spec.name,
@@ -258,6 +302,8 @@ class Jobs:
         """Run the tasks of ``queues`` (all by default) on threads of this process, each
         queue with ``workers`` threads (no signal handlers: the host owns them)."""
         for queue in self._chosen(queues):
+            if isinstance(self._queue(queue), _RedisQueue):
+                _convert_list_queue(self._queue(queue))
             consumer = self._queue(queue).create_consumer(
                 workers=workers,
                 worker_type="thread",
