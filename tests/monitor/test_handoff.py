@@ -38,6 +38,7 @@ from reclaim.signals.hasher import FileHasher
 from reclaim.store.base import utcnow
 from reclaim.store.blobs import BlobStore
 from reclaim.store.envelope import MasterKey
+from tests.media.sandbox_cannot_start import echo as dies
 from tests.store.test_blob_disk_full import small_disk
 
 from .conftest import Site, send
@@ -341,6 +342,40 @@ def test_media_wait_while_the_matcher_shards_are_away(
     assert _sighting_count(database) == 0
     resumed = stages.resume()  # queued again; the shards are back (the stages' matchers)
     assert resumed.queued == len(works)
+    stages.run()
+    assert _works(database) == []
+    with database.session() as session:
+        names = {s.media_url.rsplit("/", 1)[-1] for s in _sightings(session, number)}
+    assert names == {"found.jpg?token=s3cret-token", "clip.mp4"}
+
+
+def test_media_wait_while_decoding_workers_cannot_start(
+    database, settings: Settings, stages: Stages, board: Site, tmp_path: Path, video: bytes
+) -> None:
+    number = _bank(database, tmp_path, video)
+    _crawl(database, settings, stages, board.url("/tb/"))
+    hashing, stages.tasks = list(stages.tasks), []  # taken off the queue by the worker
+    broken = FileHasher(settings, task=dies)  # its workers die as they start
+    waiting = MediaWorker(
+        database,
+        stages.spool,
+        Recogniser(database, None, broken),
+        stages.enqueue,
+        Path(settings.data_dir) / "tmp" / "media",
+    )
+    try:
+        for _ in range(2):  # waiting is never counted as an attempt (below)
+            for _, work_id in hashing:
+                waiting.hash(work_id)
+    finally:
+        broken.close()
+    works = _works(database)
+    assert len(works) == 4
+    assert {w.stage for w in works} == {WorkStage.HASH}
+    assert all(w.claimed_by is None and w.attempts == 0 for w in works)  # none counted
+    with database.session() as session:  # and nothing was stored as unhashable
+        assert session.scalar(select(func.count()).select_from(MediaFile)) == 0
+    assert stages.resume().queued == 4  # decoding works again: the stages' own hasher
     stages.run()
     assert _works(database) == []
     with database.session() as session:

@@ -266,7 +266,8 @@ class IsolatedPool(Generic[T, R]):
 
     def _retire(self, worker: _Worker) -> None:
         if worker.process.is_alive():
-            os.kill(worker.process.pid, signal.SIGKILL)
+            with contextlib.suppress(ProcessLookupError):  # it may end in between
+                os.kill(worker.process.pid, signal.SIGKILL)
         worker.process.join()
         worker.conn.close()
         self._workers.remove(worker)

@@ -36,6 +36,7 @@ from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from reclaim.banks.shard_client import ShardUnavailable
+from reclaim.media.sandbox import WorkerStartFailed
 from reclaim.monitor.media import MediaOutcome, Met, remember_url_in
 from reclaim.monitor.models import MediaFile, MediaWork, Source, WorkStage
 from reclaim.monitor.recognise import AtHand, Recogniser, Unhashable, Where, shown
@@ -201,6 +202,11 @@ class MediaWorker:
                 except SpoolError as error:
                     self._give_up(work.id, f"its spooled copy cannot be read: {error}")
                     return
+                except WorkerStartFailed as error:  # the machine's fault: the work waits
+                    log.warning("media work %d waits for decoding workers: %s", work.id, error)
+                    with self._database.session() as session:
+                        _unclaim(session, work)
+                    return  # media.resume queues it again (GRACE)
                 else:
                     query = self._spool_query(work, signals)
             self._advance(work, query)
