@@ -100,21 +100,12 @@ class MatcherCache:
         """Nothing to release: the matchers are memory (and mapped snapshot files)."""
 
     def match_each(
-        self,
-        session: Session,
-        *,
-        org_id: int,
-        shared_only: bool,
-        signals: Sequence[Signal],
-        merged: bool = True,
+        self, session: Session, *, org_id: int, shared_only: bool, signals: Sequence[Signal]
     ) -> list[list[Match]]:
-        """Each signal's matches, from one state of the banks (the log applied once);
-        unless ``merged``, before negative-bank suppression (a shard's answer)."""
+        """Each signal's matches, from one state of the banks (the log applied once)."""
         with self._lock:
             matcher = self._current(session, org_id, shared_only)
-            if merged:
-                return [matcher.match([signal]) for signal in signals]
-            return [matcher.match_unmerged(signal) for signal in signals]
+            return [matcher.match([signal]) for signal in signals]
 
     def match_for_shard(
         self,

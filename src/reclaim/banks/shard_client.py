@@ -34,7 +34,7 @@ from reclaim.config import Settings
 from reclaim.matching.anchored import QueryAnchoring
 from reclaim.matching.views import QueryViews
 from reclaim.signals.base import Signal
-from reclaim.signals.pdq import PdqSignal
+from reclaim.signals.pdq import PDQ_MIN_QUALITY, PdqSignal
 
 SECRET_HEADER = "X-Reclaim-Matcher-Secret"  # noqa: S105 - a header name, not a secret
 _CONCURRENT = 40
@@ -124,10 +124,15 @@ class ShardRouter:
 
 def _ask_for(org_id: int, shared_only: bool, signals: Sequence[Signal]) -> _Asked:
     """The body of a lookup, with the anchored regions of each picture whose pixels are
-    at hand (analysed here, once for all shards)."""
+    at hand (analysed here, once for all shards; not below PDQ's quality floor, where no
+    shard looks anything up)."""
     anchored: list[tuple[QueryAnchoring, AnchoredQuery] | None] = []
     for signal in signals:
-        if isinstance(signal, PdqSignal) and isinstance(signal.views, QueryViews):
+        if (
+            isinstance(signal, PdqSignal)
+            and signal.quality >= PDQ_MIN_QUALITY
+            and isinstance(signal.views, QueryViews)
+        ):
             query = signal.views.anchoring
             anchored.append((query, AnchoredQuery.of(query)))
         else:

@@ -202,11 +202,9 @@ class MediaWorker:
                 except SpoolError as error:
                     self._give_up(work.id, f"its spooled copy cannot be read: {error}")
                     return
-                except WorkerStartFailed as error:  # the machine's fault: the work waits
-                    log.warning("media work %d waits for decoding workers: %s", work.id, error)
-                    with self._database.session() as session:
-                        _unclaim(session, work)
-                    return  # media.resume queues it again (GRACE)
+                except WorkerStartFailed as error:  # the machine's fault, not the file's
+                    self._wait(work, f"decoding workers: {error}")
+                    return
                 else:
                     query = self._spool_query(work, signals)
             self._advance(work, query)
@@ -223,6 +221,13 @@ class MediaWorker:
     def _hashed(self, sha256: str) -> bool:
         with self._database.session() as session:
             return session.get(MediaFile, sha256) is not None
+
+    def _wait(self, work: Claimed, what: str) -> None:
+        """Give the work back to wait for ``what`` (logged), the claim not counted as an
+        attempt: ``media.resume`` queues it again (after ``GRACE``)."""
+        log.warning("media work %d waits for %s", work.id, what)
+        with self._database.session() as session:
+            _unclaim(session, work)
 
     def _await_copy(self, work: Claimed) -> None:
         """A work without a copy of its own: wait for another work of the file that has
@@ -298,11 +303,9 @@ class MediaWorker:
                         self._copy(work),
                         since=work.created,
                     )
-                except ShardUnavailable as error:  # not the work's fault: it waits for them
-                    log.warning("media work %d waits for the matcher shards: %s", work.id, error)
-                    with self._database.session() as session:
-                        _unclaim(session, work)
-                    return  # media.resume queues it again (GRACE)
+                except ShardUnavailable as error:  # not the work's fault
+                    self._wait(work, f"the matcher shards: {error}")
+                    return
                 if done.new_sightings:
                     log.info(
                         "new sighting: %s (%d banked item(s))",
