@@ -8,12 +8,16 @@ and the batch goes on. Results come back in the order the items were given.
 A task's clock starts when a worker that has finished starting (its imports done) takes
 it, so a slow start on a loaded machine is never charged to the first file as a timeout.
 Workers that cannot start at all are a fault of the machine, not of any file: after a few
-in a row the pool raises :class:`WorkerStartFailed` instead of failing items.
+in a row the pool raises :class:`WorkerStartFailed` instead of failing items. With
+``retry_crashed``, an item whose worker crashed is tried once more (by the worker that
+replaces it) before the crash is its result: a crash can come from the machine -- the
+out-of-memory killer, a signal from outside -- rather than from the file.
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
 import multiprocessing
 import os
 import resource
@@ -30,6 +34,7 @@ from reclaim.media.errors import MediaError, Timeout, TooLarge, WorkerCrashed
 T = TypeVar("T")
 R = TypeVar("R")
 
+log = logging.getLogger(__name__)
 _CONTEXT = multiprocessing.get_context("forkserver")
 _READY = "ready"
 STARTUP_SECONDS = 120.0
@@ -100,6 +105,7 @@ class IsolatedPool(Generic[T, R]):
         timeout_seconds: float,
         label: Callable[[T], str] = _label,
         startup_seconds: float = STARTUP_SECONDS,
+        retry_crashed: bool = False,
     ) -> None:
         if workers < 1:
             raise ValueError("an isolated pool needs at least one worker")
@@ -109,6 +115,7 @@ class IsolatedPool(Generic[T, R]):
         self._timeout = timeout_seconds
         self._label = label
         self._startup = startup_seconds
+        self._retry_crashed = retry_crashed
         self._workers: list[_Worker] = []
         self._failed_starts = 0
 
@@ -137,6 +144,7 @@ class IsolatedPool(Generic[T, R]):
         inputs: dict[int, T] = {}
         done: dict[int, R | MediaError] = {}
         waiting: deque[int] = deque()
+        retried: set[int] = set()
         next_out = 0
         exhausted = False
         while True:
@@ -155,6 +163,12 @@ class IsolatedPool(Generic[T, R]):
             if exhausted and not inputs:
                 return
             for task_id, outcome in self._collect(inputs):
+                crashed = isinstance(outcome, WorkerCrashed)
+                if crashed and self._retry_crashed and task_id not in retried:
+                    retried.add(task_id)
+                    log.warning("%s; trying once more", outcome)
+                    waiting.appendleft(task_id)
+                    continue
                 del inputs[task_id]
                 done[task_id] = outcome
 

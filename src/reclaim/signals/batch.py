@@ -1,15 +1,14 @@
 """Hash many files in isolated worker processes, over all cores, in input order.
 
-A file whose worker crashed is given once more to a worker of its own (started only if
-needed) before it is reported: a crash can come from the machine (the out-of-memory
-killer) rather than the file."""
+A file whose worker crashed is tried once more before the crash is reported: a crash can
+come from the machine (the out-of-memory killer) rather than the file."""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Iterator
 
-from reclaim.media.errors import MediaError, WorkerCrashed
+from reclaim.media.errors import MediaError
 from reclaim.media.sandbox import IsolatedPool
 from reclaim.signals.filehash import FileFailure, FileHashes, FileResult, HashRequest, hash_file
 
@@ -33,25 +32,19 @@ def hash_many(
             yield FileFailure(item.path, item)
         return
     limits = jobs[0].options.limits
-
-    def pool(size: int) -> IsolatedPool[HashRequest, FileHashes]:
-        return IsolatedPool(
-            task,
-            workers=size,
-            memory_bytes=limits.memory_bytes,
-            timeout_seconds=limits.timeout_seconds,
-        )
-
-    with pool(max(1, min(workers, len(jobs)))) as batch, pool(1) as again:
-        results = batch.map(jobs)
+    with IsolatedPool(
+        task,
+        workers=max(1, min(workers, len(jobs))),
+        memory_bytes=limits.memory_bytes,
+        timeout_seconds=limits.timeout_seconds,
+        retry_crashed=True,
+    ) as pool:
+        results = pool.map(jobs)
         for item in items:
             if isinstance(item, MediaError):
                 yield FileFailure(item.path, item)
                 continue
             outcome = next(results)
-            if isinstance(outcome, WorkerCrashed):  # the machine's doing, maybe: once more
-                log.info("a decoding worker crashed; trying once more", extra={"path": item.path})
-                outcome = next(again.map([item]))
             if isinstance(outcome, FileHashes):
                 yield outcome
             else:

@@ -14,19 +14,16 @@ that crashes its decoder every time costs two workers, once.
 
 from __future__ import annotations
 
-import logging
 import queue
 from collections.abc import Callable
 
 from reclaim.config import Settings
-from reclaim.media.errors import MediaError, WorkerCrashed
+from reclaim.media.errors import MediaError
 from reclaim.media.frames import Sampling
 from reclaim.media.limits import MediaLimits
 from reclaim.media.sandbox import IsolatedPool
 from reclaim.signals.filehash import FileHashes, HashRequest, hash_file
 from reclaim.signals.source import HashOptions
-
-log = logging.getLogger(__name__)
 
 
 class FileHasher:
@@ -55,6 +52,7 @@ class FileHasher:
                 workers=1,
                 memory_bytes=self._options.limits.memory_bytes,
                 timeout_seconds=self._options.limits.timeout_seconds,
+                retry_crashed=True,
             )
             for _ in range(workers)
         ]
@@ -65,13 +63,8 @@ class FileHasher:
     def hash(self, path: str) -> FileHashes | MediaError:
         """The signals of the file at ``path``, or why it could not be hashed."""
         pool = self._free.get()  # one pool (one worker process) per file at a time
-        request = HashRequest(path, self._options)
         try:
-            result = next(pool.map([request]))
-            if isinstance(result, WorkerCrashed):  # the pool has replaced the worker
-                log.warning("a decoding worker crashed (%s); trying once more", result.reason)
-                result = next(pool.map([request]))
-            return result
+            return next(pool.map([HashRequest(path, self._options)]))
         finally:
             self._free.put(pool)
 
